@@ -1,0 +1,98 @@
+//! Store benchmark: batched upserts of 100k synthetic findings, and the latency
+//! of listing the 1k open ones among 100k stored.
+//!
+//! Run with `cargo bench -p haetae-findings --bench store`. Targets on a 2-core
+//! machine: at least 50k upserts/s batched; the listing under 20 ms.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use haetae_findings::{
+    Asset, CheckId, Confidence, Finding, Observation, Prioritizer, Priority, Selection, State, Store, Timestamp,
+    Transition,
+};
+
+/// The same allocator as the `haetae` binary: sled allocates heavily, and
+/// mimalloc measured 10-40% faster upserts here than glibc malloc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+struct Flat;
+impl Prioritizer for Flat {
+    fn prioritize(&self, f: &mut Finding, _now: Timestamp) {
+        f.priority = if f.severity >= haetae_findings::Severity::High { Priority::P2 } else { Priority::P4 };
+        f.score = 1.0;
+    }
+}
+
+const TOTAL: usize = 100_000;
+const BATCH: usize = 1_000;
+const OPEN: usize = 1_000;
+
+fn observation(i: usize) -> Observation {
+    let check = CheckId::BUILTIN[i % CheckId::BUILTIN.len()].clone();
+    let host = format!("h{}.bench.agency.test", i / 40);
+    let mut o =
+        Observation::new(check, Asset { host, ip: None, port: Some(443) }, format!("https://x/{i}"), "KR-BENCH");
+    o.confidence = Confidence::Firm;
+    o.evidence = format!("synthetic evidence number {i} with a little text to be realistic");
+    o
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; nothing else is parsed.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = Store::open(dir.path(), Arc::new(Flat)).expect("open store");
+    let all: Vec<Observation> = (0..TOTAL).map(observation).collect();
+
+    let t = Instant::now();
+    let mut ids = Vec::with_capacity(TOTAL);
+    for chunk in all.chunks(BATCH) {
+        ids.extend(store.upsert_batch(None, chunk).expect("upsert").into_iter().map(|(id, _)| id));
+    }
+    let insert = t.elapsed();
+    println!(
+        "upsert (new)      {TOTAL} findings in batches of {BATCH}: {:>8.0} upserts/s ({:.2} s)",
+        TOTAL as f64 / insert.as_secs_f64(),
+        insert.as_secs_f64()
+    );
+
+    let t = Instant::now();
+    for chunk in all.chunks(BATCH) {
+        store.upsert_batch(None, chunk).expect("upsert");
+    }
+    let again = t.elapsed();
+    println!(
+        "upsert (seen)     {TOTAL} findings in batches of {BATCH}: {:>8.0} upserts/s ({:.2} s)",
+        TOTAL as f64 / again.as_secs_f64(),
+        again.as_secs_f64()
+    );
+
+    // Leave OPEN findings open; close the rest.
+    let t = Instant::now();
+    for chunk in ids[OPEN..].chunks(BATCH) {
+        store.triage(chunk, &Transition::new(State::Fixed, "bench")).expect("triage");
+    }
+    println!("triage            {} findings to fixed: {:.2} s", TOTAL - OPEN, t.elapsed().as_secs_f64());
+
+    let mut samples: Vec<Duration> = (0..25)
+        .map(|_| {
+            let t = Instant::now();
+            let l = store.list(&Selection::States(vec![State::Open])).expect("list");
+            assert_eq!(l.findings.len(), OPEN);
+            t.elapsed()
+        })
+        .collect();
+    samples.sort();
+    println!(
+        "list open         {OPEN} of {TOTAL}: median {:.2} ms, max {:.2} ms",
+        samples[samples.len() / 2].as_secs_f64() * 1e3,
+        samples[samples.len() - 1].as_secs_f64() * 1e3
+    );
+    let t = Instant::now();
+    let all = store.list(&Selection::All).expect("list all");
+    println!("list all          {} findings: {:.0} ms", all.findings.len(), t.elapsed().as_secs_f64() * 1e3);
+    let bytes: usize = all.findings.iter().map(|f| serde_json::to_vec(f).map_or(0, |v| v.len())).sum();
+    println!("record size       {} bytes on average", bytes / all.findings.len().max(1));
+}

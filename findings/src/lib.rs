@@ -1,0 +1,75 @@
+//! haetae-findings: what haetae knows, and where it keeps it.
+//!
+//! - [`Finding`]: one weakness (check, asset, location) with its whole life:
+//!   typed [`Severity`], [`Confidence`], [`Priority`], [`State`], evidence, history.
+//! - [`CheckId`]: the stable ids of every check (`dns.axfr-open`, ...), with a
+//!   catalogue of titles, default severities and CWEs.
+//! - [`fingerprint()`]: the stable id of a finding, from normalized inputs.
+//! - [`lifecycle::apply`]: the one function that changes a finding's state.
+//! - [`Store`]: the embedded database (sled behind our own interface) with
+//!   indexes by state, priority, host and asset, scan runs, and the lifecycle
+//!   across scans (close what a complete scan did not see, reopen regressions).
+//!
+//! This crate has no network code and depends on no other haetae crate.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use haetae_findings::{Asset, CheckId, Finding, Observation, Priority, Prioritizer, Store, Timestamp, UpsertOutcome};
+//!
+//! struct Flat;
+//! impl Prioritizer for Flat {
+//!     fn prioritize(&self, f: &mut Finding, _now: Timestamp) { f.priority = Priority::P3; }
+//! }
+//!
+//! let store = Store::temporary(Arc::new(Flat))?;
+//! let asset = Asset { host: "Agency.Test.".into(), ip: None, port: None };
+//! let obs = Observation::new(CheckId::DnsSpfMissing, asset, "TXT", "KR-2026-0142");
+//! let (id, outcome) = store.upsert(&obs)?;
+//! assert_eq!(outcome, UpsertOutcome::New);
+//! let (again, outcome) = store.upsert(&obs)?;
+//! assert_eq!((again.as_str(), outcome), (id.as_str(), UpsertOutcome::Unchanged));
+//! let f = store.get(&id)?.unwrap();
+//! assert_eq!((f.host.as_str(), f.seen_count, f.priority), ("agency.test", 2, Priority::P3));
+//! # Ok::<(), haetae_findings::StoreError>(())
+//! ```
+
+/// Serialize a type as its `Display` string and deserialize it with `FromStr`.
+macro_rules! serde_as_string {
+    ($t:ty) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+pub(crate) use serde_as_string;
+
+pub mod check;
+pub mod error;
+pub mod fingerprint;
+pub mod lifecycle;
+pub mod model;
+pub mod prioritize;
+pub mod source;
+pub mod store;
+pub mod time;
+
+pub use check::{CheckId, CheckMeta, UnknownCheck};
+pub use error::StoreError;
+pub use fingerprint::{FINGERPRINT_VERSION, fingerprint};
+pub use lifecycle::{SCANNER, Transition, TransitionError};
+pub use model::{
+    Asset, Baseline, Confidence, Finding, HistoryEntry, Observation, ParseEnumError, Priority, RuleHit, Severity, State,
+};
+pub use prioritize::Prioritizer;
+pub use source::SourceError;
+pub use store::{CorruptRecord, Coverage, Listing, ScanCounts, ScanRun, Selection, Store, UpsertOutcome};
+pub use time::{ParseTimeError, Timestamp};

@@ -1,0 +1,318 @@
+//! [`Store`]: the embedded findings database.
+//!
+//! Today it is sled 0.34; no sled type appears in this module's public
+//! interface, so the engine can be swapped without touching callers.
+//!
+//! Keyspaces (one sled tree each):
+//! - `findings`: id → finding record
+//! - `by_status`: state byte ‖ priority byte ‖ id → () (lists by state and by priority)
+//! - `by_host`: host ‖ NUL ‖ id → () (lists by host; closes what a scan covered)
+//! - `scans`: scan id (big endian) → scan run record
+//! - `coverage`: scan id ‖ check ‖ NUL ‖ host ‖ NUL ‖ port ‖ NUL → ()
+//! - `meta`: `schema_version` → u32
+//!
+//! A finding and all its index entries change in one transaction, and every
+//! write method returns only after the change is flushed to disk.
+//!
+//! Two index trees, not one per listing: each index write costs about as much
+//! as the primary write, and with four indexes sled capped batched upserts
+//! near 30k/s on the 2-core reference machine (`cargo bench --bench store`).
+
+mod keys;
+mod scan;
+mod write;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::error::StoreError;
+use crate::model::{Finding, Priority, State};
+use crate::prioritize::Prioritizer;
+
+pub use scan::{Coverage, ScanCounts, ScanRun};
+pub use write::UpsertOutcome;
+
+use keys::{IndexKeys, decode, host_prefix, priority_byte, show_key, state_byte};
+
+/// Schema version this build writes and the newest it reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"schema_version";
+
+/// A record that could not be read; listings skip it and report it here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptRecord {
+    /// Keyspace.
+    pub tree: &'static str,
+    /// Printable key.
+    pub key: String,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl std::fmt::Display for CorruptRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "record {} in {} is corrupt and was skipped: {}", self.key, self.tree, self.reason)
+    }
+}
+
+/// Findings read from the store, plus the records that could not be read.
+#[derive(Debug, Default)]
+pub struct Listing {
+    /// Findings, in key order.
+    pub findings: Vec<Finding>,
+    /// Unreadable records that were skipped.
+    pub skipped: Vec<CorruptRecord>,
+}
+
+/// Which index a listing starts from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selection {
+    /// Every finding.
+    All,
+    /// Findings in any of these states.
+    States(Vec<State>),
+    /// Findings at this priority or more urgent.
+    MinPriority(Priority),
+    /// Findings on exactly this host (normalized).
+    Host(String),
+}
+
+/// The findings store. Cheap to share behind an `Arc`; writes are serialized.
+pub struct Store {
+    dir: PathBuf,
+    db: sled::Db,
+    findings: sled::Tree,
+    by_status: sled::Tree,
+    by_host: sled::Tree,
+    scans: sled::Tree,
+    coverage: sled::Tree,
+    prioritizer: Arc<dyn Prioritizer>,
+    write_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Open (or create) the store in `dir`. `prioritizer` scores every finding
+    /// the store writes.
+    ///
+    /// Fails with [`StoreError::Locked`] when another process holds it and with
+    /// [`StoreError::NewerSchema`] when a newer haetae wrote it.
+    pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput);
+        Self::with_config(dir, config, prioritizer)
+    }
+
+    /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
+    pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        let config = sled::Config::new().temporary(true);
+        Self::with_config(Path::new("(temporary)"), config, prioritizer)
+    }
+
+    fn with_config(dir: &Path, config: sled::Config, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        let db = config.open().map_err(|e| open_error(dir, e))?;
+        let err = |e: sled::Error| engine(dir, e);
+        let meta = db.open_tree("meta").map_err(err)?;
+        match meta.get(SCHEMA_KEY).map_err(err)? {
+            Some(v) => {
+                let found =
+                    <[u8; 4]>::try_from(v.as_ref()).map(u32::from_be_bytes).map_err(|_| StoreError::Corrupt {
+                        dir: dir.to_owned(),
+                        tree: "meta",
+                        key: "schema_version".into(),
+                        reason: format!("expected 4 bytes, found {}", v.len()),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema { dir: dir.to_owned(), found, supported: SCHEMA_VERSION });
+                }
+            }
+            None => {
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(err)?;
+                db.flush().map_err(err)?;
+            }
+        }
+        Ok(Store {
+            dir: dir.to_owned(),
+            findings: db.open_tree("findings").map_err(err)?,
+            by_status: db.open_tree("by_status").map_err(err)?,
+            by_host: db.open_tree("by_host").map_err(err)?,
+            scans: db.open_tree("scans").map_err(err)?,
+            coverage: db.open_tree("coverage").map_err(err)?,
+            db,
+            prioritizer,
+            write_lock: Mutex::new(()),
+        })
+    }
+
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Number of finding records.
+    pub fn len(&self) -> usize {
+        self.findings.len()
+    }
+
+    /// Whether the store holds no finding.
+    pub fn is_empty(&self) -> bool {
+        self.findings.is_empty()
+    }
+
+    fn engine(&self, e: sled::Error) -> StoreError {
+        engine(&self.dir, e)
+    }
+
+    fn corrupt(&self, tree: &'static str, key: &[u8], reason: String) -> StoreError {
+        StoreError::Corrupt { dir: self.dir.clone(), tree, key: show_key(key), reason }
+    }
+
+    /// The finding with exactly this id.
+    pub fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
+        match self.findings.get(id.as_bytes()).map_err(|e| self.engine(e))? {
+            None => Ok(None),
+            Some(v) => decode(&v).map(Some).map_err(|r| self.corrupt("findings", id.as_bytes(), r)),
+        }
+    }
+
+    /// Resolve a full id or a unique prefix of one (at least 4 characters).
+    pub fn resolve_id(&self, prefix: &str) -> Result<String, StoreError> {
+        let not_found = || StoreError::NotFound { dir: self.dir.clone(), id: prefix.to_owned() };
+        if self.findings.contains_key(prefix.as_bytes()).map_err(|e| self.engine(e))? {
+            return Ok(prefix.to_owned());
+        }
+        if prefix.len() < 4 {
+            return Err(not_found());
+        }
+        let mut hits = Vec::new();
+        for item in self.findings.scan_prefix(prefix.as_bytes()).keys().take(4) {
+            let key = item.map_err(|e| self.engine(e))?;
+            hits.push(String::from_utf8_lossy(&key).into_owned());
+        }
+        match hits.len() {
+            0 => Err(not_found()),
+            1 => Ok(hits.remove(0)),
+            _ => Err(StoreError::Ambiguous { prefix: prefix.to_owned(), matches: hits.join(", ") }),
+        }
+    }
+
+    /// List findings through an index. Unreadable records are skipped and reported.
+    pub fn list(&self, selection: &Selection) -> Result<Listing, StoreError> {
+        let mut out = Listing::default();
+        match selection {
+            Selection::All => {
+                for item in self.findings.iter() {
+                    let (k, v) = item.map_err(|e| self.engine(e))?;
+                    match decode::<Finding>(&v) {
+                        Ok(f) => out.findings.push(f),
+                        Err(reason) => out.skipped.push(CorruptRecord { tree: "findings", key: show_key(&k), reason }),
+                    }
+                }
+            }
+            Selection::States(states) => {
+                for &s in states {
+                    self.collect(&self.by_status, &[state_byte(s)], 2, &mut out, |f| f.state == s)?;
+                }
+            }
+            Selection::MinPriority(min) => {
+                for &p in Priority::ALL.iter().filter(|p| **p <= *min) {
+                    for &s in State::ALL {
+                        let prefix = [state_byte(s), priority_byte(p)];
+                        self.collect(&self.by_status, &prefix, 2, &mut out, |f| f.priority == p && f.state == s)?;
+                    }
+                }
+            }
+            Selection::Host(host) => {
+                let host = crate::fingerprint::normalize_host(host);
+                let prefix = host_prefix(&host);
+                self.collect(&self.by_host, &prefix, prefix.len(), &mut out, |f| f.host == host)?;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Fetch the findings an index prefix points at (the id starts at byte
+    /// `id_start` of each key). Entries whose record no longer matches are ignored.
+    fn collect(
+        &self,
+        index: &sled::Tree,
+        prefix: &[u8],
+        id_start: usize,
+        out: &mut Listing,
+        matches: impl Fn(&Finding) -> bool,
+    ) -> Result<(), StoreError> {
+        for item in index.scan_prefix(prefix).keys() {
+            let key = item.map_err(|e| self.engine(e))?;
+            let id = key.get(id_start..).unwrap_or_default();
+            let Some(v) = self.findings.get(id).map_err(|e| self.engine(e))? else {
+                continue;
+            };
+            match decode::<Finding>(&v) {
+                Ok(f) if matches(&f) => out.findings.push(f),
+                Ok(_) => {}
+                Err(reason) => out.skipped.push(CorruptRecord { tree: "findings", key: show_key(id), reason }),
+            }
+        }
+        Ok(())
+    }
+
+    /// Compare every index with the primary records; returns one line per problem
+    /// (empty when consistent).
+    pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        use std::collections::BTreeSet;
+        let mut problems = Vec::new();
+        let mut expected: [BTreeSet<Vec<u8>>; 2] = Default::default();
+        for item in self.findings.iter() {
+            let (k, v) = item.map_err(|e| self.engine(e))?;
+            match decode::<Finding>(&v) {
+                Ok(f) => {
+                    if f.id.as_bytes() != k.as_ref() {
+                        problems.push(format!("record {} holds finding {}", show_key(&k), f.id));
+                    }
+                    let keys = IndexKeys::of(&f);
+                    expected[0].insert(keys.status);
+                    expected[1].insert(keys.host);
+                }
+                Err(r) => problems.push(format!("record {} is corrupt: {r}", show_key(&k))),
+            }
+        }
+        let trees = [("by_status", &self.by_status), ("by_host", &self.by_host)];
+        for ((name, tree), want) in trees.into_iter().zip(expected) {
+            let mut have = BTreeSet::new();
+            for item in tree.iter().keys() {
+                have.insert(item.map_err(|e| self.engine(e))?.to_vec());
+            }
+            for k in have.difference(&want) {
+                problems.push(format!("{name} has stale entry {}", show_key(k)));
+            }
+            for k in want.difference(&have) {
+                problems.push(format!("{name} lacks entry {}", show_key(k)));
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Flush everything to disk.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(|e| self.engine(e))
+    }
+}
+
+fn engine(dir: &Path, e: sled::Error) -> StoreError {
+    StoreError::Engine { dir: dir.to_owned(), message: e.to_string() }
+}
+
+fn open_error(dir: &Path, e: sled::Error) -> StoreError {
+    match &e {
+        sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked { dir: dir.to_owned() }
+        }
+        sled::Error::Io(io) => StoreError::Engine { dir: dir.to_owned(), message: format!("cannot open: {io}") },
+        _ => engine(dir, e),
+    }
+}

@@ -1,0 +1,493 @@
+//! Everything that changes findings: upserts, triage, closing and reopening.
+
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::keys::{IndexKeys, decode, encode, host_prefix, status_key};
+use super::scan::{Coverage, ScanCounts, ScanRun, coverage_key, scan_key};
+use super::{Selection, Store};
+use crate::error::StoreError;
+use crate::fingerprint::{FINGERPRINT_VERSION, Normalized, fingerprint_normalized, normalize};
+use crate::lifecycle::{self, SCANNER, Transition};
+use crate::model::{Baseline, Finding, HistoryEntry, Observation, Priority, State};
+use crate::time::Timestamp;
+
+/// What an upsert did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpsertOutcome {
+    /// A new finding was created.
+    New,
+    /// An existing finding was seen again with the same evidence.
+    Unchanged,
+    /// An existing finding was seen again with different evidence.
+    Updated,
+    /// A fixed finding was seen again and reopened as a regression.
+    Reopened,
+}
+
+type Abort = ConflictableTransactionError<StoreError>;
+
+/// The transactional view of the finding keyspaces.
+struct Tx<'a> {
+    findings: &'a TransactionalTree,
+    by_status: &'a TransactionalTree,
+    by_host: &'a TransactionalTree,
+}
+
+impl Tx<'_> {
+    fn load(&self, id: &str) -> Result<Option<Finding>, Abort> {
+        match self.findings.get(id.as_bytes())? {
+            None => Ok(None),
+            Some(v) => match decode::<Finding>(&v) {
+                Ok(f) => Ok(Some(f)),
+                Err(_) => {
+                    // Unreadable record: its index entries can only differ from the
+                    // replacement's in the state and priority bytes; drop them all.
+                    for s in State::ALL {
+                        for p in Priority::ALL {
+                            self.by_status.remove(status_key(*s, *p, id))?;
+                        }
+                    }
+                    Ok(None)
+                }
+            },
+        }
+    }
+
+    /// Write `new`, replacing `old`'s index entries where they differ.
+    fn put(&self, old: Option<&Finding>, new: &Finding) -> Result<(), Abort> {
+        self.put_keyed(old.map(IndexKeys::of), new)
+    }
+
+    /// Write `new`; `old` are the index entries of the record it replaces.
+    fn put_keyed(&self, old: Option<IndexKeys>, new: &Finding) -> Result<(), Abort> {
+        let nk = IndexKeys::of(new);
+        let (mut status_changed, mut host_changed) = (true, true);
+        if let Some(ok) = old {
+            status_changed = ok.status != nk.status;
+            host_changed = ok.host != nk.host;
+            if status_changed {
+                self.by_status.remove(ok.status)?;
+            }
+            if host_changed {
+                self.by_host.remove(ok.host)?;
+            }
+        }
+        self.findings.insert(new.id.as_bytes(), encode(new))?;
+        if status_changed {
+            self.by_status.insert(nk.status, &[])?;
+        }
+        if host_changed {
+            self.by_host.insert(nk.host, &[])?;
+        }
+        Ok(())
+    }
+}
+
+fn unwrap_tx<T>(store: &Store, r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+    match r {
+        Ok(v) => Ok(v),
+        Err(TransactionError::Abort(e)) => Err(e),
+        Err(TransactionError::Storage(e)) => Err(store.engine(e)),
+    }
+}
+
+fn scanner_move(f: &mut Finding, to: State, note: String, now: Timestamp) -> Result<(), Abort> {
+    let t = Transition::new(to, SCANNER).note(note);
+    lifecycle::apply(f, &t, now).map_err(|e| Abort::Abort(e.into()))
+}
+
+impl Store {
+    /// Run `body` in one transaction over the finding keyspaces and the scan runs.
+    fn transact<T>(&self, body: impl Fn(&Tx<'_>, &TransactionalTree) -> Result<T, Abort>) -> Result<T, StoreError> {
+        let trees = (&self.findings, &self.by_status, &self.by_host, &self.scans);
+        let r = trees.transaction(|(findings, by_status, by_host, scans)| {
+            let tx = Tx { findings, by_status, by_host };
+            body(&tx, scans)
+        });
+        unwrap_tx(self, r)
+    }
+
+    /// Record one observation outside any scan run; durable when it returns.
+    pub fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
+        let mut out = self.upsert_batch(None, std::slice::from_ref(obs))?;
+        out.pop().ok_or_else(|| StoreError::Engine { dir: self.dir.clone(), message: "empty upsert result".into() })
+    }
+
+    /// Merge a batch of observations, atomically and durably: when this returns
+    /// `Ok`, every observation is on disk; on error none is.
+    ///
+    /// A new weakness becomes an open finding; one seen again updates
+    /// `last_seen`, `seen_count` and evidence; a fixed one is reopened and tagged
+    /// `regression`; a false positive whose evidence changed is reopened.
+    pub fn upsert_batch(
+        &self,
+        scan: Option<u64>,
+        batch: &[Observation],
+    ) -> Result<Vec<(String, UpsertOutcome)>, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Timestamp::now();
+        let out = self.transact(|tx, scans| {
+            let mut results = Vec::with_capacity(batch.len());
+            let mut counts = ScanCounts::default();
+            for obs in batch {
+                let norm = normalize(&obs.asset, &obs.location);
+                let id = fingerprint_normalized(&obs.check, &norm);
+                let old = tx.load(&id)?;
+                let old_keys = old.as_ref().map(IndexKeys::of);
+                let (mut new, outcome) = match old {
+                    None => (self.create(id.clone(), norm, obs, scan), UpsertOutcome::New),
+                    Some(f) => self.merge(f, norm, obs, scan, now)?,
+                };
+                self.prioritizer.prioritize(&mut new, now);
+                tx.put_keyed(old_keys, &new)?;
+                match outcome {
+                    UpsertOutcome::New => counts.new += 1,
+                    UpsertOutcome::Unchanged => counts.seen += 1,
+                    UpsertOutcome::Updated => {
+                        counts.seen += 1;
+                        counts.updated += 1;
+                    }
+                    UpsertOutcome::Reopened => {
+                        counts.seen += 1;
+                        counts.reopened += 1;
+                    }
+                }
+                results.push((id, outcome));
+            }
+            if let Some(scan) = scan {
+                let key = scan_key(scan);
+                let mut run: ScanRun = match scans.get(key)? {
+                    Some(v) => decode(&v).map_err(|reason| Abort::Abort(self.corrupt("scans", &key, reason)))?,
+                    None => return Err(Abort::Abort(StoreError::NoScan { dir: self.dir.clone(), id: scan })),
+                };
+                add_counts(&mut run.counts, &counts);
+                scans.insert(&key, encode(&run))?;
+            }
+            Ok(results)
+        })?;
+        self.flush()?;
+        Ok(out)
+    }
+
+    fn create(&self, id: String, n: Normalized, o: &Observation, scan: Option<u64>) -> Finding {
+        let mut tags = Vec::new();
+        for t in &o.tags {
+            if !tags.contains(t) {
+                tags.push(t.clone());
+            }
+        }
+        Finding {
+            id,
+            fingerprint_version: FINGERPRINT_VERSION,
+            check: o.check.clone(),
+            title: o.title.clone(),
+            severity: o.severity,
+            confidence: o.confidence,
+            priority: Priority::P4,
+            score: 0.0,
+            state: State::Open,
+            host: n.host,
+            ip: o.asset.ip,
+            port: n.port,
+            url: n.url,
+            location: n.location,
+            evidence: o.evidence.clone(),
+            cwe: o.cwe,
+            references: o.references.clone(),
+            remediation: o.remediation.clone(),
+            first_seen: o.seen_at,
+            last_seen: o.seen_at,
+            seen_count: 1,
+            engagement: o.engagement.clone(),
+            tags,
+            rules: Vec::new(),
+            history: vec![HistoryEntry {
+                at: o.seen_at,
+                actor: SCANNER.into(),
+                from: None,
+                to: State::Open,
+                note: Some(match scan {
+                    Some(s) => format!("first seen by scan {s}"),
+                    None => "first seen".into(),
+                }),
+            }],
+            baseline: crate::model::Baseline::New,
+            assignee: None,
+            accepted_until: None,
+            last_scan: scan,
+            suppressed: false,
+        }
+    }
+
+    fn merge(
+        &self,
+        mut f: Finding,
+        n: Normalized,
+        o: &Observation,
+        scan: Option<u64>,
+        now: Timestamp,
+    ) -> Result<(Finding, UpsertOutcome), Abort> {
+        let evidence_changed = f.evidence != o.evidence;
+        let same_scan = scan.is_some() && f.last_scan == scan;
+        let scan_text = scan.map(|s| format!("scan {s}")).unwrap_or_else(|| "a probe".into());
+        let mut outcome = if evidence_changed { UpsertOutcome::Updated } else { UpsertOutcome::Unchanged };
+        match f.state {
+            State::Fixed => {
+                scanner_move(&mut f, State::Open, format!("seen again by {scan_text}: regression"), now)?;
+                f.add_tag("regression");
+                outcome = UpsertOutcome::Reopened;
+            }
+            State::FalsePositive if evidence_changed => {
+                scanner_move(
+                    &mut f,
+                    State::Open,
+                    format!("evidence changed ({scan_text}); was marked false positive"),
+                    now,
+                )?;
+            }
+            State::AcceptedRisk if f.accepted_until.is_some_and(|u| u <= now) => {
+                scanner_move(&mut f, State::Open, "risk acceptance expired".into(), now)?;
+            }
+            _ => {}
+        }
+        if o.seen_at > f.last_seen {
+            f.last_seen = o.seen_at;
+        }
+        f.seen_count = f.seen_count.saturating_add(1);
+        f.title = o.title.clone();
+        f.severity = o.severity;
+        f.confidence = o.confidence;
+        f.evidence = o.evidence.clone();
+        f.cwe = o.cwe;
+        f.references = o.references.clone();
+        f.remediation = o.remediation.clone();
+        f.engagement = o.engagement.clone();
+        if o.asset.ip.is_some() {
+            f.ip = o.asset.ip;
+        }
+        f.url = n.url.or(f.url);
+        for t in &o.tags {
+            f.add_tag(t);
+        }
+        if !same_scan || outcome == UpsertOutcome::Reopened {
+            f.baseline = match outcome {
+                UpsertOutcome::Reopened => Baseline::Reopened,
+                UpsertOutcome::Updated => Baseline::Updated,
+                _ if same_scan => f.baseline,
+                _ => Baseline::Unchanged,
+            };
+        } else if outcome == UpsertOutcome::Updated && f.baseline == Baseline::Unchanged {
+            f.baseline = Baseline::Updated;
+        }
+        if scan.is_some() {
+            f.last_scan = scan;
+        }
+        Ok((f, outcome))
+    }
+
+    /// Apply one triage transition to each of `ids`, all or nothing: if any id
+    /// is unknown or any transition is illegal, nothing changes.
+    pub fn triage<S: AsRef<str>>(&self, ids: &[S], t: &Transition) -> Result<Vec<Finding>, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Timestamp::now();
+        let out = self.transact(|tx, _| {
+            let mut changed = Vec::with_capacity(ids.len());
+            for id in ids {
+                let id = id.as_ref();
+                let Some(old) = tx.load(id)? else {
+                    return Err(Abort::Abort(StoreError::NotFound { dir: self.dir.clone(), id: id.to_owned() }));
+                };
+                let mut f = old.clone();
+                lifecycle::apply(&mut f, t, now).map_err(|e| Abort::Abort(e.into()))?;
+                self.prioritizer.prioritize(&mut f, now);
+                tx.put(Some(&old), &f)?;
+                changed.push(f);
+            }
+            Ok(changed)
+        })?;
+        self.flush()?;
+        Ok(out)
+    }
+
+    /// Re-run the prioritizer on every stored finding (after the rules changed).
+    /// Returns how many findings changed score, band or rule hits.
+    pub fn reprioritize(&self) -> Result<usize, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Timestamp::now();
+        let listing = self.list(&Selection::All)?;
+        let mut changed = 0;
+        for chunk in listing.findings.chunks(512) {
+            changed += self.transact(|tx, _| {
+                let mut n = 0;
+                for old in chunk {
+                    let mut f = old.clone();
+                    self.prioritizer.prioritize(&mut f, now);
+                    if f != *old {
+                        tx.put(Some(old), &f)?;
+                        n += 1;
+                    }
+                }
+                Ok(n)
+            })?;
+        }
+        self.flush()?;
+        Ok(changed)
+    }
+
+    /// Start a scan run.
+    pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
+        let id = self.db.generate_id().map_err(|e| self.engine(e))? + 1;
+        let run = ScanRun {
+            id,
+            started: Timestamp::now(),
+            ended: None,
+            targets,
+            complete: false,
+            counts: ScanCounts::default(),
+        };
+        self.scans.insert(scan_key(id), encode(&run)).map_err(|e| self.engine(e))?;
+        self.flush()?;
+        Ok(run)
+    }
+
+    /// A scan run by id.
+    pub fn scan(&self, id: u64) -> Result<ScanRun, StoreError> {
+        let key = scan_key(id);
+        match self.scans.get(key).map_err(|e| self.engine(e))? {
+            None => Err(StoreError::NoScan { dir: self.dir.clone(), id }),
+            Some(v) => decode(&v).map_err(|r| self.corrupt("scans", &key, r)),
+        }
+    }
+
+    /// Every scan run, oldest first; unreadable ones are skipped.
+    pub fn scans(&self) -> Result<Vec<ScanRun>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.scans.iter().values() {
+            let v = item.map_err(|e| self.engine(e))?;
+            if let Ok(run) = decode(&v) {
+                out.push(run);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Journal (check, asset) pairs that ran to completion without error in `scan`.
+    pub fn cover(&self, scan: u64, pairs: &[Coverage]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for c in pairs {
+            batch.insert(coverage_key(scan, c), &[]);
+        }
+        self.coverage.apply_batch(batch).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Whether `scan` already covered this pair (for resuming).
+    pub fn is_covered(&self, scan: u64, c: &Coverage) -> Result<bool, StoreError> {
+        self.coverage.contains_key(coverage_key(scan, c)).map_err(|e| self.engine(e))
+    }
+
+    /// End a scan run. When `complete`, every open, confirmed or accepted-risk
+    /// finding on a covered (check, asset) that this scan did not see becomes
+    /// `fixed` (actor `scanner`); false positives are marked absent but keep
+    /// their state. An incomplete scan closes nothing.
+    pub fn finish_scan(&self, scan: u64, complete: bool) -> Result<ScanRun, StoreError> {
+        let mut run = self.scan(scan)?;
+        let now = Timestamp::now();
+        let mut fixed = 0u64;
+        if complete {
+            let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let prefix = scan_key(scan);
+            for item in self.coverage.scan_prefix(prefix).keys() {
+                let key = item.map_err(|e| self.engine(e))?;
+                let Some((check, host, port)) = split_pair(key.get(prefix.len()..).unwrap_or_default()) else {
+                    continue;
+                };
+                let host_key = host_prefix(&host);
+                let mut ids = Vec::new();
+                for entry in self.by_host.scan_prefix(&host_key).keys() {
+                    let k = entry.map_err(|e| self.engine(e))?;
+                    ids.push(super::keys::id_after(&k, host_key.len()));
+                }
+                for chunk in ids.chunks(256) {
+                    fixed += self.transact(|tx, _| {
+                        let mut n = 0;
+                        for id in chunk {
+                            let Some(old) = tx.load(id)? else { continue };
+                            if old.last_scan == Some(scan) || old.check.as_str() != check || old.port != port {
+                                continue;
+                            }
+                            let mut f = old.clone();
+                            f.baseline = Baseline::Absent;
+                            if matches!(f.state, State::Open | State::Confirmed | State::AcceptedRisk) {
+                                scanner_move(&mut f, State::Fixed, format!("not seen by complete scan {scan}"), now)?;
+                                n += 1;
+                            }
+                            if f != old {
+                                self.prioritizer.prioritize(&mut f, now);
+                                tx.put(Some(&old), &f)?;
+                            }
+                        }
+                        Ok(n)
+                    })?;
+                }
+            }
+        }
+        self.expire_acceptances(now)?;
+        run.counts.fixed += fixed;
+        run.ended = Some(now);
+        run.complete = complete;
+        self.scans.insert(scan_key(scan), encode(&run)).map_err(|e| self.engine(e))?;
+        self.flush()?;
+        Ok(run)
+    }
+
+    /// Return every accepted-risk finding whose `until` has passed to `open`.
+    /// Returns the ids reopened.
+    pub fn expire_acceptances(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let due: Vec<Finding> = self
+            .list(&Selection::States(vec![State::AcceptedRisk]))?
+            .findings
+            .into_iter()
+            .filter(|f| f.accepted_until.is_some_and(|u| u <= now))
+            .collect();
+        if due.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = self.transact(|tx, _| {
+            let mut ids = Vec::new();
+            for old in &due {
+                let mut f = old.clone();
+                scanner_move(&mut f, State::Open, "risk acceptance expired".into(), now)?;
+                self.prioritizer.prioritize(&mut f, now);
+                tx.put(Some(old), &f)?;
+                ids.push(f.id.clone());
+            }
+            Ok(ids)
+        })?;
+        self.flush()?;
+        Ok(ids)
+    }
+}
+
+/// Split a journaled `check NUL host NUL port NUL` pair.
+fn split_pair(key: &[u8]) -> Option<(String, String, Option<u16>)> {
+    let text = std::str::from_utf8(key).ok()?;
+    let mut parts = text.split('\0');
+    let check = parts.next()?.to_owned();
+    let host = parts.next()?.to_owned();
+    let port = match parts.next()? {
+        "-" => None,
+        p => Some(p.parse().ok()?),
+    };
+    Some((check, host, port))
+}
+
+fn add_counts(total: &mut ScanCounts, c: &ScanCounts) {
+    total.new += c.new;
+    total.seen += c.seen;
+    total.updated += c.updated;
+    total.fixed += c.fixed;
+    total.reopened += c.reopened;
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the findings crate: lifecycle, store, crash safety.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod crash;
+mod lifecycle;
+mod properties;
+mod store;
+mod support;

@@ -1,0 +1,240 @@
+use haetae_findings::{
+    Baseline, CheckId, Coverage, Priority, SCANNER, Selection, State, Store, StoreError, Timestamp, Transition,
+    UpsertOutcome,
+};
+
+use crate::support::{obs, scorer, temp_store};
+
+#[test]
+fn same_weakness_is_one_finding() {
+    let store = temp_store();
+    let (a, o1) =
+        store.upsert(&obs(CheckId::HttpExposedGit, "WWW.a.test.", Some(443), "https://www.a.test/.git/HEAD")).unwrap();
+    let (b, o2) = store
+        .upsert(&obs(CheckId::HttpExposedGit, "www.a.test", None, "https://www.a.test:443/x/../.git/HEAD"))
+        .unwrap();
+    assert_eq!((o1, o2), (UpsertOutcome::New, UpsertOutcome::Updated));
+    assert_eq!(a, b);
+    assert_eq!(store.len(), 1);
+    let f = store.get(&a).unwrap().unwrap();
+    assert_eq!(f.seen_count, 2);
+    assert_eq!(f.host, "www.a.test");
+    assert_eq!(f.port, Some(443));
+    assert_eq!(f.url.as_deref(), Some("https://www.a.test/.git/HEAD"));
+    assert_eq!(f.fingerprint_version, 1);
+    assert_eq!(f.priority, Priority::P2);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn indexes_list_by_state_priority_and_host() {
+    let store = temp_store();
+    let (ssh, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+    let (redis, _) = store.upsert(&obs(CheckId::SvcRedisNoauth, "b.test", Some(6379), "")).unwrap();
+    store.upsert(&obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")).unwrap();
+    store.triage(&[&ssh], &Transition::new(State::Confirmed, "kim")).unwrap();
+
+    let open = store.list(&Selection::States(vec![State::Open])).unwrap();
+    assert_eq!(open.findings.len(), 2);
+    let confirmed = store.list(&Selection::States(vec![State::Confirmed])).unwrap();
+    assert_eq!(confirmed.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), [ssh.as_str()]);
+    let p1 = store.list(&Selection::MinPriority(Priority::P1)).unwrap();
+    assert_eq!(p1.findings.iter().map(|f| f.id.as_str()).collect::<Vec<_>>(), [redis.as_str()]);
+    assert_eq!(store.list(&Selection::MinPriority(Priority::P4)).unwrap().findings.len(), 3);
+    assert_eq!(store.list(&Selection::Host("A.TEST.".into())).unwrap().findings.len(), 2);
+    assert_eq!(store.list(&Selection::All).unwrap().findings.len(), 3);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn triage_is_all_or_nothing_and_names_unknown_ids() {
+    let store = temp_store();
+    let (a, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+    let err = store.triage(&[a.clone(), "ffffffffffffffff".into()], &Transition::new(State::Confirmed, "kim"));
+    match err {
+        Err(StoreError::NotFound { id, .. }) => assert_eq!(id, "ffffffffffffffff"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(store.get(&a).unwrap().unwrap().state, State::Open, "nothing changed");
+    assert_eq!(store.resolve_id(&a[..6]).unwrap(), a);
+    assert!(matches!(store.resolve_id("zzzzzz"), Err(StoreError::NotFound { .. })));
+}
+
+#[test]
+fn complete_scan_closes_what_it_covered_but_did_not_see() {
+    let store = temp_store();
+    let s1 = store.begin_scan(vec!["a.test".into()]).unwrap().id;
+    let (spf, _) =
+        store.upsert_batch(Some(s1), &[obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")]).unwrap()[0].clone();
+    let (ssh, _) =
+        store.upsert_batch(Some(s1), &[obs(CheckId::SvcSshExposed, "a.test", Some(22), "")]).unwrap()[0].clone();
+    let (fp, _) =
+        store.upsert_batch(Some(s1), &[obs(CheckId::DnsCaaMissing, "a.test", None, "CAA")]).unwrap()[0].clone();
+    store.triage(&[&fp], &Transition::new(State::FalsePositive, "kim").note("CAA is set upstream")).unwrap();
+    let run1 = store.finish_scan(s1, true).unwrap();
+    assert_eq!((run1.counts.new, run1.counts.fixed), (3, 0));
+
+    // Scan 2: SPF and CAA checks ran on a.test and found nothing; the SSH check timed out (not covered).
+    let s2 = store.begin_scan(vec!["a.test".into()]).unwrap().id;
+    store
+        .cover(
+            s2,
+            &[
+                Coverage { check: CheckId::DnsSpfMissing, host: "A.test.".into(), port: None },
+                Coverage { check: CheckId::DnsCaaMissing, host: "a.test".into(), port: None },
+            ],
+        )
+        .unwrap();
+    let run2 = store.finish_scan(s2, true).unwrap();
+    assert_eq!(run2.counts.fixed, 1);
+    assert!(run2.complete && run2.ended.is_some());
+    let f = store.get(&spf).unwrap().unwrap();
+    assert_eq!((f.state, f.baseline), (State::Fixed, Baseline::Absent));
+    let h = f.history.last().unwrap();
+    assert_eq!((h.actor.as_str(), h.from, h.to), (SCANNER, Some(State::Open), State::Fixed));
+    assert_eq!(store.get(&ssh).unwrap().unwrap().state, State::Open, "uncovered check closes nothing");
+    let fp_f = store.get(&fp).unwrap().unwrap();
+    assert_eq!((fp_f.state, fp_f.baseline), (State::FalsePositive, Baseline::Absent));
+
+    // An incomplete scan closes nothing even where it covered.
+    let (ssh2, _) = (ssh.clone(), ());
+    let s3 = store.begin_scan(vec![]).unwrap().id;
+    store.cover(s3, &[Coverage { check: CheckId::SvcSshExposed, host: "a.test".into(), port: Some(22) }]).unwrap();
+    assert!(
+        store
+            .is_covered(s3, &Coverage { check: CheckId::SvcSshExposed, host: "a.test".into(), port: Some(22) })
+            .unwrap()
+    );
+    let run3 = store.finish_scan(s3, false).unwrap();
+    assert_eq!(run3.counts.fixed, 0);
+    assert_eq!(store.get(&ssh2).unwrap().unwrap().state, State::Open);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn fixed_finding_seen_again_is_reopened_as_regression() {
+    let store = temp_store();
+    let o = obs(CheckId::SvcRedisNoauth, "r.test", Some(6379), "");
+    let (id, _) = store.upsert(&o).unwrap();
+    store.triage(&[&id], &Transition::new(State::Fixed, "kim")).unwrap();
+    let s = store.begin_scan(vec![]).unwrap().id;
+    let out = store.upsert_batch(Some(s), std::slice::from_ref(&o)).unwrap();
+    assert_eq!(out[0].1, UpsertOutcome::Reopened);
+    let f = store.get(&id).unwrap().unwrap();
+    assert_eq!((f.state, f.baseline), (State::Open, Baseline::Reopened));
+    assert!(f.has_tag("regression"));
+    assert_eq!(f.history.last().unwrap().actor, SCANNER);
+    let run = store.finish_scan(s, true).unwrap();
+    assert_eq!(run.counts.reopened, 1);
+    assert!(store.check_integrity().unwrap().is_empty());
+}
+
+#[test]
+fn false_positive_stays_silent_until_evidence_changes() {
+    let store = temp_store();
+    let mut o = obs(CheckId::HttpVersionDisclosure, "w.test", Some(80), "http://w.test/");
+    o.evidence = "Server: nginx/1.18.0".into();
+    let (id, _) = store.upsert(&o).unwrap();
+    store.triage(&[&id], &Transition::new(State::FalsePositive, "kim").note("patched build")).unwrap();
+    store.upsert(&o).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().state, State::FalsePositive);
+    o.evidence = "Server: nginx/1.14.0".into();
+    let (_, outcome) = store.upsert(&o).unwrap();
+    assert_eq!(outcome, UpsertOutcome::Updated);
+    let f = store.get(&id).unwrap().unwrap();
+    assert_eq!(f.state, State::Open);
+    assert!(f.history.last().unwrap().note.as_deref().unwrap().contains("evidence changed"));
+}
+
+#[test]
+fn accepted_risk_returns_to_open_when_it_expires() {
+    let store = temp_store();
+    let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+    let until = Timestamp::now().plus_days(2);
+    store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
+    assert!(store.expire_acceptances(Timestamp::now()).unwrap().is_empty());
+    assert_eq!(store.expire_acceptances(until.plus_days(1)).unwrap(), vec![id.clone()]);
+    let f = store.get(&id).unwrap().unwrap();
+    assert_eq!((f.state, f.accepted_until), (State::Open, None));
+    assert_eq!(f.history.last().unwrap().note.as_deref(), Some("risk acceptance expired"));
+}
+
+#[test]
+fn baseline_tracks_change_against_the_previous_scan() {
+    let store = temp_store();
+    let mut o = obs(CheckId::TlsCertExpiring, "t.test", Some(443), "cert");
+    let s1 = store.begin_scan(vec![]).unwrap().id;
+    let (id, _) = store.upsert_batch(Some(s1), std::slice::from_ref(&o)).unwrap()[0].clone();
+    assert_eq!(store.get(&id).unwrap().unwrap().baseline, Baseline::New);
+    // Seen twice in the same scan: still new.
+    store.upsert_batch(Some(s1), std::slice::from_ref(&o)).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().baseline, Baseline::New);
+    store.finish_scan(s1, true).unwrap();
+    let s2 = store.begin_scan(vec![]).unwrap().id;
+    store.upsert_batch(Some(s2), std::slice::from_ref(&o)).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().baseline, Baseline::Unchanged);
+    let s3 = store.begin_scan(vec![]).unwrap().id;
+    o.evidence = "expires in 9 days".into();
+    store.upsert_batch(Some(s3), &[o]).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().baseline, Baseline::Updated);
+    let runs = store.scans().unwrap();
+    assert_eq!(runs.iter().map(|r| r.id).collect::<Vec<_>>(), [s1, s2, s3]);
+    assert_eq!(runs[0].counts.new, 1);
+    assert_eq!(runs[0].counts.seen, 1);
+    assert_eq!(runs[2].counts.updated, 1);
+}
+
+#[test]
+fn corrupt_records_are_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let store = Store::open(dir.path(), scorer()).unwrap();
+        store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+        store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap().0
+    };
+    {
+        let db = sled::open(dir.path()).unwrap();
+        let t = db.open_tree("findings").unwrap();
+        let v = t.get(id.as_bytes()).unwrap().unwrap();
+        t.insert(id.as_bytes(), &v[..v.len() / 2]).unwrap(); // truncated record
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path(), scorer()).unwrap();
+    for sel in [Selection::All, Selection::States(vec![State::Open]), Selection::Host("b.test".into())] {
+        let l = store.list(&sel).unwrap();
+        assert_eq!(l.skipped.len(), 1, "{sel:?}");
+        assert_eq!(l.skipped[0].key, id);
+        assert!(l.skipped[0].to_string().contains(&id));
+    }
+    assert_eq!(store.list(&Selection::All).unwrap().findings.len(), 1);
+    match store.get(&id) {
+        Err(e @ StoreError::Corrupt { .. }) => assert!(e.to_string().contains(&id), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // Seeing the weakness again replaces the unreadable record, and the indexes agree.
+    store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap();
+    assert_eq!(store.get(&id).unwrap().unwrap().host, "b.test");
+    assert!(store.check_integrity().unwrap().is_empty(), "{:?}", store.check_integrity());
+}
+
+#[test]
+fn newer_schema_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = sled::open(dir.path()).unwrap();
+        db.open_tree("meta").unwrap().insert("schema_version", &99u32.to_be_bytes()).unwrap();
+        db.flush().unwrap();
+    }
+    let err = Store::open(dir.path(), scorer()).unwrap_err();
+    assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: 1, .. }), "{err:?}");
+    assert!(err.to_string().contains(&dir.path().display().to_string()));
+}
+
+#[test]
+fn locked_store_names_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = Store::open(dir.path(), scorer()).unwrap();
+    let err = Store::open(dir.path(), scorer()).unwrap_err();
+    assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+    assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
+}

@@ -1,0 +1,224 @@
+//! Command-line grammar (SPEC.md "Commands"). Parsing only; no behaviour.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// haetae: scoped, continuous security inspection of public systems.
+#[derive(Debug, Parser)]
+#[command(name = "haetae", version, about, long_about = None, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes; they override haetae.toml.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// Run as if started in DIR.
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    pub(crate) chdir: Option<PathBuf>,
+    /// Configuration file [default: haetae.toml, if present].
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Scope file (overrides `scope` in haetae.toml).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) scope: Option<PathBuf>,
+    /// Store directory (overrides `store` in haetae.toml).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub(crate) store: Option<PathBuf>,
+    /// Name server to query, IP:PORT (repeatable; overrides resolver.nameservers).
+    #[arg(long, value_name = "IP:PORT", global = true)]
+    pub(crate) resolver: Vec<String>,
+    /// Extra trusted CA certificate, PEM (repeatable; adds to tls.extra_roots).
+    #[arg(long = "ca-cert", value_name = "PEM", global = true)]
+    pub(crate) ca_cert: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Write starter haetae.toml, scope.toml and rules.toml.
+    Init {
+        /// Directory to write them in [default: current directory].
+        dir: Option<PathBuf>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Say whether each name, address or URL is in scope, and why.
+    Scope {
+        #[command(subcommand)]
+        command: ScopeCommand,
+    },
+    /// Run one scan now.
+    Scan(ScanArgs),
+    /// Run the schedules until stopped.
+    Daemon,
+    /// Open the triage UI.
+    Tui,
+    /// List findings, or show one.
+    Findings(FindingsArgs),
+    /// Change the state of findings, with a note in their history.
+    Triage(TriageArgs),
+    /// Export findings for the agency.
+    Export {
+        /// Output format.
+        #[arg(long, value_name = "FORMAT")]
+        format: String,
+        /// Output file [default: stdout].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Validate, apply and explain prioritization rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// The content-check templates in force.
+    Templates {
+        #[command(subcommand)]
+        command: TemplatesCommand,
+    },
+    /// Verify or export the audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Start the built-in weak lab on loopback, scan it, print the summary.
+    Demo {
+        /// Open the TUI on the result.
+        #[arg(long)]
+        tui: bool,
+        /// Keep the demo workspace in DIR.
+        #[arg(long, value_name = "DIR")]
+        keep: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ScopeCommand {
+    /// Check targets against the scope; exit 3 if any is out.
+    Check {
+        /// Names, addresses or URLs.
+        #[arg(required = true)]
+        targets: Vec<String>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScanArgs {
+    /// Targets [default: the scope's seeds].
+    pub(crate) targets: Vec<String>,
+    /// passive, standard or deep.
+    #[arg(long)]
+    pub(crate) profile: Option<String>,
+    /// Exit 4 if a finding at this priority or above is open.
+    #[arg(long, value_name = "PRIORITY")]
+    pub(crate) fail_on: Option<String>,
+    /// Continue an interrupted scan.
+    #[arg(long)]
+    pub(crate) resume: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum RulesCommand {
+    /// Validate rules.toml.
+    Check,
+    /// Re-score every stored finding.
+    Apply,
+    /// Show each rule's effect on a finding.
+    Explain {
+        /// Finding id.
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TemplatesCommand {
+    /// List the templates in force.
+    List,
+    /// Validate the templates.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AuditCommand {
+    /// Check the audit log's hash chain.
+    Verify,
+    /// Export the audit log.
+    Export,
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct FindingsArgs {
+    #[command(subcommand)]
+    pub(crate) show: Option<FindingsCommand>,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum FindingsCommand {
+    /// One finding: evidence, history, rules that fired.
+    Show {
+        /// Finding id (or a unique prefix of at least 4 characters).
+        id: String,
+    },
+}
+
+/// Filters shared by listings and exports.
+#[derive(Debug, Args, Default)]
+pub(crate) struct FilterArgs {
+    /// State(s): open, confirmed, false-positive, accepted-risk, fixed, or all
+    /// (repeatable or comma-separated) [default: open, confirmed, accepted-risk].
+    #[arg(long, value_name = "STATE", value_delimiter = ',')]
+    pub(crate) state: Vec<String>,
+    /// Only findings at this priority or more urgent (P1..P4).
+    #[arg(long, value_name = "P")]
+    pub(crate) min_priority: Option<String>,
+    /// Only checks matching this glob (e.g. 'dns.*').
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) check: Option<String>,
+    /// Only hosts matching this glob (e.g. '*.agency.test').
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) host: Option<String>,
+    /// Only findings past their SLA due date.
+    #[arg(long)]
+    pub(crate) overdue: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TriageArgs {
+    /// Finding ids (or unique prefixes).
+    #[arg(required = true)]
+    pub(crate) ids: Vec<String>,
+    /// New state: open, confirmed, false-positive, accepted-risk or fixed.
+    #[arg(long)]
+    pub(crate) state: String,
+    /// Why (required for false-positive).
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// For accepted-risk: until when (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) until: Option<String>,
+    /// Assign to someone (empty to unassign).
+    #[arg(long, value_name = "WHO")]
+    pub(crate) assign: Option<String>,
+    /// Who is triaging [default: $HAETAE_ACTOR, else $USER].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) actor: Option<String>,
+    /// Print the changed findings as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Parse the process arguments (clap exits 2 on usage errors).
+pub(crate) fn parse() -> Cli {
+    Cli::parse()
+}

@@ -1,0 +1,237 @@
+//! `haetae findings [filters] [--json]` and `haetae findings show ID`.
+
+use std::io::Write;
+
+use anyhow::{Result, anyhow, bail};
+use globset::{GlobBuilder, GlobMatcher};
+use haetae_findings::{Baseline, Finding, Priority, Selection, State, Store, Timestamp};
+
+use crate::cli::{FilterArgs, FindingsArgs, FindingsCommand};
+use crate::config::Workspace;
+use crate::exit::UsageError;
+use crate::output::{Table, color_enabled, priority_color, truncate};
+
+/// States listed when `--state` is not given: everything still needing attention.
+const DEFAULT_STATES: [State; 3] = [State::Open, State::Confirmed, State::AcceptedRisk];
+
+/// Validated filters.
+pub(crate) struct Filter {
+    states: Vec<State>,
+    min_priority: Option<Priority>,
+    check: Option<GlobMatcher>,
+    host: Option<GlobMatcher>,
+    host_literal: Option<String>,
+}
+
+fn usage(msg: String) -> anyhow::Error {
+    anyhow!(UsageError(msg))
+}
+
+fn glob(flag: &str, pattern: &str) -> Result<GlobMatcher> {
+    GlobBuilder::new(pattern)
+        .case_insensitive(true)
+        .literal_separator(false)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| usage(format!("{flag} {pattern:?}: {e}")))
+}
+
+impl Filter {
+    pub(crate) fn parse(a: &FilterArgs) -> Result<Filter> {
+        if a.overdue {
+            bail!("--overdue is not implemented yet: SLAs arrive with the rules engine (issue 6)");
+        }
+        let mut states = Vec::new();
+        for s in a.state.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+            if s.eq_ignore_ascii_case("all") {
+                states = State::ALL.to_vec();
+                break;
+            }
+            let st: State = s.parse().map_err(|e| usage(format!("--state: {e}, or all")))?;
+            if !states.contains(&st) {
+                states.push(st);
+            }
+        }
+        if states.is_empty() {
+            states = DEFAULT_STATES.to_vec();
+        }
+        let min_priority = match &a.min_priority {
+            None => None,
+            Some(p) => Some(p.parse::<Priority>().map_err(|e| usage(format!("--min-priority: {e}")))?),
+        };
+        let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
+        Ok(Filter {
+            states,
+            min_priority,
+            check: a.check.as_deref().map(|p| glob("--check", p)).transpose()?,
+            host: a.host.as_deref().map(|p| glob("--host", p)).transpose()?,
+            host_literal: a.host.clone().filter(|p| !is_glob(p)),
+        })
+    }
+
+    /// Describe the filters in force (also stated in exports).
+    pub(crate) fn describe(&self, a: &FilterArgs) -> String {
+        let mut parts =
+            vec![format!("state: {}", self.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))];
+        if let Some(p) = self.min_priority {
+            parts.push(format!("priority: {p} or higher"));
+        }
+        if let Some(c) = &a.check {
+            parts.push(format!("check: {c}"));
+        }
+        if let Some(h) = &a.host {
+            parts.push(format!("host: {h}"));
+        }
+        parts.join("; ")
+    }
+
+    fn matches(&self, f: &Finding) -> bool {
+        self.states.contains(&f.state)
+            && self.min_priority.is_none_or(|p| f.priority <= p)
+            && self.check.as_ref().is_none_or(|g| g.is_match(f.check.as_str()))
+            && self.host.as_ref().is_none_or(|g| g.is_match(&f.host))
+    }
+
+    /// Read the matching findings, most urgent first; warn about unreadable records.
+    pub(crate) fn select(&self, store: &Store) -> Result<Vec<Finding>> {
+        let selection = match &self.host_literal {
+            Some(h) => Selection::Host(h.clone()),
+            None => Selection::States(self.states.clone()),
+        };
+        let listing = store.list(&selection)?;
+        let mut stderr = std::io::stderr().lock();
+        for bad in &listing.skipped {
+            writeln!(stderr, "warning: {}: {bad}", store.dir().display())?;
+        }
+        let mut found: Vec<Finding> = listing.findings.into_iter().filter(|f| self.matches(f)).collect();
+        sort(&mut found);
+        Ok(found)
+    }
+}
+
+/// Priority, then score (high first), then most recently seen, then id.
+pub(crate) fn sort(findings: &mut [Finding]) {
+    findings.sort_by(|a, b| {
+        a.priority
+            .cmp(&b.priority)
+            .then(b.score.total_cmp(&a.score))
+            .then(b.last_seen.cmp(&a.last_seen))
+            .then(a.id.cmp(&b.id))
+    });
+}
+
+pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
+    if let Some(FindingsCommand::Show { id }) = args.show {
+        return show(ws, &id, args.json);
+    }
+    let filter = Filter::parse(&args.filter)?;
+    let store = super::open_existing_store(ws)?;
+    store.expire_acceptances(Timestamp::now())?;
+    let found = filter.select(&store)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let list: Vec<_> = found.iter().map(Finding::to_json).collect();
+        serde_json::to_writer_pretty(&mut out, &list)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    let color = color_enabled();
+    let mut table =
+        Table::new(&["ID", "PRI", "SCORE", "SEVERITY", "STATE", "CHANGE", "CHECK", "ASSET", "LAST SEEN", "TITLE"]);
+    for f in &found {
+        let change = match f.baseline {
+            Baseline::New => "new",
+            Baseline::Reopened => "reopened",
+            Baseline::Updated => "updated",
+            Baseline::Absent => "absent",
+            Baseline::Unchanged => "",
+        };
+        table.row(
+            vec![
+                f.id.clone(),
+                f.priority.to_string(),
+                format!("{:.1}", f.score),
+                f.severity.to_string(),
+                f.state.to_string(),
+                change.to_owned(),
+                f.check.to_string(),
+                truncate(&f.endpoint(), 40),
+                f.last_seen.date_string(),
+                truncate(&f.title, 60),
+            ],
+            color.then(|| priority_color(f.priority)),
+        );
+    }
+    if !found.is_empty() {
+        table.write(&mut out)?;
+    }
+    let counts: Vec<String> =
+        Priority::ALL.iter().map(|p| format!("{p}: {}", found.iter().filter(|f| f.priority == *p).count())).collect();
+    writeln!(out, "{} finding(s) [{}] ({})", found.len(), counts.join(", "), filter.describe(&args.filter))?;
+    Ok(())
+}
+
+fn show(ws: &Workspace, id: &str, json: bool) -> Result<()> {
+    let store = super::open_existing_store(ws)?;
+    let id = store.resolve_id(id)?;
+    let Some(f) = store.get(&id)? else {
+        bail!("no finding with id `{id}` in {}", store.dir().display());
+    };
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &f.to_json())?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    write_detail(&mut out, &f)?;
+    Ok(())
+}
+
+fn write_detail(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
+    let color = color_enabled();
+    let (c, r) = if color { (priority_color(f.priority), crate::output::RESET) } else { ("", "") };
+    writeln!(out, "{c}{}  {}  {}  {}{r}", f.id, f.priority, f.severity, f.state)?;
+    writeln!(out, "{}", f.title)?;
+    let field = |out: &mut dyn Write, k: &str, v: &str| -> std::io::Result<()> {
+        if v.is_empty() { Ok(()) } else { writeln!(out, "  {k:<14} {v}") }
+    };
+    field(out, "check", f.check.as_str())?;
+    let asset = match f.ip {
+        Some(ip) => format!("{} ({ip})", f.endpoint()),
+        None => f.endpoint(),
+    };
+    field(out, "asset", &asset)?;
+    field(out, "url", f.url.as_deref().unwrap_or(""))?;
+    if f.url.is_none() {
+        field(out, "location", &f.location)?;
+    }
+    field(out, "confidence", f.confidence.as_str())?;
+    field(out, "score", &format!("{:.1}{}", f.score, if f.suppressed { " (suppressed)" } else { "" }))?;
+    field(out, "change", f.baseline.as_str())?;
+    field(out, "evidence", &f.evidence)?;
+    field(out, "remediation", &f.remediation)?;
+    field(out, "cwe", &f.cwe.map(|c| format!("CWE-{c}")).unwrap_or_default())?;
+    field(out, "references", &f.references.join("\n                 "))?;
+    field(out, "first seen", &f.first_seen.to_string())?;
+    field(out, "last seen", &format!("{} (seen {} time(s))", f.last_seen, f.seen_count))?;
+    field(out, "engagement", &f.engagement)?;
+    field(out, "tags", &f.tags.join(", "))?;
+    field(out, "assignee", f.assignee.as_deref().unwrap_or(""))?;
+    field(out, "accepted until", &f.accepted_until.map(|t| t.to_string()).unwrap_or_default())?;
+    if !f.rules.is_empty() {
+        writeln!(out, "rules:")?;
+        for hit in &f.rules {
+            writeln!(out, "  {:<14} {}", hit.name, hit.effect)?;
+        }
+    }
+    writeln!(out, "history:")?;
+    for h in &f.history {
+        let from = h.from.map_or("(new)", |s| s.as_str());
+        write!(out, "  {}  {:<10} {from} -> {}", h.at, h.actor, h.to)?;
+        match &h.note {
+            Some(n) => writeln!(out, "  {n}")?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! haetae.toml: parsed strictly (unknown keys are errors), validated, merged
+//! with command-line overrides into one [`Workspace`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use haetae_findings::SourceError;
+use serde::Deserialize;
+
+use crate::cli::Global;
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    scope: Option<PathBuf>,
+    rules: Option<PathBuf>,
+    store: Option<PathBuf>,
+    #[serde(default)]
+    resolver: RawResolver,
+    #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
+    schedule: Vec<RawSchedule>,
+    #[serde(default)]
+    notify: RawNotify,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawResolver {
+    #[serde(default)]
+    nameservers: Vec<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTls {
+    #[serde(default)]
+    extra_roots: Vec<PathBuf>,
+    expiring_days: Option<toml::Spanned<i64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    name: String,
+    every: toml::Spanned<String>,
+    #[serde(default)]
+    targets: Vec<String>,
+    profile: Option<toml::Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    webhook: Option<toml::Spanned<String>>,
+}
+
+/// How deep a scan goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(dead_code, reason = "read by scan and daemon (issue 3)")]
+pub(crate) enum Profile {
+    Passive,
+    Standard,
+    Deep,
+}
+
+/// One `[[schedule]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(dead_code, reason = "read by the daemon")]
+pub(crate) struct Schedule {
+    pub(crate) name: String,
+    pub(crate) every: Duration,
+    pub(crate) targets: Vec<String>,
+    pub(crate) profile: Profile,
+}
+
+/// Configuration after validation and command-line overrides. Paths are absolute
+/// or relative to the workspace directory.
+#[derive(Debug, Clone)]
+#[allow(dead_code, reason = "scope, resolver, TLS, schedules and webhook are read by scan and daemon (issues 3-5)")]
+pub(crate) struct Workspace {
+    /// The directory commands run in (`-C`).
+    pub(crate) dir: PathBuf,
+    /// The config file, when one was read.
+    pub(crate) config_file: Option<PathBuf>,
+    pub(crate) scope: PathBuf,
+    pub(crate) rules: PathBuf,
+    pub(crate) store: PathBuf,
+    pub(crate) nameservers: Vec<SocketAddr>,
+    pub(crate) extra_roots: Vec<PathBuf>,
+    pub(crate) expiring_days: u32,
+    pub(crate) schedules: Vec<Schedule>,
+    pub(crate) webhook: Option<String>,
+}
+
+pub(crate) const DEFAULT_CONFIG: &str = "haetae.toml";
+
+impl Workspace {
+    /// Load haetae.toml (if present, or as named by `--config`) and apply overrides.
+    pub(crate) fn load(g: &Global) -> Result<Workspace> {
+        let dir = match &g.chdir {
+            Some(d) => {
+                if !d.is_dir() {
+                    bail!("-C {}: not a directory", d.display());
+                }
+                d.clone()
+            }
+            None => PathBuf::from("."),
+        };
+        let (config_file, raw) = match &g.config {
+            Some(f) => {
+                let path = dir.join(f);
+                (Some(path.clone()), read_config(&path)?)
+            }
+            None => {
+                let path = dir.join(DEFAULT_CONFIG);
+                if path.exists() { (Some(path.clone()), read_config(&path)?) } else { (None, RawConfig::default()) }
+            }
+        };
+        let file = config_file.clone().unwrap_or_else(|| dir.join(DEFAULT_CONFIG));
+        validate(dir, config_file, &file, raw, g)
+    }
+}
+
+fn read_config(path: &Path) -> Result<RawConfig> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    toml::from_str(&text).map_err(|e| SourceError::from_toml(path, &text, &e).into())
+}
+
+fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawConfig, g: &Global) -> Result<Workspace> {
+    let text = config_file.as_ref().and_then(|p| std::fs::read_to_string(p).ok()).unwrap_or_default();
+    let at = |span: std::ops::Range<usize>, msg: String| -> anyhow::Error {
+        SourceError::at_offset(file, &text, span.start, msg).into()
+    };
+    let rel = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
+
+    let mut nameservers = Vec::new();
+    if g.resolver.is_empty() {
+        for ns in &raw.resolver.nameservers {
+            let addr =
+                parse_nameserver(ns.get_ref()).map_err(|m| at(ns.span(), format!("[resolver] nameservers: {m}")))?;
+            nameservers.push(addr);
+        }
+    } else {
+        for ns in &g.resolver {
+            nameservers.push(parse_nameserver(ns).map_err(|m| anyhow::anyhow!("--resolver: {m}"))?);
+        }
+    }
+
+    let expiring_days = match &raw.tls.expiring_days {
+        None => 30,
+        Some(d) => u32::try_from(*d.get_ref())
+            .ok()
+            .filter(|d| *d <= 3650)
+            .ok_or_else(|| at(d.span(), "[tls] expiring_days: expected a number of days from 0 to 3650".into()))?,
+    };
+
+    let mut schedules = Vec::new();
+    for s in raw.schedule {
+        let every = humantime::parse_duration(s.every.get_ref()).map_err(|e| {
+            at(s.every.span(), format!("[[schedule]] every: expected a duration such as \"15m\" or \"6h\" ({e})"))
+        })?;
+        if every < Duration::from_secs(60) {
+            return Err(at(s.every.span(), "[[schedule]] every: at least 1m between scans".into()));
+        }
+        let profile = match s.profile.as_ref().map(|p| p.get_ref().as_str()) {
+            None | Some("standard") => Profile::Standard,
+            Some("passive") => Profile::Passive,
+            Some("deep") => Profile::Deep,
+            Some(other) => {
+                let span = s.profile.as_ref().map(|p| p.span()).unwrap_or_default();
+                return Err(at(
+                    span,
+                    format!("[[schedule]] profile: expected passive, standard or deep, found \"{other}\""),
+                ));
+            }
+        };
+        schedules.push(Schedule { name: s.name, every, targets: s.targets, profile });
+    }
+
+    let webhook = match raw.notify.webhook {
+        None => None,
+        Some(w) => {
+            let url = w.get_ref();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(at(
+                    w.span(),
+                    format!("[notify] webhook: expected an http:// or https:// URL, found \"{url}\""),
+                ));
+            }
+            Some(url.clone())
+        }
+    };
+
+    let mut extra_roots: Vec<PathBuf> = raw.tls.extra_roots.into_iter().map(rel).collect();
+    extra_roots.extend(g.ca_cert.iter().cloned());
+
+    Ok(Workspace {
+        scope: g.scope.clone().map(&rel).unwrap_or_else(|| rel(raw.scope.unwrap_or_else(|| "scope.toml".into()))),
+        rules: rel(raw.rules.unwrap_or_else(|| "rules.toml".into())),
+        store: g.store.clone().map(&rel).unwrap_or_else(|| rel(raw.store.unwrap_or_else(|| ".haetae".into()))),
+        dir,
+        config_file,
+        nameservers,
+        extra_roots,
+        expiring_days,
+        schedules,
+        webhook,
+    })
+}
+
+/// `IP:PORT`, `[IPv6]:PORT`, or a bare IP meaning port 53.
+fn parse_nameserver(s: &str) -> std::result::Result<SocketAddr, String> {
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, 53));
+    }
+    Err(format!("expected IP:PORT such as \"127.0.0.1:53\" or \"[::1]:5353\", found \"{s}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(dir: &Path) -> Global {
+        Global {
+            chdir: Some(dir.to_owned()),
+            config: None,
+            scope: None,
+            store: None,
+            resolver: vec![],
+            ca_cert: vec![],
+        }
+    }
+
+    #[test]
+    fn errors_name_file_line_and_column() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("haetae.toml"), "store = \".h\"\n[resolver]\nnameservers = [\"bogus\"]\n")
+            .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:3:16:"), "{e}");
+        assert!(e.contains("expected IP:PORT"), "{e}");
+
+        std::fs::write(d.path().join("haetae.toml"), "[resolver]\nnameserver = []\n").unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:2:1:") && e.contains("unknown field `nameserver`"), "{e}");
+
+        std::fs::write(d.path().join("haetae.toml"), "[[schedule]]\nname = \"a\"\nevery = \"soon\"\n").unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:3:9:") && e.contains("duration"), "{e}");
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let d = tempfile::tempdir().unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert_eq!(w.store, d.path().join(".haetae"));
+        assert_eq!(w.expiring_days, 30);
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "store = \"s\"\n[resolver]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\n[[schedule]]\nname = \"p\"\nevery = \"15m\"\nprofile = \"deep\"\n",
+        )
+        .unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert_eq!(w.store, d.path().join("s"));
+        assert_eq!(w.nameservers.len(), 2);
+        assert_eq!(w.nameservers[1].port(), 53);
+        assert_eq!(w.schedules[0].every, Duration::from_secs(900));
+        assert_eq!(w.schedules[0].profile, Profile::Deep);
+        let mut g = global(d.path());
+        g.resolver = vec!["127.0.0.9:53".into()];
+        g.store = Some("/tmp/x".into());
+        let w = Workspace::load(&g).unwrap();
+        assert_eq!(w.nameservers, vec!["127.0.0.9:53".parse().unwrap()]);
+        assert_eq!(w.store, PathBuf::from("/tmp/x"));
+    }
+}
