@@ -107,11 +107,7 @@ fn show_prints_evidence_history_and_rules() {
 #[test]
 fn corrupt_record_is_reported_and_the_rest_listed() {
     let s = seeded();
-    {
-        let db = sled::open(s.path().join(".haetae")).unwrap();
-        db.open_tree("findings").unwrap().insert(s.ssh.as_bytes(), &b"\x01{not json"[..]).unwrap();
-        db.flush().unwrap();
-    }
+    crate::support::open(&s.path()).put_raw_for_tests("findings", s.ssh.as_bytes(), b"\x01{not json").unwrap();
     let o = haetae(&s.path(), &["findings"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(stderr(&o).contains(&s.ssh) && stderr(&o).contains("corrupt"), "{}", stderr(&o));

@@ -39,6 +39,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 
 const SCHEMA_KEY: &[u8] = b"schema_version";
 
+/// How long [`Store::open`] waits for a lock that is being released.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// A record that could not be read; listings skip it and report it here.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CorruptRecord {
@@ -104,8 +107,22 @@ impl Store {
     /// Fails with [`StoreError::Locked`] when another process holds it and with
     /// [`StoreError::NewerSchema`] when a newer haetae wrote it.
     pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput);
-        Self::with_config(dir, config, prioritizer)
+        // Every write flushes explicitly, so sled's periodic flusher thread is
+        // not needed; without it a dropped store releases its lock sooner.
+        let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).flush_every_ms(None);
+        // sled releases its directory lock from a background thread shortly
+        // after the last handle is dropped (spacejam/sled#1234), so a store
+        // closed a moment ago by this process can still look locked. Wait a
+        // bounded time before calling it held by another process.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match Self::with_config(dir, config.clone(), prioritizer.clone()) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
@@ -295,6 +312,22 @@ impl Store {
             }
         }
         Ok(problems)
+    }
+
+    /// Write raw bytes under a key of a keyspace, bypassing every check: only
+    /// for tests that must simulate a corrupt or foreign record.
+    #[doc(hidden)]
+    pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
+        t.insert(key, value).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Raw bytes under a key of a keyspace (tests only).
+    #[doc(hidden)]
+    pub fn get_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
+        Ok(t.get(key).map_err(|e| self.engine(e))?.map(|v| v.to_vec()))
     }
 
     /// Flush everything to disk.

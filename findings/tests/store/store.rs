@@ -190,15 +190,12 @@ fn corrupt_records_are_reported_and_skipped() {
     let id = {
         let store = Store::open(dir.path(), scorer()).unwrap();
         store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
-        store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap().0
+        let id = store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap().0;
+        let v = store.get_raw_for_tests("findings", id.as_bytes()).unwrap().unwrap();
+        store.put_raw_for_tests("findings", id.as_bytes(), &v[..v.len() / 2]).unwrap(); // truncated record
+        id
     };
-    {
-        let db = sled::open(dir.path()).unwrap();
-        let t = db.open_tree("findings").unwrap();
-        let v = t.get(id.as_bytes()).unwrap().unwrap();
-        t.insert(id.as_bytes(), &v[..v.len() / 2]).unwrap(); // truncated record
-        db.flush().unwrap();
-    }
+    // Reopened (the lock of the store just dropped is waited for, not reported).
     let store = Store::open(dir.path(), scorer()).unwrap();
     for sel in [Selection::All, Selection::States(vec![State::Open]), Selection::Host("b.test".into())] {
         let l = store.list(&sel).unwrap();
@@ -220,11 +217,10 @@ fn corrupt_records_are_reported_and_skipped() {
 #[test]
 fn newer_schema_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    {
-        let db = sled::open(dir.path()).unwrap();
-        db.open_tree("meta").unwrap().insert("schema_version", &99u32.to_be_bytes()).unwrap();
-        db.flush().unwrap();
-    }
+    Store::open(dir.path(), scorer())
+        .unwrap()
+        .put_raw_for_tests("meta", b"schema_version", &99u32.to_be_bytes())
+        .unwrap();
     let err = Store::open(dir.path(), scorer()).unwrap_err();
     assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: 1, .. }), "{err:?}");
     assert!(err.to_string().contains(&dir.path().display().to_string()));
