@@ -1,0 +1,1 @@
+//! haetae-lab: a deliberately weak (and a hardened) set of targets on loopback.
