@@ -15,7 +15,7 @@ pub(crate) struct Cli {
 }
 
 /// Options every command takes; they override haetae.toml.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub(crate) struct Global {
     /// Run as if started in DIR.
     #[arg(short = 'C', value_name = "DIR", global = true)]
@@ -104,6 +104,9 @@ pub(crate) enum ScopeCommand {
         /// Names, addresses or URLs.
         #[arg(required = true)]
         targets: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -145,8 +148,11 @@ pub(crate) enum TemplatesCommand {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check the audit log's hash chain.
-    Verify,
+    /// Check the audit log's hash chain (the workspace's, or an exported FILE).
+    Verify {
+        /// An audit log file [default: the workspace's].
+        file: Option<PathBuf>,
+    },
     /// Export the audit log.
     Export,
 }

@@ -9,6 +9,8 @@
 //! - [`Store`]: the embedded database (sled behind our own interface) with
 //!   indexes by state, priority, host and asset, scan runs, and the lifecycle
 //!   across scans (close what a complete scan did not see, reopen regressions).
+//! - [`AuditLog`]: the append-only, SHA-256-chained log of every connection
+//!   attempt and DNS query, allowed or refused, with [`audit::verify`].
 //!
 //! This crate has no network code and depends on no other haetae crate.
 //!
@@ -52,6 +54,7 @@ macro_rules! serde_as_string {
 }
 pub(crate) use serde_as_string;
 
+pub mod audit;
 pub mod check;
 pub mod error;
 pub mod fingerprint;
@@ -62,6 +65,7 @@ pub mod source;
 pub mod store;
 pub mod time;
 
+pub use audit::{AuditEntry, AuditError, AuditLog, AuditRecord, ChainProblem, Protocol, Verdict, VerifyReport};
 pub use check::{CheckId, CheckMeta, UnknownCheck};
 pub use error::StoreError;
 pub use fingerprint::{FINGERPRINT_VERSION, fingerprint};

@@ -166,6 +166,8 @@ pub struct Observation {
     pub tags: Vec<String>,
     /// When it was seen.
     pub seen_at: Timestamp,
+    /// Ids of the audit records (queries, connections) that produced it.
+    pub audit: Vec<u64>,
 }
 
 impl Observation {
@@ -186,6 +188,7 @@ impl Observation {
             engagement: engagement.into(),
             tags: Vec::new(),
             seen_at: Timestamp::now(),
+            audit: Vec::new(),
         }
     }
 }
@@ -270,6 +273,9 @@ pub struct Finding {
     /// Id of the last scan run that saw it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scan: Option<u64>,
+    /// Audit record ids of the requests behind the latest observation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audit: Vec<u64>,
     /// Whether the scorer suppressed it (it stays stored and listed under suppressed).
     #[serde(default)]
     pub suppressed: bool,
@@ -312,7 +318,7 @@ impl Finding {
             for key in ["ip", "port", "url", "cwe", "assignee", "accepted_until", "last_scan"] {
                 obj.entry(key).or_insert(serde_json::Value::Null);
             }
-            for key in ["references", "tags", "rules"] {
+            for key in ["references", "tags", "rules", "audit"] {
                 obj.entry(key).or_insert_with(|| serde_json::Value::Array(Vec::new()));
             }
         }

@@ -1,1 +1,235 @@
 //! haetae-lab: a deliberately weak (and a hardened) set of targets on loopback.
+//!
+//! [`Lab::start`] brings up, inside the calling process and only on
+//! `127.0.0.0/8`, on ports the kernel picks (never fixed ports):
+//!
+//! * an authoritative name server at `127.77.0.53:<port>` (UDP and TCP) for
+//!   `agency.test` (weak), `hardened.test` (done right), `agency-cdn.test`
+//!   and `othercorp.test`;
+//! * a silent name server at `127.77.0.54:<port>` that reads and never answers;
+//! * an SSH-like banner on `www.agency.test` (127.77.1.20), an SMTP-like
+//!   banner on `mail.agency.test` (127.77.1.25), a listener that says nothing
+//!   on `www.hardened.test` (127.77.2.20);
+//! * tripwires that count connections a correct scan never makes: the
+//!   out-of-scope addresses 127.99.0.1 and 127.99.0.2, and the excluded host
+//!   `payments.agency.test` (127.77.1.30), all on the SSH port number.
+//!
+//! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
+//! scans it; [`PLANTED`] lists what a scan must find. Everything stops when the
+//! [`Lab`] is dropped or [`Lab::shutdown`] is awaited.
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> std::io::Result<()> {
+//! let lab = haetae_lab::Lab::start().await?;
+//! assert_eq!(lab.dns_addr().ip().to_string(), "127.77.0.53");
+//! assert!(lab.scope_toml().contains("id = \"KR-LAB-0001\""));
+//! assert!(lab.haetae_toml().contains(&lab.dns_addr().to_string()));
+//! // ... scan it ...
+//! assert_eq!(lab.out_of_scope_connections(), 0);
+//! assert_eq!(lab.excluded_connections(), 0);
+//! lab.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+mod clock;
+mod dns;
+mod tcp;
+mod zones;
+
+/// The engagement ID of the lab's scope.
+pub const ENGAGEMENT_ID: &str = "KR-LAB-0001";
+
+/// One weakness planted in the lab: the check that must report it, and where.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Planted {
+    /// The check's identifier, e.g. `dns.spf-permissive`.
+    pub check: &'static str,
+    /// The host (a DNS name) the finding is about.
+    pub host: &'static str,
+}
+
+/// Every weakness planted in the lab. Nothing is planted on `hardened.test`.
+pub const PLANTED: &[Planted] = &[
+    Planted { check: "dns.spf-permissive", host: "agency.test" },
+    Planted { check: "dns.dmarc-weak", host: "agency.test" },
+    Planted { check: "dns.caa-missing", host: "agency.test" },
+    Planted { check: "dns.axfr-open", host: "agency.test" },
+    Planted { check: "dns.dangling-cname", host: "old.agency.test" },
+    Planted { check: "dns.points-out-of-scope", host: "legacy.agency.test" },
+    Planted { check: "dns.points-out-of-scope", host: "cdn.agency.test" },
+    Planted { check: "svc.ssh-exposed", host: "www.agency.test" },
+];
+
+/// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
+/// task and closes every socket.
+#[derive(Debug)]
+pub struct Lab {
+    token: CancellationToken,
+    tracker: TaskTracker,
+    dns_addr: SocketAddr,
+    silent_dns_addr: SocketAddr,
+    ports: Vec<u16>,
+    counters: Arc<tcp::Counters>,
+    answered: Arc<AtomicU64>,
+    _claim: tcp::PortClaim,
+}
+
+impl Lab {
+    /// Binds every socket, starts serving, and returns: once this returns,
+    /// every server is ready (bound is ready). Must be called inside a Tokio
+    /// runtime.
+    pub async fn start() -> io::Result<Lab> {
+        let responder = Arc::new(dns::Responder::new()?);
+        let mut claim = tcp::PortClaim::default();
+
+        let (dns_udp, dns_tcp) = dns::bind_pair(dns::DNS_IP, &mut claim).await?;
+        let (silent_udp, silent_tcp) = dns::bind_pair(dns::SILENT_IP, &mut claim).await?;
+        let bound = tcp::bind_all(&mut claim).await?;
+        let dns_addr = dns_udp.local_addr()?;
+        let silent_dns_addr = silent_udp.local_addr()?;
+        let mut ports = vec![bound.ssh_port, bound.smtp_port, bound.quiet_port];
+        ports.sort_unstable();
+        ports.dedup();
+
+        let token = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let counters = Arc::new(tcp::Counters::default());
+        let answered = Arc::new(AtomicU64::new(0));
+
+        tracker.spawn(dns::serve_udp(dns_udp, Arc::clone(&responder), Arc::clone(&answered), token.clone()));
+        tracker.spawn(dns::serve_tcp(dns_tcp, responder, Arc::clone(&answered), token.clone(), tracker.clone()));
+        tracker.spawn(dns::silent_udp(silent_udp, token.clone()));
+        tracker.spawn(dns::silent_tcp(silent_tcp, token.clone(), tracker.clone()));
+        tcp::spawn_all(bound.services, &counters, &token, &tracker);
+
+        Ok(Lab { token, tracker, dns_addr, silent_dns_addr, ports, counters, answered, _claim: claim })
+    }
+
+    /// The authoritative server for the lab zones: `127.77.0.53:<port>`,
+    /// UDP and TCP on the same port.
+    pub fn dns_addr(&self) -> SocketAddr {
+        self.dns_addr
+    }
+
+    /// `127.77.0.54:<port>`: UDP and TCP sockets that read but never answer.
+    pub fn silent_dns_addr(&self) -> SocketAddr {
+        self.silent_dns_addr
+    }
+
+    /// The TCP ports the lab's services listen on (SSH-like, SMTP-like, and
+    /// the hardened web host), sorted and deduplicated. The name servers'
+    /// ports are not among them.
+    pub fn ports(&self) -> Vec<u16> {
+        self.ports.clone()
+    }
+
+    /// A complete `scope.toml` for the lab; the engagement window runs from a
+    /// day ago to 30 days from now.
+    pub fn scope_toml(&self) -> String {
+        let (not_before, not_after) = clock::window(clock::now_unix());
+        let ports = self.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        format!(
+            r#"[engagement]
+id = "{ENGAGEMENT_ID}"
+agency = "haetae lab"
+contact = "lab@haetae.invalid"
+not_before = {not_before}
+not_after = {not_after}
+
+[scope]
+domains = ["agency.test", "hardened.test"]
+cidrs = ["127.77.0.0/20"]
+ports = [{ports}]
+exclude_domains = ["payments.agency.test"]
+exclude_cidrs = []
+exclude_paths = ["/logout"]
+seeds = ["agency.test", "hardened.test"]
+
+[limits]
+max_rps = 2000
+per_host_rps = 500
+concurrency = 256
+timeout_ms = 2000
+"#
+        )
+    }
+
+    /// A complete `haetae.toml` whose resolver is the lab's name server.
+    pub fn haetae_toml(&self) -> String {
+        format!(
+            r#"scope = "scope.toml"
+rules = "rules.toml"
+store = ".haetae"
+
+[resolver]
+nameservers = ["{}"]
+"#,
+            self.dns_addr
+        )
+    }
+
+    /// TCP connections accepted on the out-of-scope addresses (127.99.0.1,
+    /// 127.99.0.2). A correct scan leaves this at 0.
+    pub fn out_of_scope_connections(&self) -> u64 {
+        self.counters.out_of_scope.load(Ordering::Relaxed)
+    }
+
+    /// TCP connections accepted by the excluded host `payments.agency.test`.
+    /// A correct scan leaves this at 0.
+    pub fn excluded_connections(&self) -> u64 {
+        self.counters.excluded.load(Ordering::Relaxed)
+    }
+
+    /// Queries the authoritative server has answered (UDP and TCP, error
+    /// answers included; a zone transfer counts once). Counted just before the
+    /// answer is sent, so a client holding an answer already sees it counted.
+    pub fn dns_queries(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// A future that completes once every lab task has stopped and its
+    /// sockets are closed, after the lab is dropped or shut down. Take it
+    /// before dropping the lab.
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let tracker = self.tracker.clone();
+        async move { tracker.wait().await }
+    }
+
+    /// Stops every task and waits until all sockets are closed.
+    pub async fn shutdown(self) {
+        self.token.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        self.token.cancel();
+        self.tracker.close();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn planted_is_only_on_agency_test() {
+        assert_eq!(PLANTED.len(), 8);
+        for p in PLANTED {
+            assert!(p.host == "agency.test" || p.host.ends_with(".agency.test"), "{p:?}");
+            assert!(!p.host.ends_with("hardened.test"));
+        }
+    }
+}

@@ -218,6 +218,8 @@ fn write_detail(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
     field(out, "tags", &f.tags.join(", "))?;
     field(out, "assignee", f.assignee.as_deref().unwrap_or(""))?;
     field(out, "accepted until", &f.accepted_until.map(|t| t.to_string()).unwrap_or_default())?;
+    let audit: Vec<String> = f.audit.iter().map(u64::to_string).collect();
+    field(out, "audit records", &audit.join(", "))?;
     if !f.rules.is_empty() {
         writeln!(out, "rules:")?;
         for hit in &f.rules {

@@ -1,7 +1,11 @@
 //! One module per command; `dispatch` wires the parsed command line to them.
 
+mod audit;
+mod demo;
 mod findings;
 mod init;
+mod scan;
+mod scope;
 mod triage;
 
 use std::sync::Arc;
@@ -20,9 +24,11 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Init { dir, force } => init::run(g, dir, force),
         Command::Findings(args) => findings::run(&Workspace::load(g)?, args),
         Command::Triage(args) => triage::run(&Workspace::load(g)?, args),
-        Command::Scope { command: ScopeCommand::Check { .. } } => not_yet("scope check", Some(3)),
-        Command::Scan(_) => not_yet("scan", Some(3)),
-        Command::Demo { .. } => not_yet("demo", Some(3)),
+        Command::Scope { command: ScopeCommand::Check { targets, json } } => {
+            scope::check(&Workspace::load(g)?, &targets, json)
+        }
+        Command::Scan(args) => scan::run(&Workspace::load(g)?, args),
+        Command::Demo { tui, keep } => demo::run(g, keep, tui),
         Command::Daemon => not_yet("daemon", None),
         Command::Tui => not_yet("tui", Some(7)),
         Command::Export { .. } => not_yet("export", Some(8)),
@@ -41,13 +47,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
             },
             Some(5),
         ),
-        Command::Audit { command } => not_yet(
-            match command {
-                AuditCommand::Verify => "audit verify",
-                AuditCommand::Export => "audit export",
-            },
-            Some(3),
-        ),
+        Command::Audit { command: AuditCommand::Verify { file } } => audit::verify(&Workspace::load(g)?, file),
+        Command::Audit { command: AuditCommand::Export } => not_yet("audit export", Some(8)),
     }
 }
 

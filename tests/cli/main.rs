@@ -3,5 +3,6 @@
 
 mod findings;
 mod init;
+mod scan;
 mod support;
 mod triage;

@@ -226,6 +226,7 @@ impl Store {
             assignee: None,
             accepted_until: None,
             last_scan: scan,
+            audit: o.audit.clone(),
             suppressed: false,
         }
     }
@@ -277,6 +278,9 @@ impl Store {
             f.ip = o.asset.ip;
         }
         f.url = n.url.or(f.url);
+        if !o.audit.is_empty() {
+            f.audit = o.audit.clone();
+        }
         for t in &o.tags {
             f.add_tag(t);
         }
@@ -390,6 +394,27 @@ impl Store {
         }
         self.coverage.apply_batch(batch).map_err(|e| self.engine(e))?;
         self.flush()
+    }
+
+    /// Every (check, asset) pair `scan` journaled as covered (for resuming).
+    pub fn covered(&self, scan: u64) -> Result<Vec<Coverage>, StoreError> {
+        let prefix = scan_key(scan);
+        let mut out = Vec::new();
+        for item in self.coverage.scan_prefix(prefix).keys() {
+            let key = item.map_err(|e| self.engine(e))?;
+            let Some((check, host, port)) = split_pair(key.get(prefix.len()..).unwrap_or_default()) else {
+                continue;
+            };
+            if let Ok(check) = check.parse() {
+                out.push(Coverage { check, host, port });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The most recent scan run that never ended (interrupted), if any.
+    pub fn unfinished_scan(&self) -> Result<Option<ScanRun>, StoreError> {
+        Ok(self.scans()?.into_iter().rev().find(|r| r.ended.is_none()))
     }
 
     /// Whether `scan` already covered this pair (for resuming).

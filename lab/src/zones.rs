@@ -1,0 +1,273 @@
+//! The lab's DNS zones, written as data, and their conversion to wire records.
+//!
+//! Four zones are served authoritatively:
+//!
+//! * `agency.test`: the weak target (permissive SPF, weak DMARC, no CAA,
+//!   open zone transfer, a dangling CNAME, names pointing out of scope);
+//! * `hardened.test`: the same shape done right (nothing to find);
+//! * `agency-cdn.test`: SOA and NS only, so `gone.agency-cdn.test` does not exist;
+//! * `othercorp.test`: another organisation, out of scope.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use hickory_proto::ProtoError;
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, SOA, TXT};
+use hickory_proto::rr::{Name, RData, Record, RecordType};
+
+/// TTL of every lab record (and the SOA negative-caching minimum).
+pub(crate) const TTL: u32 = 300;
+
+/// Serial of every lab zone.
+pub(crate) const SERIAL: u32 = 2026112901;
+
+/// The name server address the zones' `ns1` names point at.
+pub(crate) const NS_ADDR: Ipv4Addr = Ipv4Addr::new(127, 77, 0, 53);
+
+/// One record's data, as written in the zone table.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Data {
+    A(Ipv4Addr),
+    #[allow(dead_code, reason = "the lab has no AAAA today; kept so a zone can grow one")]
+    Aaaa(Ipv6Addr),
+    Cname(&'static str),
+    Mx(u16, &'static str),
+    Ns(&'static str),
+    Txt(&'static str),
+    /// `CAA 0 issue "<issuer>"`
+    CaaIssue(&'static str),
+}
+
+/// One record: owner relative to the zone origin (`"@"` is the apex).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rr {
+    pub(crate) owner: &'static str,
+    pub(crate) data: Data,
+}
+
+const fn rr(owner: &'static str, data: Data) -> Rr {
+    Rr { owner, data }
+}
+
+/// One zone as data. The SOA is derived from `mname`/`rname`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ZoneSpec {
+    pub(crate) origin: &'static str,
+    pub(crate) mname: &'static str,
+    pub(crate) rname: &'static str,
+    /// Whether AXFR is answered (to anyone) or REFUSED.
+    pub(crate) allow_axfr: bool,
+    pub(crate) records: &'static [Rr],
+}
+
+/// The lab's zones.
+pub(crate) const ZONES: &[ZoneSpec] = &[
+    ZoneSpec {
+        origin: "agency.test.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.agency.test.",
+        allow_axfr: true, // dns.axfr-open
+        records: &[
+            rr("@", Data::Ns("ns1.agency.test.")),
+            rr("ns1", Data::A(NS_ADDR)),
+            rr("@", Data::A(Ipv4Addr::new(127, 77, 1, 10))),
+            rr("@", Data::Mx(10, "mail.agency.test.")),
+            rr("mail", Data::A(Ipv4Addr::new(127, 77, 1, 25))),
+            // dns.spf-permissive
+            rr("@", Data::Txt("v=spf1 ip4:127.77.1.25 +all")),
+            // dns.dmarc-weak
+            rr("_dmarc", Data::Txt("v=DMARC1; p=none; rua=mailto:dmarc@agency.test")),
+            // dns.caa-missing: no CAA anywhere in the zone.
+            // svc.ssh-exposed: the SSH-like banner listens on this address.
+            rr("www", Data::A(Ipv4Addr::new(127, 77, 1, 20))),
+            // dns.dangling-cname: agency-cdn.test is served and has no `gone`.
+            rr("old", Data::Cname("gone.agency-cdn.test.")),
+            // dns.points-out-of-scope: 127.99.0.0 is outside 127.77.0.0/20.
+            rr("legacy", Data::A(Ipv4Addr::new(127, 99, 0, 1))),
+            // dns.points-out-of-scope: edge.othercorp.test is 127.99.0.2.
+            rr("cdn", Data::Cname("edge.othercorp.test.")),
+            // Excluded in the scope: must never be contacted.
+            rr("payments", Data::A(Ipv4Addr::new(127, 77, 1, 30))),
+        ],
+    },
+    ZoneSpec {
+        origin: "hardened.test.",
+        mname: "ns1.hardened.test.",
+        rname: "hostmaster.hardened.test.",
+        allow_axfr: false,
+        records: &[
+            rr("@", Data::Ns("ns1.hardened.test.")),
+            rr("ns1", Data::A(NS_ADDR)),
+            rr("@", Data::A(Ipv4Addr::new(127, 77, 2, 10))),
+            rr("@", Data::Mx(10, "mail.hardened.test.")),
+            rr("mail", Data::A(Ipv4Addr::new(127, 77, 2, 25))),
+            rr("@", Data::Txt("v=spf1 mx -all")),
+            rr("_dmarc", Data::Txt("v=DMARC1; p=reject; rua=mailto:dmarc@hardened.test")),
+            rr("@", Data::CaaIssue("letsencrypt.org")),
+            rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
+        ],
+    },
+    ZoneSpec {
+        origin: "agency-cdn.test.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.agency.test.",
+        allow_axfr: false,
+        records: &[rr("@", Data::Ns("ns1.agency.test."))],
+    },
+    ZoneSpec {
+        origin: "othercorp.test.",
+        mname: "ns1.othercorp.test.",
+        rname: "hostmaster.othercorp.test.",
+        allow_axfr: false,
+        records: &[rr("@", Data::Ns("ns1.othercorp.test.")), rr("edge", Data::A(Ipv4Addr::new(127, 99, 0, 2)))],
+    },
+];
+
+/// A zone ready to answer from.
+#[derive(Debug, Clone)]
+pub(crate) struct Zone {
+    pub(crate) origin: Name,
+    pub(crate) allow_axfr: bool,
+    pub(crate) soa: Record,
+    /// Every record of the zone, the SOA first.
+    pub(crate) records: Vec<Record>,
+}
+
+impl Zone {
+    /// The records owned by `name` (case-insensitive).
+    pub(crate) fn at<'a>(&'a self, name: &'a Name) -> impl Iterator<Item = &'a Record> + 'a {
+        self.records.iter().filter(move |r| &r.name == name)
+    }
+
+    /// Whether `name` exists in the zone: it owns records, or is an empty
+    /// non-terminal above a name that does.
+    pub(crate) fn exists(&self, name: &Name) -> bool {
+        self.records.iter().any(|r| name.zone_of(&r.name))
+    }
+
+    /// The records of a full zone transfer: SOA, every other record, SOA.
+    pub(crate) fn transfer(&self) -> Vec<Record> {
+        let mut out = Vec::with_capacity(self.records.len() + 1);
+        out.push(self.soa.clone());
+        out.extend(self.records.iter().filter(|r| r.record_type() != RecordType::SOA).cloned());
+        out.push(self.soa.clone());
+        out
+    }
+}
+
+fn owner_name(origin: &Name, owner: &str) -> Result<Name, ProtoError> {
+    if owner == "@" { Ok(origin.clone()) } else { Name::from_ascii(owner)?.append_domain(origin) }
+}
+
+fn rdata(data: Data) -> Result<RData, ProtoError> {
+    Ok(match data {
+        Data::A(ip) => RData::A(A(ip)),
+        Data::Aaaa(ip) => RData::AAAA(AAAA(ip)),
+        Data::Cname(target) => RData::CNAME(CNAME(Name::from_ascii(target)?)),
+        Data::Mx(pref, exchange) => RData::MX(MX::new(pref, Name::from_ascii(exchange)?)),
+        Data::Ns(host) => RData::NS(NS(Name::from_ascii(host)?)),
+        Data::Txt(text) => RData::TXT(TXT::new(vec![text.to_owned()])),
+        Data::CaaIssue(issuer) => RData::CAA(CAA::new_issue(false, Some(Name::from_ascii(issuer)?), Vec::new())),
+    })
+}
+
+/// Builds one zone from its spec.
+pub(crate) fn build(spec: &ZoneSpec) -> Result<Zone, ProtoError> {
+    let origin = Name::from_ascii(spec.origin)?;
+    let soa = Record::from_rdata(
+        origin.clone(),
+        TTL,
+        RData::SOA(SOA::new(
+            Name::from_ascii(spec.mname)?,
+            Name::from_ascii(spec.rname)?,
+            SERIAL,
+            3600,
+            600,
+            604_800,
+            TTL,
+        )),
+    );
+    let mut records = vec![soa.clone()];
+    for r in spec.records {
+        records.push(Record::from_rdata(owner_name(&origin, r.owner)?, TTL, rdata(r.data)?));
+    }
+    Ok(Zone { origin, allow_axfr: spec.allow_axfr, soa, records })
+}
+
+/// Builds every lab zone.
+pub(crate) fn build_all() -> Result<Vec<Zone>, ProtoError> {
+    ZONES.iter().map(build).collect()
+}
+
+/// The most specific served zone containing `name`, if any.
+pub(crate) fn find<'a>(zones: &'a [Zone], name: &Name) -> Option<&'a Zone> {
+    zones.iter().filter(|z| z.origin.zone_of(name)).max_by_key(|z| z.origin.num_labels())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn name(s: &str) -> Name {
+        Name::from_ascii(s).unwrap()
+    }
+
+    #[test]
+    fn zones_build_and_are_fqdn() {
+        let zones = build_all().unwrap();
+        assert_eq!(zones.len(), 4);
+        for z in &zones {
+            assert!(z.origin.is_fqdn());
+            assert_eq!(z.records[0].record_type(), RecordType::SOA);
+            for r in &z.records {
+                assert!(r.name.is_fqdn(), "{}", r.name);
+                assert!(z.origin.zone_of(&r.name), "{} outside {}", r.name, z.origin);
+                assert_eq!(r.ttl, TTL);
+            }
+        }
+    }
+
+    #[test]
+    fn find_picks_the_right_zone() {
+        let zones = build_all().unwrap();
+        assert_eq!(find(&zones, &name("www.agency.test.")).unwrap().origin, name("agency.test."));
+        assert_eq!(find(&zones, &name("WWW.Agency.Test.")).unwrap().origin, name("agency.test."));
+        assert_eq!(find(&zones, &name("gone.agency-cdn.test.")).unwrap().origin, name("agency-cdn.test."));
+        assert!(find(&zones, &name("example.com.")).is_none());
+        assert!(find(&zones, &name("test.")).is_none());
+    }
+
+    #[test]
+    fn agency_has_no_caa_and_hardened_has_one() {
+        let zones = build_all().unwrap();
+        let has_caa = |z: &Zone| z.records.iter().any(|r| r.record_type() == RecordType::CAA);
+        assert!(!has_caa(find(&zones, &name("agency.test.")).unwrap()));
+        let hardened = find(&zones, &name("hardened.test.")).unwrap();
+        assert!(has_caa(hardened));
+        let caa = hardened.records.iter().find_map(|r| match &r.data {
+            RData::CAA(c) => Some(c.clone()),
+            _ => None,
+        });
+        let caa = caa.unwrap();
+        assert_eq!(caa.tag, "issue");
+        assert_eq!(caa.value, b"letsencrypt.org");
+    }
+
+    #[test]
+    fn transfer_starts_and_ends_with_soa() {
+        let zones = build_all().unwrap();
+        let z = find(&zones, &name("agency.test.")).unwrap();
+        let t = z.transfer();
+        assert_eq!(t.first().unwrap().record_type(), RecordType::SOA);
+        assert_eq!(t.last().unwrap().record_type(), RecordType::SOA);
+        assert_eq!(t.len(), z.records.len() + 1);
+    }
+
+    #[test]
+    fn existence_includes_empty_non_terminals_only_inside_the_zone() {
+        let zones = build_all().unwrap();
+        let z = find(&zones, &name("agency.test.")).unwrap();
+        assert!(z.exists(&name("www.agency.test.")));
+        assert!(!z.exists(&name("nope.agency.test.")));
+        assert!(!z.exists(&name("x.www.agency.test.")));
+    }
+}

@@ -1,0 +1,131 @@
+//! SPF (RFC 7208) and DMARC (RFC 7489) policy analysis: pure functions over
+//! the TXT strings of a domain, so they are tested without any network.
+
+/// What a domain's SPF policy means for unmatched senders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Spf {
+    /// No `v=spf1` record.
+    Missing,
+    /// More than one `v=spf1` record: receivers return permerror (RFC 7208 section 4.5).
+    Multiple(usize),
+    /// Unmatched senders pass (`+all` or a bare `all`).
+    PassAll(String),
+    /// Unmatched senders are neutral (`?all`, or no `all` and no `redirect`).
+    Neutral(String),
+    /// A policy that fails or soft-fails unmatched senders, or delegates with
+    /// `redirect=` (judged at the target, not here).
+    Restrictive(String),
+}
+
+fn is_spf(txt: &str) -> bool {
+    let t = txt.trim_start();
+    t.len() >= 6 && t[..6].eq_ignore_ascii_case("v=spf1") && t[6..].chars().next().is_none_or(|c| c == ' ')
+}
+
+/// Classify the SPF policy among a domain's TXT strings.
+pub fn analyze_spf(txts: &[String]) -> Spf {
+    let records: Vec<&String> = txts.iter().filter(|t| is_spf(t)).collect();
+    match records.as_slice() {
+        [] => Spf::Missing,
+        [one] => classify_spf(one),
+        many => Spf::Multiple(many.len()),
+    }
+}
+
+fn classify_spf(record: &str) -> Spf {
+    let mut redirect = false;
+    for term in record.split_ascii_whitespace().skip(1) {
+        let lower = term.to_ascii_lowercase();
+        if lower.starts_with("redirect=") {
+            redirect = true;
+            continue;
+        }
+        let (qualifier, mech) = match lower.chars().next() {
+            Some(q @ ('+' | '-' | '~' | '?')) => (q, &lower[1..]),
+            _ => ('+', lower.as_str()),
+        };
+        if mech == "all" {
+            // Terms after `all` are never evaluated (RFC 7208 section 5.1).
+            return match qualifier {
+                '+' => Spf::PassAll(record.to_owned()),
+                '?' => Spf::Neutral(record.to_owned()),
+                _ => Spf::Restrictive(record.to_owned()),
+            };
+        }
+    }
+    if redirect { Spf::Restrictive(record.to_owned()) } else { Spf::Neutral(record.to_owned()) }
+}
+
+/// A domain's DMARC policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dmarc {
+    /// No `v=DMARC1` record at `_dmarc.<domain>`.
+    Missing,
+    /// More than one record: receivers ignore them all (RFC 7489 section 6.6.3).
+    Multiple(usize),
+    /// `p=none`, or no valid `p` tag (treated as none).
+    Monitor(String),
+    /// `p=quarantine` or `p=reject`.
+    Enforced(String),
+}
+
+fn dmarc_tags(record: &str) -> Vec<(String, String)> {
+    record
+        .split(';')
+        .filter_map(|kv| {
+            let (k, v) = kv.split_once('=')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_ascii_lowercase()))
+        })
+        .collect()
+}
+
+/// Classify the DMARC policy among the TXT strings at `_dmarc.<domain>`.
+pub fn analyze_dmarc(txts: &[String]) -> Dmarc {
+    let records: Vec<&String> =
+        txts.iter().filter(|t| dmarc_tags(t).first().is_some_and(|(k, v)| k == "v" && v == "dmarc1")).collect();
+    let record = match records.as_slice() {
+        [] => return Dmarc::Missing,
+        [one] => *one,
+        many => return Dmarc::Multiple(many.len()),
+    };
+    let policy = dmarc_tags(record).into_iter().find(|(k, _)| k == "p").map(|(_, v)| v);
+    match policy.as_deref() {
+        Some("quarantine" | "reject") => Dmarc::Enforced(record.clone()),
+        _ => Dmarc::Monitor(record.clone()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(xs: &[&str]) -> Vec<String> {
+        xs.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn spf_policies() {
+        assert_eq!(analyze_spf(&v(&["google-site-verification=x"])), Spf::Missing);
+        assert!(matches!(analyze_spf(&v(&["v=spf1 ip4:1.2.3.4 +all"])), Spf::PassAll(_)));
+        assert!(matches!(analyze_spf(&v(&["v=spf1 all"])), Spf::PassAll(_)));
+        assert!(matches!(analyze_spf(&v(&["V=SPF1 mx ?all"])), Spf::Neutral(_)));
+        assert!(matches!(analyze_spf(&v(&["v=spf1 mx"])), Spf::Neutral(_)));
+        assert!(matches!(analyze_spf(&v(&["v=spf1 mx -all"])), Spf::Restrictive(_)));
+        assert!(matches!(analyze_spf(&v(&["v=spf1 mx ~all +all"])), Spf::Restrictive(_)), "first all wins");
+        assert!(matches!(analyze_spf(&v(&["v=spf1 redirect=_spf.example.test"])), Spf::Restrictive(_)));
+        assert!(matches!(analyze_spf(&v(&["v=spf10 +all"])), Spf::Missing), "not an SPF record");
+        assert_eq!(analyze_spf(&v(&["v=spf1 -all", "v=spf1 +all"])), Spf::Multiple(2));
+        assert!(matches!(analyze_spf(&v(&["v=spf1 include:allmail.test -all"])), Spf::Restrictive(_)));
+    }
+
+    #[test]
+    fn dmarc_policies() {
+        assert_eq!(analyze_dmarc(&v(&["something else"])), Dmarc::Missing);
+        assert!(matches!(analyze_dmarc(&v(&["v=DMARC1; p=none; rua=mailto:a@b.test"])), Dmarc::Monitor(_)));
+        assert!(matches!(analyze_dmarc(&v(&["v=DMARC1; rua=mailto:a@b.test"])), Dmarc::Monitor(_)));
+        assert!(matches!(analyze_dmarc(&v(&["v=DMARC1;p=reject"])), Dmarc::Enforced(_)));
+        assert!(matches!(analyze_dmarc(&v(&["v=DMARC1; p=Quarantine; pct=50"])), Dmarc::Enforced(_)));
+        assert!(matches!(analyze_dmarc(&v(&["p=reject; v=DMARC1"])), Dmarc::Missing), "v must come first");
+        assert_eq!(analyze_dmarc(&v(&["v=DMARC1; p=reject", "v=DMARC1; p=none"])), Dmarc::Multiple(2));
+    }
+}

@@ -1,0 +1,75 @@
+//! Protocol checks (code, not templates): DNS and mail hygiene, zone
+//! transfers, CNAME chains, service banners. Each check turns what the guard
+//! saw into [`Observation`]s; none of them opens a socket itself.
+
+pub mod mail;
+pub(crate) mod names;
+pub(crate) mod ssh;
+pub(crate) mod zone;
+
+use haetae_findings::{Asset, CheckId, Confidence, Observation};
+
+/// Build an observation with the catalogue defaults and our remediation text.
+pub(crate) fn observe(
+    check: CheckId,
+    engagement: &str,
+    asset: Asset,
+    location: &str,
+    evidence: String,
+    audit: &[u64],
+) -> Observation {
+    let mut o = Observation::new(check.clone(), asset, location, engagement);
+    o.evidence = evidence;
+    o.confidence = Confidence::Certain;
+    o.audit = audit.to_vec();
+    let (remediation, references) = guidance(&check);
+    o.remediation = remediation.to_owned();
+    o.references = references.iter().map(|r| (*r).to_owned()).collect();
+    o
+}
+
+/// Remediation and references of the checks implemented in code.
+pub(crate) fn guidance(check: &CheckId) -> (&'static str, &'static [&'static str]) {
+    match check {
+        CheckId::DnsDanglingCname => (
+            "Remove the CNAME record, or re-create the resource it points to. A dangling alias can be claimed by anyone who registers the target.",
+            &[
+                "https://www.rfc-editor.org/rfc/rfc1034",
+                "https://owasp.org/www-project-web-security-testing-guide/latest/4-Web_Application_Security_Testing/02-Configuration_and_Deployment_Management_Testing/10-Test_for_Subdomain_Takeover",
+            ],
+        ),
+        CheckId::DnsAxfrOpen => (
+            "Restrict zone transfers to the secondary name servers (allow-transfer / acl with TSIG keys).",
+            &["https://www.rfc-editor.org/rfc/rfc5936", "https://cwe.mitre.org/data/definitions/200.html"],
+        ),
+        CheckId::DnsSpfMissing => (
+            "Publish one SPF TXT record at the domain apex that lists the real senders and ends in -all (\"v=spf1 -all\" for a domain that sends no mail).",
+            &["https://www.rfc-editor.org/rfc/rfc7208"],
+        ),
+        CheckId::DnsSpfPermissive => (
+            "End the SPF record with -all (or ~all while migrating); +all and ?all let any host send mail as the domain.",
+            &["https://www.rfc-editor.org/rfc/rfc7208#section-5.1"],
+        ),
+        CheckId::DnsDmarcMissing => (
+            "Publish a DMARC record at _dmarc.<domain>, starting with p=none plus rua reporting, then move to quarantine or reject.",
+            &["https://www.rfc-editor.org/rfc/rfc7489"],
+        ),
+        CheckId::DnsDmarcWeak => (
+            "Move the DMARC policy from p=none to p=quarantine or p=reject once reports show legitimate mail aligns.",
+            &["https://www.rfc-editor.org/rfc/rfc7489#section-6.3"],
+        ),
+        CheckId::DnsCaaMissing => (
+            "Publish CAA records naming the certificate authorities the agency uses (e.g. 0 issue \"letsencrypt.org\").",
+            &["https://www.rfc-editor.org/rfc/rfc8659"],
+        ),
+        CheckId::DnsPointsOutOfScope => (
+            "Confirm whether the target is the agency's; if it is, add it to the authorization; if not, remove the record.",
+            &[],
+        ),
+        CheckId::SvcSshExposed => (
+            "Limit SSH to management networks or a bastion, keep OpenSSH current, and allow key-based authentication only.",
+            &["https://www.rfc-editor.org/rfc/rfc4253#section-4.2", "https://cwe.mitre.org/data/definitions/668.html"],
+        ),
+        _ => ("", &[]),
+    }
+}

@@ -1,0 +1,481 @@
+//! The scan engine: seeds → DNS → discovery → TCP connect on the scope's
+//! ports → probes of each open service.
+//!
+//! The engine only talks to the network through the [`ScopeGuard`] and only
+//! reports through a bounded channel of [`ScanEvent`]s; it never opens the
+//! store. Work is bounded by the scope's `concurrency` (a semaphore permit is
+//! taken before each task is spawned), every await has a timeout (the guard's),
+//! and cancellation (Ctrl-C, the window closing) stops new work at once.
+
+mod labels;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use haetae_findings::{Asset, CheckId, Coverage, Observation};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::checks::{self, observe, ssh};
+use crate::guard::{ChainEnd, GuardError, ScopeGuard};
+use crate::scope::{Target, parse_target};
+
+/// How far a scan goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// DNS only: no zone transfer, no port scan.
+    Passive,
+    /// DNS, zone transfer, common subdomains, every scope port.
+    #[default]
+    Standard,
+    /// Standard plus a longer subdomain list.
+    Deep,
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "passive" => Ok(Profile::Passive),
+            "standard" => Ok(Profile::Standard),
+            "deep" => Ok(Profile::Deep),
+            other => Err(format!("unknown profile `{other}`: expected passive, standard or deep")),
+        }
+    }
+}
+
+/// A unit of work already done (for `--resume`): (check, host, port).
+pub type Unit = (CheckId, String, Option<u16>);
+
+/// What to scan.
+#[derive(Debug, Clone, Default)]
+pub struct ScanRequest {
+    /// Names, addresses or URLs (already checked against the scope by the caller).
+    pub targets: Vec<String>,
+    /// Depth.
+    pub profile: Profile,
+    /// Units covered by an interrupted run of the same scan.
+    pub skip: HashSet<Unit>,
+}
+
+/// Progress counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Names known.
+    pub hosts: u64,
+    /// Names resolved.
+    pub hosts_done: u64,
+    /// Ports to try.
+    pub ports_total: u64,
+    /// Ports tried.
+    pub ports_done: u64,
+    /// Open ports.
+    pub open_ports: u64,
+    /// DNS queries plus connection attempts.
+    pub requests: u64,
+    /// Observations reported.
+    pub findings: u64,
+}
+
+/// What the engine reports while it runs.
+#[derive(Debug, Clone)]
+pub enum ScanEvent {
+    /// A weakness seen.
+    Found(Box<Observation>),
+    /// A (check, asset) unit ran to completion without error.
+    Covered(Coverage),
+    /// Counters.
+    Progress(Progress),
+    /// A TCP port answered.
+    OpenPort {
+        /// Host name.
+        host: String,
+        /// Address.
+        addr: IpAddr,
+        /// Port.
+        port: u16,
+    },
+}
+
+/// Why a scan ended early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stop {
+    /// Cancelled (Ctrl-C).
+    Cancelled,
+    /// The authorization window closed.
+    Window(String),
+    /// No configured name server answered.
+    ResolverSilent(String),
+    /// The audit log could not be written, so nothing more may be sent.
+    Audit(String),
+}
+
+/// How the scan ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// Every planned unit ran (only then may the store close unseen findings).
+    pub complete: bool,
+    /// Why it stopped early.
+    pub stop: Option<Stop>,
+    /// Final counters.
+    pub progress: Progress,
+}
+
+struct Ctx {
+    guard: Arc<ScopeGuard>,
+    events: mpsc::Sender<ScanEvent>,
+    cancel: CancellationToken,
+    skip: HashSet<Unit>,
+    stop: std::sync::Mutex<Option<Stop>>,
+    hosts: AtomicU64,
+    hosts_done: AtomicU64,
+    ports_total: AtomicU64,
+    ports_done: AtomicU64,
+    open_ports: AtomicU64,
+    findings: AtomicU64,
+}
+
+impl Ctx {
+    fn skipped(&self, check: &CheckId, host: &str, port: Option<u16>) -> bool {
+        self.skip.contains(&(check.clone(), host.to_owned(), port))
+    }
+
+    fn halt(&self, stop: Stop) {
+        let mut s = self.stop.lock().unwrap_or_else(|p| p.into_inner());
+        if s.is_none() {
+            *s = Some(stop);
+        }
+        self.cancel.cancel();
+    }
+
+    fn note_error(&self, e: &GuardError) {
+        match e {
+            GuardError::Window(r) => self.halt(Stop::Window(r.clone())),
+            GuardError::Audit(r) => self.halt(Stop::Audit(r.clone())),
+            GuardError::Failed(r) if r.contains("no configured name server is answering") => {
+                self.halt(Stop::ResolverSilent(r.clone()))
+            }
+            _ => {}
+        }
+    }
+
+    fn progress(&self) -> Progress {
+        let s = &self.guard.stats;
+        Progress {
+            hosts: self.hosts.load(Ordering::Relaxed),
+            hosts_done: self.hosts_done.load(Ordering::Relaxed),
+            ports_total: self.ports_total.load(Ordering::Relaxed),
+            ports_done: self.ports_done.load(Ordering::Relaxed),
+            open_ports: self.open_ports.load(Ordering::Relaxed),
+            requests: s.queries.load(Ordering::Relaxed) + s.connects.load(Ordering::Relaxed),
+            findings: self.findings.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn send(&self, e: ScanEvent) {
+        if let ScanEvent::Found(_) = &e {
+            self.findings.fetch_add(1, Ordering::Relaxed);
+        }
+        // The receiver only goes away when the caller gave up; then so do we.
+        if self.events.send(e).await.is_err() {
+            self.cancel.cancel();
+        }
+    }
+
+    async fn found(&self, obs: Vec<Observation>) {
+        for o in obs {
+            self.send(ScanEvent::Found(Box::new(o))).await;
+        }
+    }
+
+    async fn covered(&self, check: CheckId, host: &str, port: Option<u16>) {
+        self.send(ScanEvent::Covered(Coverage { check, host: host.to_owned(), port })).await;
+    }
+
+    async fn tick(&self) {
+        let p = self.progress();
+        // Progress is best effort: never wait for room in the channel for it.
+        let _ = self.events.try_send(ScanEvent::Progress(p));
+    }
+}
+
+/// The scope domain entries at or above `name`: the zones whose apex checks apply.
+fn apexes_for(domains: &[String], name: &str) -> Vec<String> {
+    domains.iter().filter(|d| name == d.as_str() || name.ends_with(&format!(".{d}"))).cloned().collect()
+}
+
+/// Run one scan. Returns when every unit ran, or when stopped.
+pub async fn run(
+    guard: Arc<ScopeGuard>,
+    req: ScanRequest,
+    events: mpsc::Sender<ScanEvent>,
+    cancel: CancellationToken,
+) -> Outcome {
+    let ctx = Arc::new(Ctx {
+        guard: guard.clone(),
+        events,
+        cancel: cancel.child_token(),
+        skip: req.skip.clone(),
+        stop: std::sync::Mutex::new(None),
+        hosts: AtomicU64::new(0),
+        hosts_done: AtomicU64::new(0),
+        ports_total: AtomicU64::new(0),
+        ports_done: AtomicU64::new(0),
+        open_ports: AtomicU64::new(0),
+        findings: AtomicU64::new(0),
+    });
+    if let Err(e) = guard.window() {
+        ctx.note_error(&e);
+    }
+    let complete = if ctx.cancel.is_cancelled() { false } else { scan(&ctx, &req).await };
+    if cancel.is_cancelled() {
+        ctx.halt(Stop::Cancelled);
+    }
+    let stop = ctx.stop.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let progress = ctx.progress();
+    let _ = ctx.events.send(ScanEvent::Progress(progress)).await;
+    Outcome { complete: complete && stop.is_none(), stop, progress }
+}
+
+async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
+    let scope = ctx.guard.scope();
+    let active = req.profile != Profile::Passive;
+    let mut names: BTreeSet<String> = BTreeSet::new();
+    let mut addr_targets: BTreeSet<IpAddr> = BTreeSet::new();
+    for t in &req.targets {
+        match parse_target(t) {
+            Some(Target::Name(n)) | Some(Target::Url { host: n, .. }) => match n.parse::<IpAddr>() {
+                Ok(ip) => {
+                    addr_targets.insert(ip);
+                }
+                Err(_) => {
+                    names.insert(haetae_findings::fingerprint::normalize_host(&n));
+                }
+            },
+            Some(Target::Addr(ip)) => {
+                addr_targets.insert(ip);
+            }
+            None => {}
+        }
+    }
+
+    // Zone apex checks and discovery.
+    let mut apexes: BTreeSet<String> = BTreeSet::new();
+    for n in &names {
+        apexes.extend(apexes_for(&scope.domains, n));
+    }
+    let mut complete = true;
+    for apex in &apexes {
+        if ctx.cancel.is_cancelled() {
+            return false;
+        }
+        let skip = |c: &CheckId| ctx.skipped(c, apex, None);
+        let rep = checks::zone::check_zone(&ctx.guard, apex, active, &skip).await;
+        if let Some(w) = rep.window_closed {
+            ctx.halt(Stop::Window(w));
+            return false;
+        }
+        ctx.found(rep.observations).await;
+        for c in &rep.covered {
+            ctx.covered(c.clone(), apex, None).await;
+        }
+        names.insert(apex.clone());
+        names.extend(rep.names);
+        if active {
+            let mut labels: Vec<&str> = labels::STANDARD.to_vec();
+            if req.profile == Profile::Deep {
+                labels.extend(labels::DEEP_EXTRA);
+            }
+            let found = discover(ctx, apex, &labels).await;
+            names.extend(found);
+        }
+        ctx.tick().await;
+    }
+
+    // Resolve every name once; report where names point.
+    ctx.hosts.store(names.len() as u64, Ordering::Relaxed);
+    let resolutions = resolve_all(ctx, &names).await;
+    if ctx.cancel.is_cancelled() {
+        return false;
+    }
+    let mut by_addr: BTreeMap<IpAddr, String> = BTreeMap::new();
+    for r in &resolutions {
+        let name_checks = [CheckId::DnsDanglingCname, CheckId::DnsPointsOutOfScope];
+        if !name_checks.iter().all(|c| ctx.skipped(c, &r.name, None)) {
+            if let ChainEnd::Failed(_) = r.end {
+                complete = false;
+            } else {
+                ctx.found(checks::names::check(r, &scope.engagement.id)).await;
+                for c in name_checks {
+                    ctx.covered(c, &r.name, None).await;
+                }
+            }
+        }
+        for a in &r.allowed {
+            // One service, one finding: name it after the first (sorted) name.
+            by_addr.entry(*a).or_insert_with(|| r.name.clone());
+        }
+    }
+    for a in addr_targets {
+        if scope.check_addr(a).allowed {
+            by_addr.entry(a).or_insert_with(|| a.to_string());
+        }
+    }
+
+    if active && !port_scan(ctx, &by_addr).await {
+        complete = false;
+    }
+    complete && !ctx.cancel.is_cancelled()
+}
+
+/// Try the common labels under `apex`; returns the in-scope names that exist.
+async fn discover(ctx: &Arc<Ctx>, apex: &str, labels: &[&str]) -> Vec<String> {
+    let mut set = JoinSet::new();
+    let sem = Arc::new(Semaphore::new(ctx.guard.scope().limits.concurrency.clamp(1, 64)));
+    for label in labels {
+        let name = format!("{label}.{apex}");
+        if !ctx.guard.scope().check_name(&name).allowed {
+            continue;
+        }
+        let Ok(permit) = sem.clone().acquire_owned().await else { break };
+        let ctx = ctx.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            if ctx.cancel.is_cancelled() {
+                return None;
+            }
+            let r = ctx.guard.resolve(&name).await;
+            r.exists().then_some(name)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(Some(n)) = r {
+            out.push(n);
+        }
+    }
+    out
+}
+
+async fn resolve_all(ctx: &Arc<Ctx>, names: &BTreeSet<String>) -> Vec<Arc<crate::guard::Resolution>> {
+    let mut set = JoinSet::new();
+    let sem = Arc::new(Semaphore::new(ctx.guard.scope().limits.concurrency.clamp(1, 256)));
+    for name in names {
+        let Ok(permit) = sem.clone().acquire_owned().await else { break };
+        let ctx = ctx.clone();
+        let name = name.clone();
+        set.spawn(async move {
+            let _permit = permit;
+            let r = ctx.guard.resolve(&name).await;
+            if let ChainEnd::Failed(why) = &r.end {
+                ctx.note_error(&GuardError::Failed(why.clone()));
+            }
+            ctx.hosts_done.fetch_add(1, Ordering::Relaxed);
+            ctx.tick().await;
+            r
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(r) = r {
+            out.push(r);
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Connect to every scope port of every address; probe what answers.
+/// Returns whether every port got a definite answer (open or closed).
+async fn port_scan(ctx: &Arc<Ctx>, by_addr: &BTreeMap<IpAddr, String>) -> bool {
+    let ports = ctx.guard.scope().ports.clone();
+    ctx.ports_total.store((ports.len() * by_addr.len()) as u64, Ordering::Relaxed);
+    let sem = Arc::new(Semaphore::new(ctx.guard.scope().limits.concurrency.max(1)));
+    let mut set = JoinSet::new();
+    let mut complete = true;
+    'outer: for (&addr, host) in by_addr {
+        for &port in &ports {
+            if ctx.cancel.is_cancelled() {
+                complete = false;
+                break 'outer;
+            }
+            if ctx.skipped(&CheckId::SvcSshExposed, host, Some(port)) {
+                ctx.ports_done.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            // Take the permit before spawning: memory and sockets stay flat.
+            let permit = tokio::select! {
+                p = sem.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break 'outer },
+                _ = ctx.cancel.cancelled() => { complete = false; break 'outer; }
+            };
+            let ctx = ctx.clone();
+            let host = host.clone();
+            set.spawn(async move {
+                let _permit = permit;
+                let ok = probe_port(&ctx, &host, addr, port).await;
+                ctx.ports_done.fetch_add(1, Ordering::Relaxed);
+                ok
+            });
+            // Reap finished tasks as we go so the set stays small.
+            while let Some(r) = set.try_join_next() {
+                complete &= r.unwrap_or(false);
+            }
+        }
+    }
+    while let Some(r) = set.join_next().await {
+        complete &= r.unwrap_or(false);
+    }
+    complete
+}
+
+/// Connect, then probe the service. Returns false if the port gave no definite answer.
+async fn probe_port(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> bool {
+    let conn = tokio::select! {
+        c = ctx.guard.connect(host, addr, port, "tcp.connect") => c,
+        _ = ctx.cancel.cancelled() => return false,
+    };
+    let mut conn = match conn {
+        Ok(c) => c,
+        Err(GuardError::Failed(why)) if why == "closed" => {
+            // Definitely not listening: a previous SSH finding here is fixed.
+            ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+            return true;
+        }
+        Err(e) => {
+            ctx.note_error(&e);
+            return false;
+        }
+    };
+    ctx.open_ports.fetch_add(1, Ordering::Relaxed);
+    ctx.send(ScanEvent::OpenPort { host: host.to_owned(), addr, port }).await;
+    let wait = ctx.guard.timeout().min(Duration::from_secs(3));
+    let greeting = tokio::select! {
+        g = ssh::read_greeting(&mut conn.stream, wait) => g,
+        _ = ctx.cancel.cancelled() => return false,
+    };
+    let data = match greeting {
+        ssh::Greeting::Data(d) => d,
+        ssh::Greeting::Silent => Vec::new(),
+        ssh::Greeting::Failed(_) => return false,
+    };
+    if let Some(banner) = ssh::ssh_banner(&data) {
+        let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
+        let eng = ctx.guard.scope().engagement.id.clone();
+        let o = observe(
+            CheckId::SvcSshExposed,
+            &eng,
+            asset,
+            "",
+            format!("{addr}:{port} answers \"{banner}\""),
+            &[conn.audit],
+        );
+        ctx.found(vec![o]).await;
+    }
+    ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+    ctx.tick().await;
+    true
+}

@@ -1,0 +1,397 @@
+//! [`ScopeGuard`]: the only road from the scanner to the network.
+//!
+//! Every DNS query and every connection goes through here. The guard
+//! - refuses anything outside the authorization window;
+//! - resolves each name once ([`Resolution`], cached), follows CNAME chains
+//!   itself, and marks which addresses may be contacted: only addresses of an
+//!   in-scope name whose whole chain is in scope and that are themselves in scope;
+//! - connects only to such an address (no second lookup, so DNS rebinding
+//!   cannot move a probe out of scope), on a scope port;
+//! - waits on the global, per-host and per-address token buckets;
+//! - writes one audit record per query and per connection attempt, allowed or
+//!   refused, with the reason and the outcome.
+
+mod limits;
+mod net;
+mod resolve;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use haetae_findings::Timestamp;
+use haetae_findings::audit::{AuditEntry, AuditLog, Protocol, Verdict};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+
+use crate::dns::{self, RecordType, Response};
+use crate::scope::Scope;
+
+pub use resolve::{ChainEnd, Resolution};
+
+use limits::Limiters;
+pub(crate) use net::NetError;
+
+/// Who is contacted, how and why: the first half of an audit entry.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt<'a> {
+    pub(crate) target: &'a str,
+    pub(crate) address: Option<IpAddr>,
+    pub(crate) port: Option<u16>,
+    pub(crate) protocol: Protocol,
+    pub(crate) probe: &'a str,
+}
+
+/// A clock, replaceable in tests of the authorization window.
+pub type Clock = Arc<dyn Fn() -> Timestamp + Send + Sync>;
+
+/// What the guard needs.
+pub struct GuardConfig {
+    /// The authorization.
+    pub scope: Arc<Scope>,
+    /// Name servers to query (the team's resolvers).
+    pub nameservers: Vec<SocketAddr>,
+    /// Where every attempt is recorded.
+    pub audit: Arc<AuditLog>,
+    /// Current time (the window is checked on every attempt).
+    pub clock: Clock,
+}
+
+/// Why the guard did not let something through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuardError {
+    /// Outside scope (name, address, port) — nothing was sent.
+    #[error("refused: {0}")]
+    OutOfScope(String),
+    /// Outside the authorization window — nothing was sent.
+    #[error("refused: {0}")]
+    Window(String),
+    /// Allowed, attempted, and failed.
+    #[error("{0}")]
+    Failed(String),
+    /// The audit log could not be written: nothing may be sent unrecorded.
+    #[error("audit log: {0}")]
+    Audit(String),
+}
+
+impl GuardError {
+    /// Whether the failure was the authorization window closing.
+    pub fn is_window(&self) -> bool {
+        matches!(self, GuardError::Window(_))
+    }
+}
+
+/// A DNS answer and the audit record of the exchange that produced it.
+#[derive(Debug, Clone)]
+pub struct QueryResult {
+    /// The response, or why there is none.
+    pub response: Result<Response, GuardError>,
+    /// Audit record ids of the attempts.
+    pub audit: Vec<u64>,
+}
+
+/// An allowed, established TCP connection.
+#[derive(Debug)]
+pub struct Connected {
+    /// The stream.
+    pub stream: TcpStream,
+    /// Audit record id of the attempt.
+    pub audit: u64,
+}
+
+/// Counters for progress displays and benchmarks.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// DNS queries sent.
+    pub queries: AtomicU64,
+    /// TCP connection attempts sent.
+    pub connects: AtomicU64,
+    /// Attempts refused by scope or window (nothing sent).
+    pub refused: AtomicU64,
+}
+
+/// The scope guard. Share it behind an `Arc`.
+pub struct ScopeGuard {
+    scope: Arc<Scope>,
+    nameservers: Vec<SocketAddr>,
+    audit: Arc<AuditLog>,
+    clock: Clock,
+    limits: Limiters,
+    timeout: Duration,
+    resolutions: Mutex<HashMap<String, Arc<OnceCell<Arc<Resolution>>>>>,
+    next_id: AtomicU16,
+    silent_streak: AtomicU32,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// After this many consecutive queries that no name server answered, further
+/// queries fail at once instead of each waiting for its timeout.
+const SILENT_LIMIT: u32 = 8;
+
+impl ScopeGuard {
+    /// A guard for `config`. Fails if no name server is configured.
+    pub fn new(config: GuardConfig) -> Result<ScopeGuard, GuardError> {
+        if config.nameservers.is_empty() {
+            return Err(GuardError::Failed("no name server configured".into()));
+        }
+        let limits = &config.scope.limits;
+        let seed = (config.clock)().unix() as u64 ^ u64::from(std::process::id());
+        Ok(ScopeGuard {
+            limits: Limiters::new(limits.max_rps, limits.per_host_rps),
+            timeout: limits.timeout,
+            scope: config.scope,
+            nameservers: config.nameservers,
+            audit: config.audit,
+            clock: config.clock,
+            resolutions: Mutex::new(HashMap::new()),
+            next_id: AtomicU16::new((seed % 65_521) as u16),
+            silent_streak: AtomicU32::new(0),
+            stats: Stats::default(),
+        })
+    }
+
+    /// The authorization.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
+    }
+
+    /// The configured name servers.
+    pub fn nameservers(&self) -> &[SocketAddr] {
+        &self.nameservers
+    }
+
+    /// Per-attempt timeout.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Now, by the guard's clock.
+    pub fn now(&self) -> Timestamp {
+        (self.clock)()
+    }
+
+    /// Whether the authorization window is open now.
+    pub fn window(&self) -> Result<(), GuardError> {
+        let d = self.scope.window(self.now());
+        if d.allowed { Ok(()) } else { Err(GuardError::Window(d.reason)) }
+    }
+
+    fn record(&self, entry: AuditEntry) -> Result<u64, GuardError> {
+        self.audit.append(entry).map_err(|e| GuardError::Audit(e.to_string()))
+    }
+
+    fn entry(&self, a: Attempt<'_>, verdict: Verdict, reason: &str, outcome: &str) -> AuditEntry {
+        AuditEntry {
+            engagement: self.scope.engagement.id.clone(),
+            target: a.target.to_owned(),
+            address: a.address,
+            port: a.port,
+            protocol: a.protocol,
+            probe: a.probe.to_owned(),
+            verdict,
+            reason: reason.to_owned(),
+            outcome: outcome.to_owned(),
+        }
+    }
+
+    /// Record a refusal (nothing sent) and return the error.
+    fn refuse(&self, a: Attempt<'_>, err: GuardError) -> GuardError {
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        let reason = match &err {
+            GuardError::OutOfScope(r) | GuardError::Window(r) | GuardError::Failed(r) | GuardError::Audit(r) => r,
+        };
+        let e = self.entry(a, Verdict::Refused, reason, "not attempted");
+        match self.record(e) {
+            Ok(_) => err,
+            Err(audit) => audit,
+        }
+    }
+
+    fn dns_id(&self) -> u16 {
+        // A simple permuted counter: ids only need to differ between
+        // concurrent queries on the same socket, and each query has its own.
+        self.next_id.fetch_add(40_503, Ordering::Relaxed)
+    }
+
+    /// Ask the configured name servers for `name`/`rtype` (UDP, then TCP when
+    /// truncated). Queries go only to the configured resolvers, never to a target.
+    pub async fn query(&self, name: &str, rtype: RecordType) -> QueryResult {
+        let probe = format!("dns.query {rtype}");
+        let attempt = Attempt { target: name, address: None, port: None, protocol: Protocol::Dns, probe: &probe };
+        let mut audit = Vec::new();
+        if let Err(e) = self.window() {
+            return QueryResult { response: Err(self.refuse(attempt, e)), audit };
+        }
+        if self.silent_streak.load(Ordering::Relaxed) >= SILENT_LIMIT {
+            let e = GuardError::Failed("no configured name server is answering".into());
+            return QueryResult { response: Err(self.refuse(attempt, e)), audit };
+        }
+        let mut last = GuardError::Failed("no name server answered".into());
+        for attempt in 0..2 {
+            let server = self.nameservers[attempt % self.nameservers.len()];
+            self.limits.acquire(None, server.ip()).await;
+            let id = self.dns_id();
+            let query = match dns::encode_query(id, name, rtype, true) {
+                Ok(q) => q,
+                Err(e) => return QueryResult { response: Err(GuardError::Failed(e.to_string())), audit },
+            };
+            self.stats.queries.fetch_add(1, Ordering::Relaxed);
+            let mut protocol = Protocol::Dns;
+            let mut result = net::udp_exchange(server, &query, id, self.timeout).await;
+            if let Ok(bytes) = &result
+                && dns::decode_response(bytes).is_ok_and(|r| r.truncated)
+            {
+                protocol = Protocol::DnsTcp;
+                result = self.tcp_exchange(server, &query).await;
+            }
+            let decoded = result.and_then(|b| dns::decode_response(&b).map_err(|e| NetError::Malformed(e.to_string())));
+            let outcome = match &decoded {
+                Ok(r) => format!("{} {} answer(s)", r.rcode, r.answers.len()),
+                Err(e) => e.to_string(),
+            };
+            let attempt = Attempt {
+                target: name,
+                address: Some(server.ip()),
+                port: Some(server.port()),
+                protocol,
+                probe: &probe,
+            };
+            let entry = self.entry(attempt, Verdict::Allowed, "query to a configured name server", &outcome);
+            match self.record(entry) {
+                Ok(seq) => audit.push(seq),
+                Err(e) => return QueryResult { response: Err(e), audit },
+            }
+            match decoded {
+                Ok(r) => {
+                    self.silent_streak.store(0, Ordering::Relaxed);
+                    return QueryResult { response: Ok(r), audit };
+                }
+                Err(e) => {
+                    if e == NetError::Timeout {
+                        self.silent_streak.fetch_add(1, Ordering::Relaxed);
+                    }
+                    last = GuardError::Failed(format!("{server}: {e}"));
+                }
+            }
+        }
+        QueryResult { response: Err(last), audit }
+    }
+
+    async fn tcp_exchange(&self, server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, NetError> {
+        let mut s = net::tcp_connect(server, self.timeout).await?;
+        net::tcp_send_dns(&mut s, query).await?;
+        net::tcp_recv_dns(&mut s, self.timeout).await
+    }
+
+    /// Resolve `name` once: later calls return the same [`Resolution`], so
+    /// every probe of a name uses the addresses checked the first time.
+    pub async fn resolve(&self, name: &str) -> Arc<Resolution> {
+        let key = haetae_findings::fingerprint::normalize_host(name);
+        let cell = {
+            let mut map = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.clone()).or_default().clone()
+        };
+        cell.get_or_init(|| async { Arc::new(resolve::resolve(self, &key).await) }).await.clone()
+    }
+
+    /// The cached resolution of a name, if it was resolved.
+    pub fn resolved(&self, name: &str) -> Option<Arc<Resolution>> {
+        let key = haetae_findings::fingerprint::normalize_host(name);
+        let map = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(&key).and_then(|c| c.get().cloned())
+    }
+
+    /// Decide whether `host` → `addr`:`port` may be contacted, without contacting it.
+    pub fn permit(&self, host: &str, addr: IpAddr, port: u16) -> Result<(), GuardError> {
+        self.permit_inner(host, addr, port, false)
+    }
+
+    fn permit_inner(&self, host: &str, addr: IpAddr, port: u16, dns: bool) -> Result<(), GuardError> {
+        self.window()?;
+        // A zone's name servers are part of the authorized DNS zone: they may be
+        // asked on their DNS port even when that port is not a scope port.
+        let dns_port = dns && (port == 53 || self.nameservers.iter().any(|s| s.ip() == addr && s.port() == port));
+        let p = self.scope.check_port(port);
+        if !p.allowed && !dns_port {
+            return Err(GuardError::OutOfScope(p.reason));
+        }
+        let a = self.scope.check_addr(addr);
+        if !a.allowed {
+            return Err(GuardError::OutOfScope(a.reason));
+        }
+        let host_norm = haetae_findings::fingerprint::normalize_host(host);
+        if host_norm.parse::<IpAddr>().is_ok_and(|ip| ip == addr) {
+            return Ok(());
+        }
+        match self.resolved(&host_norm) {
+            Some(r) if r.allowed.contains(&addr) => Ok(()),
+            Some(r) => Err(GuardError::OutOfScope(format!(
+                "{addr} is not an in-scope address of {host_norm} ({})",
+                r.summary()
+            ))),
+            None => Err(GuardError::OutOfScope(format!("{host_norm} has not been resolved through the guard"))),
+        }
+    }
+
+    /// Open a TCP connection to `addr`:`port` on behalf of `host` for `probe`,
+    /// if the scope allows it; every attempt is audited.
+    pub async fn connect(&self, host: &str, addr: IpAddr, port: u16, probe: &str) -> Result<Connected, GuardError> {
+        self.connect_inner(host, addr, port, probe, false).await
+    }
+
+    /// Like [`Self::connect`], to a zone's name server on its DNS port
+    /// (53, or the port of a configured name server at that address).
+    pub async fn connect_dns(&self, host: &str, addr: IpAddr, port: u16, probe: &str) -> Result<Connected, GuardError> {
+        self.connect_inner(host, addr, port, probe, true).await
+    }
+
+    async fn connect_inner(
+        &self,
+        host: &str,
+        addr: IpAddr,
+        port: u16,
+        probe: &str,
+        dns: bool,
+    ) -> Result<Connected, GuardError> {
+        let protocol = if dns { Protocol::DnsTcp } else { Protocol::Tcp };
+        let attempt = Attempt { target: host, address: Some(addr), port: Some(port), protocol, probe };
+        if let Err(e) = self.permit_inner(host, addr, port, dns) {
+            return Err(self.refuse(attempt, e));
+        }
+        self.limits.acquire(Some(host), addr).await;
+        // The window may have closed while waiting for a token.
+        if let Err(e) = self.window() {
+            return Err(self.refuse(attempt, e));
+        }
+        self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        let result = net::tcp_connect(SocketAddr::new(addr, port), self.timeout).await;
+        let outcome = match &result {
+            Ok(_) => "connected".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let seq = self.record(self.entry(attempt, Verdict::Allowed, "in scope", &outcome))?;
+        match result {
+            Ok(stream) => Ok(Connected { stream, audit: seq }),
+            Err(NetError::Refused) => Err(GuardError::Failed("closed".into())),
+            Err(e) => Err(GuardError::Failed(e.to_string())),
+        }
+    }
+
+    /// Send a DNS message on a connection opened by [`Self::connect`] and read replies.
+    pub async fn dns_over(&self, conn: &mut Connected, msg: &[u8]) -> Result<(), GuardError> {
+        net::tcp_send_dns(&mut conn.stream, msg).await.map_err(|e| GuardError::Failed(e.to_string()))
+    }
+
+    /// Read one DNS message from a connection opened by [`Self::connect`].
+    pub async fn dns_read(&self, conn: &mut Connected) -> Result<Vec<u8>, GuardError> {
+        net::tcp_recv_dns(&mut conn.stream, self.timeout).await.map_err(|e| GuardError::Failed(e.to_string()))
+    }
+
+    /// Flush the audit log to disk.
+    pub fn sync_audit(&self) -> Result<(), GuardError> {
+        self.audit.sync().map_err(|e| GuardError::Audit(e.to_string()))
+    }
+}

@@ -1,0 +1,6 @@
+//! The scan engine against the shared loopback lab.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+mod guard;
+mod scan;
+mod support;

@@ -1,0 +1,140 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use haetae_findings::audit::{self, Verdict};
+use haetae_findings::{CheckId, Timestamp};
+use haetae_lab::{Lab, PLANTED};
+use haetae_scanner::engine::{Profile, ScanRequest, Stop};
+
+use crate::support::{lab_scope, now, scan, seeds_request};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
+    let lab = Lab::start().await.unwrap();
+    let scope = lab_scope(&lab, |s| s);
+    let req = seeds_request(&scope);
+    let run = scan(scope, vec![lab.dns_addr()], now(), req).await;
+    assert!(run.outcome.complete, "{:?}", run.outcome);
+    for p in PLANTED {
+        assert!(
+            run.found.iter().any(|o| o.check.as_str() == p.check && o.asset.host == p.host),
+            "planted {} on {} not found; found: {:#?}",
+            p.check,
+            p.host,
+            run.found.iter().map(|o| (o.check.as_str(), o.asset.host.as_str())).collect::<Vec<_>>()
+        );
+    }
+    let extra: Vec<_> = run
+        .found
+        .iter()
+        .filter(|o| !PLANTED.iter().any(|p| p.check == o.check.as_str() && p.host == o.asset.host))
+        .map(|o| (o.check.as_str(), o.asset.host.clone(), o.evidence.clone()))
+        .collect();
+    assert!(extra.is_empty(), "findings that were not planted (false positives): {extra:#?}");
+    // The hardened zone was covered by every DNS check, so its silence is meaningful.
+    for c in [
+        CheckId::DnsSpfMissing,
+        CheckId::DnsSpfPermissive,
+        CheckId::DnsDmarcWeak,
+        CheckId::DnsCaaMissing,
+        CheckId::DnsAxfrOpen,
+    ] {
+        assert!(
+            run.covered.iter().any(|x| x.check == c && x.host == "hardened.test"),
+            "{c} not covered on hardened.test"
+        );
+    }
+    // Every finding names the audit records behind it.
+    assert!(run.found.iter().all(|o| !o.audit.is_empty()));
+    // Scope held.
+    assert_eq!(lab.out_of_scope_connections(), 0);
+    assert_eq!(lab.excluded_connections(), 0);
+    let report = audit::verify(&run.audit_path).unwrap();
+    assert!(report.problem.is_none(), "{:?}", report.problem);
+    let records = audit::read_all(&run.audit_path).unwrap();
+    for ip in ["127.99.0.1", "127.99.0.2"] {
+        assert!(
+            records
+                .iter()
+                .any(|r| r.entry.verdict == Verdict::Refused && r.entry.address.is_some_and(|a| a.to_string() == ip)),
+            "the audit log shows the refusal of {ip}"
+        );
+        assert!(
+            !records
+                .iter()
+                .any(|r| r.entry.verdict == Verdict::Allowed && r.entry.address.is_some_and(|a| a.to_string() == ip))
+        );
+    }
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn outside_the_window_nothing_is_sent() {
+    let lab = Lab::start().await.unwrap();
+    let scope = lab_scope(&lab, |s| s);
+    let req = seeds_request(&scope);
+    let late = scope.engagement.not_after.plus_days(1);
+    let run = scan(scope, vec![lab.dns_addr()], Arc::new(move || late), req).await;
+    assert!(!run.outcome.complete);
+    assert!(matches!(run.outcome.stop, Some(Stop::Window(_))), "{:?}", run.outcome.stop);
+    assert!(run.found.is_empty());
+    assert_eq!(lab.dns_queries(), 0, "not even a DNS query");
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scan_stops_when_the_window_closes() {
+    let lab = Lab::start().await.unwrap();
+    let scope = lab_scope(&lab, |s| s);
+    let req = seeds_request(&scope);
+    let closes = scope.engagement.not_after;
+    // The clock passes not_after after 30 readings.
+    let calls = Arc::new(AtomicU64::new(0));
+    let clock = {
+        let calls = calls.clone();
+        Arc::new(move || if calls.fetch_add(1, Ordering::SeqCst) < 30 { Timestamp::now() } else { closes.plus_days(1) })
+    };
+    let run = scan(scope, vec![lab.dns_addr()], clock, req).await;
+    assert!(!run.outcome.complete);
+    assert!(matches!(run.outcome.stop, Some(Stop::Window(_))), "{:?}", run.outcome.stop);
+    let records = haetae_findings::audit::read_all(&run.audit_path).unwrap();
+    assert!(records.iter().any(|r| r.entry.verdict == Verdict::Refused && r.entry.reason.contains("window")));
+    // Every allowed attempt read the clock (and saw the window open) before it
+    // was sent, so no more than 30 can have been sent.
+    let allowed = records.iter().filter(|r| r.entry.verdict == Verdict::Allowed).count();
+    assert!(allowed <= 30, "{allowed} attempts were allowed with only 30 open-window clock readings");
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_name_server_that_never_answers_does_not_hang_the_scan() {
+    let lab = Lab::start().await.unwrap();
+    let scope = lab_scope(&lab, |s| s.replace("timeout_ms = 2000", "timeout_ms = 150"));
+    let req = seeds_request(&scope);
+    let started = std::time::Instant::now();
+    let run = scan(scope, vec![lab.silent_dns_addr()], now(), req).await;
+    assert!(!run.outcome.complete);
+    assert!(matches!(run.outcome.stop, Some(Stop::ResolverSilent(_))), "{:?}", run.outcome.stop);
+    assert!(run.found.is_empty());
+    println!("silent resolver: gave up after {:?}", started.elapsed());
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
+    let lab = Lab::start().await.unwrap();
+    let scope = lab_scope(&lab, |s| s);
+    let first = scan(scope.clone(), vec![lab.dns_addr()], now(), seeds_request(&scope)).await;
+    assert!(first.outcome.complete);
+    let skip = first.covered.iter().map(|c| (c.check.clone(), c.host.clone(), c.port)).collect();
+    let req = ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip };
+    let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
+    assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);
+
+    let passive = ScanRequest { targets: scope.seeds.clone(), profile: Profile::Passive, skip: Default::default() };
+    let p = scan(scope, vec![lab.dns_addr()], now(), passive).await;
+    assert_eq!(p.guard.stats.connects.load(Ordering::Relaxed), 0);
+    assert!(p.found.iter().any(|o| o.check == CheckId::DnsSpfPermissive));
+    assert!(!p.found.iter().any(|o| o.check == CheckId::DnsAxfrOpen || o.check == CheckId::SvcSshExposed));
+    lab.shutdown().await;
+}

@@ -1,0 +1,63 @@
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use haetae_findings::audit::AuditLog;
+use haetae_findings::{Observation, Timestamp};
+use haetae_lab::Lab;
+use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest};
+use haetae_scanner::guard::{Clock, GuardConfig, ScopeGuard};
+use haetae_scanner::scope::Scope;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+pub(crate) fn lab_scope(lab: &Lab, edit: impl Fn(String) -> String) -> Scope {
+    Scope::parse(Path::new("scope.toml"), &edit(lab.scope_toml())).unwrap()
+}
+
+pub(crate) struct Run {
+    pub(crate) outcome: Outcome,
+    pub(crate) found: Vec<Observation>,
+    pub(crate) covered: Vec<haetae_findings::Coverage>,
+    pub(crate) audit_path: std::path::PathBuf,
+    pub(crate) guard: Arc<ScopeGuard>,
+    _dir: tempfile::TempDir,
+}
+
+pub(crate) fn guard(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clock) -> (Arc<ScopeGuard>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
+    let g = ScopeGuard::new(GuardConfig { scope: Arc::new(scope), nameservers: ns, audit, clock }).unwrap();
+    (Arc::new(g), dir)
+}
+
+pub(crate) fn now() -> Clock {
+    Arc::new(Timestamp::now)
+}
+
+/// Run a whole scan and collect what it reports. A generous bound turns a hang into a failure.
+pub(crate) async fn scan(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clock, req: ScanRequest) -> Run {
+    let (guard, dir) = guard(scope, ns, clock);
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(engine::run(guard.clone(), req, tx, cancel));
+    let mut found = Vec::new();
+    let mut covered = Vec::new();
+    let collect = async {
+        while let Some(ev) = rx.recv().await {
+            match ev {
+                ScanEvent::Found(o) => found.push(*o),
+                ScanEvent::Covered(c) => covered.push(c),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(60), collect).await.expect("scan did not finish");
+    let outcome = task.await.unwrap();
+    guard.sync_audit().unwrap();
+    Run { outcome, found, covered, audit_path: dir.path().join("audit.jsonl"), guard, _dir: dir }
+}
+
+pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
+    ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip: Default::default() }
+}

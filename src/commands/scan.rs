@@ -1,0 +1,300 @@
+//! `haetae scan` (and the scan half of `haetae demo`): run the engine through
+//! the scope guard and commit what it reports to the store as it arrives.
+
+use std::collections::HashSet;
+use std::io::{IsTerminal as _, Write};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, Result, anyhow, bail};
+use haetae_findings::audit::AuditLog;
+use haetae_findings::{Coverage, Finding, Observation, Priority, Selection, State, Store, Timestamp};
+use haetae_rules::DefaultScorer;
+use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Stop};
+use haetae_scanner::guard::{GuardConfig, ScopeGuard};
+use haetae_scanner::scope::Scope;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::ScanArgs;
+use crate::config::Workspace;
+use crate::exit::{FailOnMet, ScopeRefused, UsageError};
+
+/// File name of the audit log inside the store directory.
+pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
+
+/// Commit observations at least this often.
+const COMMIT_EVERY: Duration = Duration::from_millis(250);
+/// ... or when this many are waiting.
+const COMMIT_BATCH: usize = 256;
+
+/// What to scan and how.
+pub(crate) struct ScanOptions {
+    pub(crate) targets: Vec<String>,
+    pub(crate) profile: Profile,
+    pub(crate) fail_on: Option<Priority>,
+    pub(crate) resume: bool,
+    pub(crate) progress: bool,
+}
+
+/// What a scan did, for the summary.
+pub(crate) struct Report {
+    pub(crate) run: haetae_findings::ScanRun,
+    pub(crate) outcome: Outcome,
+    pub(crate) seen: Vec<Finding>,
+    pub(crate) open_ports: Vec<(String, std::net::IpAddr, u16)>,
+}
+
+pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
+    let profile = match args.profile.as_deref() {
+        None => Profile::Standard,
+        Some(p) => p.parse().map_err(|e: String| anyhow!(UsageError(format!("--profile: {e}"))))?,
+    };
+    let fail_on = match &args.fail_on {
+        None => None,
+        Some(p) => Some(p.parse::<Priority>().map_err(|e| anyhow!(UsageError(format!("--fail-on: {e}"))))?),
+    };
+    let opts = ScanOptions {
+        targets: args.targets,
+        profile,
+        fail_on,
+        resume: args.resume,
+        progress: std::io::stderr().is_terminal(),
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(scan(ws, &opts))?;
+    let mut out = std::io::stdout().lock();
+    print_summary(&mut out, &report)?;
+    finish(&report, opts.fail_on)
+}
+
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Turn how the scan ended into the exit code (after everything is committed).
+pub(crate) fn finish(report: &Report, fail_on: Option<Priority>) -> Result<()> {
+    match &report.outcome.stop {
+        Some(Stop::Window(why)) => {
+            return Err(anyhow!(ScopeRefused(format!("scan stopped: {why}; findings so far are committed"))));
+        }
+        Some(Stop::Cancelled) => bail!(
+            "scan {} interrupted; what it found is committed. Run `haetae scan --resume` to continue",
+            report.run.id
+        ),
+        Some(Stop::ResolverSilent(why)) => {
+            bail!("scan {} stopped: {why} (check [resolver] or --resolver)", report.run.id)
+        }
+        Some(Stop::Audit(why)) => bail!("scan {} stopped: the audit log could not be written ({why})", report.run.id),
+        None => {}
+    }
+    if let Some(p) = fail_on {
+        let hits = report.seen.iter().filter(|f| f.state.is_active() && f.priority <= p && !f.suppressed).count();
+        if hits > 0 {
+            return Err(anyhow!(FailOnMet(format!("{hits} open finding(s) at {p} or above"))));
+        }
+    }
+    Ok(())
+}
+
+/// The name servers to use: configured, else the system's resolv.conf.
+fn nameservers(ws: &Workspace) -> Result<Vec<SocketAddr>> {
+    if !ws.nameservers.is_empty() {
+        return Ok(ws.nameservers.clone());
+    }
+    let text = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+    let found: Vec<SocketAddr> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("nameserver"))
+        .filter_map(|ip| ip.trim().parse::<std::net::IpAddr>().ok())
+        .map(|ip| SocketAddr::new(ip, 53))
+        .collect();
+    if found.is_empty() {
+        bail!("no name server: set [resolver] nameservers in haetae.toml or pass --resolver IP:PORT");
+    }
+    Ok(found)
+}
+
+/// Load the scope, refuse outside the window or for out-of-scope targets (exit 3).
+pub(crate) fn authorize(ws: &Workspace, targets: &[String]) -> Result<(Scope, Vec<String>)> {
+    let scope = Scope::load(&ws.scope)?;
+    let window = scope.window(Timestamp::now());
+    if !window.allowed {
+        return Err(anyhow!(ScopeRefused(format!("scan refused: {}", window.reason))));
+    }
+    let targets = if targets.is_empty() { scope.seeds.clone() } else { targets.to_vec() };
+    let refused: Vec<String> = targets
+        .iter()
+        .filter_map(|t| {
+            let (_, d) = scope.check_target(t);
+            (!d.allowed).then(|| format!("{t}: {}", d.reason))
+        })
+        .collect();
+    if !refused.is_empty() {
+        return Err(anyhow!(ScopeRefused(format!(
+            "scan refused, target(s) out of scope:\n  {}",
+            refused.join("\n  ")
+        ))));
+    }
+    Ok((scope, targets))
+}
+
+/// Run one scan of the workspace and commit it.
+pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
+    let (scope, targets) = authorize(ws, &opts.targets)?;
+    let nameservers = nameservers(ws)?;
+    let store = Store::open(&ws.store, Arc::new(DefaultScorer))?;
+    let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
+
+    let (run, skip) = if opts.resume {
+        let Some(run) = store.unfinished_scan()? else {
+            bail!("nothing to resume: every scan in {} has ended", ws.store.display());
+        };
+        let skip: HashSet<engine::Unit> =
+            store.covered(run.id)?.into_iter().map(|c| (c.check, c.host, c.port)).collect();
+        (run, skip)
+    } else {
+        (store.begin_scan(targets.clone())?, HashSet::new())
+    };
+    let targets = if opts.resume && !run.targets.is_empty() { run.targets.clone() } else { targets };
+
+    let guard = Arc::new(ScopeGuard::new(GuardConfig {
+        scope: Arc::new(scope),
+        nameservers,
+        audit: audit.clone(),
+        clock: Arc::new(Timestamp::now),
+    })?);
+    let cancel = CancellationToken::new();
+    let ctrl_c = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                cancel.cancel();
+            }
+        })
+    };
+    let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
+    let request = ScanRequest { targets, profile: opts.profile, skip };
+    let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
+
+    let bar = progress_bar(opts.progress);
+    let mut pending_obs: Vec<Observation> = Vec::new();
+    let mut pending_cov: Vec<Coverage> = Vec::new();
+    let mut open_ports = Vec::new();
+    let mut last_commit = Instant::now();
+    let mut failure: Option<anyhow::Error> = None;
+    while let Some(ev) = rx.recv().await {
+        match ev {
+            ScanEvent::Found(o) => pending_obs.push(*o),
+            ScanEvent::Covered(c) => pending_cov.push(c),
+            ScanEvent::OpenPort { host, addr, port } => open_ports.push((host, addr, port)),
+            ScanEvent::Progress(p) => {
+                if let Some(bar) = &bar {
+                    bar.set_length(p.hosts + p.ports_total);
+                    bar.set_position(p.hosts_done + p.ports_done);
+                    bar.set_message(format!(
+                        "hosts {}/{}  ports {}/{} ({} open)  requests {}  findings {}",
+                        p.hosts_done, p.hosts, p.ports_done, p.ports_total, p.open_ports, p.requests, p.findings
+                    ));
+                }
+            }
+        }
+        if pending_obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
+            if let Err(e) = commit(&store, &audit, run.id, &mut pending_obs, &mut pending_cov) {
+                failure = Some(e);
+                cancel.cancel();
+                break;
+            }
+            last_commit = Instant::now();
+        }
+    }
+    // Stop listening before waiting: an engine blocked on a full channel then
+    // sees it closed and winds down.
+    drop(rx);
+    let outcome = engine.await.context("the scan engine failed")?;
+    ctrl_c.abort();
+    // Whatever happened, commit what was found: observations first, then the
+    // coverage that vouches for them.
+    commit(&store, &audit, run.id, &mut pending_obs, &mut pending_cov)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let run = store.finish_scan(run.id, outcome.complete)?;
+    audit.sync()?;
+    let seen: Vec<Finding> = store
+        .list(&Selection::States(State::ALL.to_vec()))?
+        .findings
+        .into_iter()
+        .filter(|f| f.last_scan == Some(run.id))
+        .collect();
+    Ok(Report { run, outcome, seen, open_ports })
+}
+
+fn commit(
+    store: &Store,
+    audit: &AuditLog,
+    scan: u64,
+    obs: &mut Vec<Observation>,
+    cov: &mut Vec<Coverage>,
+) -> Result<()> {
+    // The audit records behind the observations reach disk first.
+    audit.sync()?;
+    if !obs.is_empty() {
+        store.upsert_batch(Some(scan), obs)?;
+        obs.clear();
+    }
+    if !cov.is_empty() {
+        store.cover(scan, cov)?;
+        cov.clear();
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool) -> Option<ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let bar = ProgressBar::new(0);
+    let style = ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(120));
+    Some(bar)
+}
+
+/// new / still open / fixed / reopened, then the findings of this scan by priority.
+pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    let c = &r.run.counts;
+    let still_open = c.seen.saturating_sub(c.reopened);
+    let state = if r.outcome.complete { "complete" } else { "incomplete (nothing was closed)" };
+    writeln!(
+        out,
+        "scan {} {state}: {} new, {still_open} still open, {} fixed, {} reopened",
+        r.run.id, c.new, c.fixed, c.reopened
+    )?;
+    let p = &r.outcome.progress;
+    writeln!(
+        out,
+        "  {} host(s), {} port(s) tried, {} open, {} request(s)",
+        p.hosts, p.ports_done, p.open_ports, p.requests
+    )?;
+    if !r.open_ports.is_empty() {
+        let mut ports: Vec<String> = r.open_ports.iter().map(|(h, a, p)| format!("{h} {a}:{p}")).collect();
+        ports.sort();
+        writeln!(out, "  open ports: {}", ports.join(", "))?;
+    }
+    let mut seen = r.seen.clone();
+    super::findings::sort(&mut seen);
+    let counts: Vec<String> =
+        Priority::ALL.iter().map(|pr| format!("{pr}: {}", seen.iter().filter(|f| f.priority == *pr).count())).collect();
+    writeln!(out, "  findings seen: {} [{}]", seen.len(), counts.join(", "))?;
+    for f in &seen {
+        writeln!(out, "  {}  {}  {:<28} {:<28} {}", f.id, f.priority, f.check.as_str(), f.endpoint(), f.title)?;
+    }
+    Ok(())
+}

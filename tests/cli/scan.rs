@@ -1,0 +1,148 @@
+//! `haetae scan`, `scope check`, `audit verify` and `demo` against the lab.
+
+use std::path::Path;
+
+use haetae_lab::{Lab, PLANTED};
+
+use crate::support::{code, haetae, stderr, stdout};
+
+/// A workspace for the lab in a temp dir; the lab runs on a runtime owned by the test.
+struct LabWorkspace {
+    dir: tempfile::TempDir,
+    lab: Lab,
+    rt: tokio::runtime::Runtime,
+}
+
+fn lab_workspace() -> LabWorkspace {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let lab = rt.block_on(Lab::start()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("scope.toml"), lab.scope_toml()).unwrap();
+    std::fs::write(dir.path().join("haetae.toml"), lab.haetae_toml()).unwrap();
+    LabWorkspace { dir, lab, rt }
+}
+
+impl LabWorkspace {
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for LabWorkspace {
+    fn drop(&mut self) {
+        assert_eq!(self.lab.out_of_scope_connections(), 0, "out-of-scope listener was contacted");
+        assert_eq!(self.lab.excluded_connections(), 0, "excluded host was contacted");
+        let _ = &self.rt;
+    }
+}
+
+#[test]
+fn scan_commits_findings_and_a_verifiable_audit_log() {
+    let w = lab_workspace();
+    let o = haetae(w.path(), &["scan"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains(&format!("{} new", PLANTED.len())), "{out}");
+    assert!(out.contains("complete"), "{out}");
+
+    let o = haetae(w.path(), &["findings", "--json", "--state", "all"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let found: Vec<(String, String)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["check"].as_str().unwrap().to_owned(), f["host"].as_str().unwrap().to_owned()))
+        .collect();
+    for p in PLANTED {
+        assert!(
+            found.contains(&(p.check.to_owned(), p.host.to_owned())),
+            "{} {} missing from {found:?}",
+            p.check,
+            p.host
+        );
+    }
+    assert!(!found.iter().any(|(_, h)| h.ends_with("hardened.test")));
+
+    // A second scan sees the same weaknesses again: nothing new, nothing fixed.
+    let o = haetae(w.path(), &["scan"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains(&format!("0 new, {} still open, 0 fixed, 0 reopened", PLANTED.len())),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = haetae(w.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("hash chain intact"));
+
+    // Edit one record: verify names it and fails.
+    let log = w.path().join(".haetae/audit.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let tampered = text.replacen("\"outcome\":\"connected\"", "\"outcome\":\"timeout\"", 1);
+    assert_ne!(text, tampered);
+    std::fs::write(&log, tampered).unwrap();
+    let o = haetae(w.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("line"), "{}", stderr(&o));
+}
+
+#[test]
+fn fail_on_exits_4_and_out_of_scope_targets_exit_3() {
+    let w = lab_workspace();
+    let o = haetae(w.path(), &["scan", "--fail-on", "P4", "agency.test"]);
+    assert_eq!(code(&o), 4, "{}", stderr(&o));
+    let o = haetae(w.path(), &["scan", "payments.agency.test"]);
+    assert_eq!(code(&o), 3);
+    assert!(stderr(&o).contains("payments.agency.test"), "{}", stderr(&o));
+    let o = haetae(w.path(), &["scan", "example.org"]);
+    assert_eq!(code(&o), 3);
+}
+
+#[test]
+fn scope_check_says_why() {
+    let w = lab_workspace();
+    let o = haetae(w.path(), &["scope", "check", "www.agency.test", "https://agency.test/logout", "127.99.0.1"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("IN   www.agency.test"), "{out}");
+    assert!(out.contains("OUT  https://agency.test/logout"), "{out}");
+    assert!(out.contains("OUT  127.99.0.1"), "{out}");
+    let o = haetae(w.path(), &["scope", "check", "www.agency.test", "--json"]);
+    assert_eq!(code(&o), 0);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["targets"][0]["in_scope"], true);
+}
+
+#[test]
+fn a_scan_outside_the_window_is_refused_with_exit_3() {
+    let w = lab_workspace();
+    let scope = std::fs::read_to_string(w.path().join("scope.toml")).unwrap();
+    let mut lines: Vec<String> = scope.lines().map(str::to_owned).collect();
+    for l in &mut lines {
+        if l.starts_with("not_before") {
+            *l = "not_before = 2020-01-01T00:00:00Z".into();
+        }
+        if l.starts_with("not_after") {
+            *l = "not_after = 2020-12-31T00:00:00Z".into();
+        }
+    }
+    std::fs::write(w.path().join("scope.toml"), lines.join("\n")).unwrap();
+    let o = haetae(w.path(), &["scan"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    assert!(stderr(&o).contains("window"), "{}", stderr(&o));
+    assert_eq!(w.lab.dns_queries(), 0);
+}
+
+#[test]
+fn demo_scans_the_lab_and_keeps_the_workspace() {
+    let d = tempfile::tempdir().unwrap();
+    let o = haetae(d.path(), &["demo", "--keep", "ws"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("0 connection(s) to out-of-scope addresses, 0 to excluded hosts"), "{out}");
+    assert!(out.contains(&format!("{} new", PLANTED.len())), "{out}");
+    let o = haetae(&d.path().join("ws"), &["findings"]);
+    assert_eq!(code(&o), 0);
+    assert!(stdout(&o).contains("svc.ssh-exposed"));
+}
