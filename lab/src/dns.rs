@@ -184,6 +184,8 @@ pub(crate) async fn bind_pair(ip: Ipv4Addr, claim: &mut PortClaim) -> io::Result
     let mut rejected = Vec::new(); // kept open so the kernel hands out other ports
     for _ in 0..BIND_ATTEMPTS {
         let udp = UdpSocket::bind(SocketAddr::from((ip, 0))).await?;
+        // Room for bursts of queries (the kernel caps it at net.core.rmem_max).
+        let _ = socket2::SockRef::from(&udp).set_recv_buffer_size(4 << 20);
         let port = udp.local_addr()?.port();
         match TcpListener::bind(SocketAddr::from((ip, port))).await {
             Ok(tcp) => {

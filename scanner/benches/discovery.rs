@@ -15,6 +15,8 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use haetae_findings::Timestamp;
 use haetae_findings::audit::AuditLog;
 use haetae_lab::Lab;
@@ -23,7 +25,7 @@ use haetae_scanner::engine::{self, Profile, ScanEvent, ScanRequest};
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 #[global_allocator]
@@ -56,6 +58,9 @@ fn guard(scope: Scope, ns: SocketAddr, dir: &Path) -> Arc<ScopeGuard> {
 }
 
 fn have(tool: &str) -> bool {
+    if std::env::var_os("BENCH_NO_TOOLS").is_some() {
+        return false;
+    }
     Command::new("sh").arg("-c").arg(format!("command -v {tool}")).output().is_ok_and(|o| o.status.success())
 }
 
@@ -106,7 +111,8 @@ async fn main() {
         open,
         outcome.complete
     );
-    assert_eq!(found, open, "haetae found exactly the ten listeners");
+    // Services of this machine listening on every address show up too.
+    assert!(open.iter().all(|p| found.contains(p)), "haetae found every one of the ten listeners");
     if have("nmap") {
         let t = Instant::now();
         let o = Command::new("nmap")
@@ -129,20 +135,21 @@ async fn main() {
     // 2. Resolution of 10k names.
     let names: Vec<String> = (0..NAMES).map(|i| format!("h{i}.agency.test")).collect();
     let g = guard(scope(&lab.scope_toml(), vec![22]), lab.dns_addr(), dir.path());
-    let sem = Arc::new(Semaphore::new(256));
     let t = Instant::now();
-    let mut tasks = Vec::with_capacity(NAMES);
-    for n in names.clone() {
-        let permit = sem.clone().acquire_owned().await.unwrap();
-        let g = g.clone();
-        tasks.push(tokio::spawn(async move {
-            let _p = permit;
-            g.query(&n, RecordType::A).await.response.is_ok()
-        }));
-    }
+    // A window of 256 queries in flight, polled by one task (as the engine does).
     let mut ok = 0;
-    for t in tasks {
-        ok += usize::from(t.await.unwrap_or(false));
+    let mut window = FuturesUnordered::new();
+    for n in &names {
+        if window.len() >= 256
+            && let Some(r) = window.next().await
+        {
+            ok += usize::from(r);
+        }
+        let g = g.clone();
+        window.push(async move { g.query(n, RecordType::A).await.response.is_ok() });
+    }
+    while let Some(r) = window.next().await {
+        ok += usize::from(r);
     }
     let dns = t.elapsed();
     let ours = NAMES as f64 / dns.as_secs_f64();

@@ -162,6 +162,8 @@ pub struct Response {
     pub authoritative: bool,
     /// Truncated flag (retry over TCP).
     pub truncated: bool,
+    /// The question's name, as echoed by the server.
+    pub question: Option<String>,
     /// Answer section.
     pub answers: Vec<Rec>,
     /// Authority section.
@@ -263,6 +265,7 @@ pub fn decode_response(bytes: &[u8]) -> Result<Response, DnsError> {
         rcode: rcode(m.metadata.response_code),
         authoritative: m.metadata.authoritative,
         truncated: m.metadata.truncation,
+        question: m.queries.first().map(|q| name_text(q.name())),
         answers: recs(&m.answers),
         authority: recs(&m.authorities),
     })

@@ -123,6 +123,7 @@ pub struct ScopeGuard {
     resolutions: Mutex<HashMap<String, Arc<OnceCell<Arc<Resolution>>>>>,
     next_id: AtomicU16,
     silent_streak: AtomicU32,
+    udp: net::UdpPool,
     /// Counters.
     pub stats: Stats,
 }
@@ -149,6 +150,7 @@ impl ScopeGuard {
             resolutions: Mutex::new(HashMap::new()),
             next_id: AtomicU16::new((seed % 65_521) as u16),
             silent_streak: AtomicU32::new(0),
+            udp: net::UdpPool::default(),
             stats: Stats::default(),
         })
     }
@@ -175,8 +177,11 @@ impl ScopeGuard {
 
     /// Whether the authorization window is open now.
     pub fn window(&self) -> Result<(), GuardError> {
-        let d = self.scope.window(self.now());
-        if d.allowed { Ok(()) } else { Err(GuardError::Window(d.reason)) }
+        let now = self.now();
+        if self.scope.window_open(now) {
+            return Ok(());
+        }
+        Err(GuardError::Window(self.scope.window(now).reason))
     }
 
     fn record(&self, entry: AuditEntry) -> Result<u64, GuardError> {
@@ -234,20 +239,26 @@ impl ScopeGuard {
             let server = self.nameservers[attempt % self.nameservers.len()];
             self.limits.acquire(None, server.ip()).await;
             let id = self.dns_id();
-            let query = match dns::encode_query(id, name, rtype, true) {
+            let mut query = match dns::encode_query(id, name, rtype, true) {
                 Ok(q) => q,
                 Err(e) => return QueryResult { response: Err(GuardError::Failed(e.to_string())), audit },
             };
             self.stats.queries.fetch_add(1, Ordering::Relaxed);
             let mut protocol = Protocol::Dns;
-            let mut result = net::udp_exchange(server, &query, id, self.timeout).await;
+            let mut result = self.udp.exchange(server, &mut query, self.timeout).await;
             if let Ok(bytes) = &result
                 && dns::decode_response(bytes).is_ok_and(|r| r.truncated)
             {
                 protocol = Protocol::DnsTcp;
                 result = self.tcp_exchange(server, &query).await;
             }
-            let decoded = result.and_then(|b| dns::decode_response(&b).map_err(|e| NetError::Malformed(e.to_string())));
+            let decoded = result
+                .and_then(|b| dns::decode_response(&b).map_err(|e| NetError::Malformed(e.to_string())))
+                .and_then(|r| match &r.question {
+                    // A reply must answer the question asked.
+                    Some(q) if q.eq_ignore_ascii_case(name.trim_end_matches('.')) => Ok(r),
+                    other => Err(NetError::Malformed(format!("reply is for {other:?}, not {name}"))),
+                });
             let outcome = match &decoded {
                 Ok(r) => format!("{} {} answer(s)", r.rcode, r.answers.len()),
                 Err(e) => e.to_string(),
@@ -314,13 +325,12 @@ impl ScopeGuard {
         // A zone's name servers are part of the authorized DNS zone: they may be
         // asked on their DNS port even when that port is not a scope port.
         let dns_port = dns && (port == 53 || self.nameservers.iter().any(|s| s.ip() == addr && s.port() == port));
-        let p = self.scope.check_port(port);
-        if !p.allowed && !dns_port {
-            return Err(GuardError::OutOfScope(p.reason));
+        // Fast checks first; the reasons are built only for a refusal.
+        if !self.scope.port_allowed(port) && !dns_port {
+            return Err(GuardError::OutOfScope(self.scope.check_port(port).reason));
         }
-        let a = self.scope.check_addr(addr);
-        if !a.allowed {
-            return Err(GuardError::OutOfScope(a.reason));
+        if !self.scope.addr_allowed(addr) {
+            return Err(GuardError::OutOfScope(self.scope.check_addr(addr).reason));
         }
         let host_norm = haetae_findings::fingerprint::normalize_host(host);
         if host_norm.parse::<IpAddr>().is_ok_and(|ip| ip == addr) {

@@ -279,6 +279,29 @@ impl Scope {
         }
     }
 
+    /// [`check_addr`](Self::check_addr)`(ip).allowed`, without building the
+    /// reason: the guard asks this on every connection attempt.
+    pub fn addr_allowed(&self, ip: IpAddr) -> bool {
+        let c = norm::canonical_ip(ip);
+        if self.exclude_cidrs.iter().any(|n| norm::excludes(n, ip)) || never_contacted(c).is_some() {
+            return false;
+        }
+        if self.cidrs.is_empty() {
+            return listed_only(c).is_none();
+        }
+        self.cidrs.iter().any(|n| norm::net_contains(n, ip))
+    }
+
+    /// [`check_port`](Self::check_port)`(port).allowed`, without the reason.
+    pub fn port_allowed(&self, port: u16) -> bool {
+        port != 0 && self.ports.contains(&port)
+    }
+
+    /// [`window`](Self::window)`(now).allowed`, without the reason.
+    pub fn window_open(&self, now: Timestamp) -> bool {
+        now >= self.engagement.not_before && now <= self.engagement.not_after
+    }
+
     /// Is this port in scope?
     pub fn check_port(&self, port: u16) -> Decision {
         if port != 0 && self.ports.contains(&port) {

@@ -132,6 +132,7 @@ proptest! {
     fn no_excluded_or_outside_address_is_in_scope((cidrs, excl, ip) in nets_and_addr()) {
         let s = scope(&DOMAINS, &[], cidrs.clone(), excl.clone());
         let d = s.check_addr(ip);
+        prop_assert_eq!(s.addr_allowed(ip), d.allowed, "the fast path agrees with check_addr for {}", ip);
         let c = canonical_ip(ip);
         let excluded = excl.iter().any(|n| n.contains(&ip) || canonical_net(*n).contains(&c));
         let inside = cidrs.is_empty() || cidrs.iter().any(|n| canonical_net(*n).contains(&c));
