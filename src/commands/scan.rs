@@ -15,6 +15,7 @@ use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Sto
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
 use indicatif::{ProgressBar, ProgressStyle};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -150,7 +151,7 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
 
     let (run, skip) = if opts.resume {
         let Some(run) = store.unfinished_scan()? else {
-            bail!("nothing to resume: every scan in {} has ended", ws.store.display());
+            bail!("nothing to resume: the last scan in {} completed", ws.store.display());
         };
         let skip: HashSet<engine::Unit> =
             store.covered(run.id)?.into_iter().map(|c| (c.check, c.host, c.port)).collect();
@@ -167,14 +168,30 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         clock: Arc::new(Timestamp::now),
     })?);
     let cancel = CancellationToken::new();
+    // Handlers are installed before the scan is announced, so a Ctrl-C at any
+    // moment after that stops it cleanly.
+    let mut sigint = signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
+    let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
     let ctrl_c = {
         let cancel = cancel.clone();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                cancel.cancel();
+            tokio::select! {
+                _ = sigint.recv() => {}
+                _ = sigterm.recv() => {}
             }
+            cancel.cancel();
         })
     };
+    {
+        let mut err = std::io::stderr().lock();
+        let verb = if opts.resume { "resumed" } else { "started" };
+        let _ = writeln!(
+            err,
+            "haetae: scan {} {verb} ({} target(s)); Ctrl-C stops it and keeps what it found",
+            run.id,
+            targets.len()
+        );
+    }
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
     let request = ScanRequest { targets, profile: opts.profile, skip };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));

@@ -146,3 +146,51 @@ fn demo_scans_the_lab_and_keeps_the_workspace() {
     assert_eq!(code(&o), 0);
     assert!(stdout(&o).contains("svc.ssh-exposed"));
 }
+
+#[test]
+fn ctrl_c_commits_what_was_found_and_resume_finishes_the_scan() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let w = lab_workspace();
+    // A slow scan (40 requests/s) so the interrupt lands mid-way.
+    let scope = std::fs::read_to_string(w.path().join("scope.toml")).unwrap();
+    std::fs::write(
+        w.path().join("scope.toml"),
+        scope.replace("max_rps = 2000", "max_rps = 40").replace("per_host_rps = 500", "per_host_rps = 40"),
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .current_dir(w.path())
+        .arg("scan")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert!(line.contains("scan 1 started"), "{line}");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut err, &mut rest).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{rest}");
+    assert!(rest.contains("interrupted") && rest.contains("--resume"), "{rest}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("incomplete (nothing was closed)"));
+
+    let o = haetae(w.path(), &["scan", "--resume"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stderr(&o).contains("scan 1 resumed"), "{}", stderr(&o));
+    assert!(stdout(&o).contains("scan 1 complete"), "{}", stdout(&o));
+    let o = haetae(w.path(), &["findings", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), PLANTED.len());
+    let o = haetae(w.path(), &["scan", "--resume"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("nothing to resume"), "{}", stderr(&o));
+    let o = haetae(w.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}

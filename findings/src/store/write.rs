@@ -351,7 +351,11 @@ impl Store {
 
     /// Start a scan run.
     pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
-        let id = self.db.generate_id().map_err(|e| self.engine(e))? + 1;
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        // Scan ids count 1, 2, 3 ... (sled's generate_id jumps by a million
+        // after a restart, which reads badly in reports).
+        let last = self.scans.last().map_err(|e| self.engine(e))?;
+        let id = last.and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok()).map_or(0, u64::from_be_bytes) + 1;
         let run = ScanRun {
             id,
             started: Timestamp::now(),
@@ -412,9 +416,11 @@ impl Store {
         Ok(out)
     }
 
-    /// The most recent scan run that never ended (interrupted), if any.
+    /// The most recent scan run, if it did not complete (interrupted, killed,
+    /// or stopped early): the one `--resume` continues. An older incomplete run
+    /// was superseded by the newer one.
     pub fn unfinished_scan(&self) -> Result<Option<ScanRun>, StoreError> {
-        Ok(self.scans()?.into_iter().rev().find(|r| r.ended.is_none()))
+        Ok(self.scans()?.pop().filter(|r| !r.complete))
     }
 
     /// Whether `scan` already covered this pair (for resuming).

@@ -234,3 +234,20 @@ fn locked_store_names_the_directory() {
     assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
     assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
 }
+
+#[test]
+fn scan_ids_count_up_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path(), scorer()).unwrap();
+        assert_eq!(store.begin_scan(vec![]).unwrap().id, 1);
+        assert_eq!(store.begin_scan(vec![]).unwrap().id, 2);
+    }
+    let store = Store::open(dir.path(), scorer()).unwrap();
+    assert_eq!(store.begin_scan(vec![]).unwrap().id, 3);
+    assert_eq!(store.unfinished_scan().unwrap().map(|r| r.id), Some(3), "killed mid-way");
+    store.finish_scan(3, false).unwrap();
+    assert_eq!(store.unfinished_scan().unwrap().map(|r| r.id), Some(3), "interrupted");
+    store.finish_scan(3, true).unwrap();
+    assert_eq!(store.unfinished_scan().unwrap(), None, "scan 2 was superseded by scan 3");
+}
