@@ -68,6 +68,8 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "dns.points-out-of-scope", host: "legacy.agency.test" },
     Planted { check: "dns.points-out-of-scope", host: "cdn.agency.test" },
     Planted { check: "svc.ssh-exposed", host: "www.agency.test" },
+    Planted { check: "dns.spf-missing", host: "oldmail.test" },
+    Planted { check: "dns.dmarc-missing", host: "oldmail.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -147,13 +149,13 @@ not_before = {not_before}
 not_after = {not_after}
 
 [scope]
-domains = ["agency.test", "hardened.test"]
+domains = ["agency.test", "hardened.test", "oldmail.test"]
 cidrs = ["127.77.0.0/20"]
 ports = [{ports}]
 exclude_domains = ["payments.agency.test"]
 exclude_cidrs = []
 exclude_paths = ["/logout"]
-seeds = ["agency.test", "hardened.test"]
+seeds = ["agency.test", "hardened.test", "oldmail.test"]
 
 [limits]
 max_rps = 2000
@@ -225,10 +227,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn planted_is_only_on_agency_test() {
-        assert_eq!(PLANTED.len(), 8);
+    fn planted_is_only_on_the_weak_zones() {
+        assert_eq!(PLANTED.len(), 10);
         for p in PLANTED {
-            assert!(p.host == "agency.test" || p.host.ends_with(".agency.test"), "{p:?}");
+            let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
+            assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");
             assert!(!p.host.ends_with("hardened.test"));
         }
     }

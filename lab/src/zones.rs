@@ -1,10 +1,11 @@
 //! The lab's DNS zones, written as data, and their conversion to wire records.
 //!
-//! Four zones are served authoritatively:
+//! Five zones are served authoritatively:
 //!
 //! * `agency.test`: the weak target (permissive SPF, weak DMARC, no CAA,
 //!   open zone transfer, a dangling CNAME, names pointing out of scope);
 //! * `hardened.test`: the same shape done right (nothing to find);
+//! * `oldmail.test`: a forgotten domain with no SPF and no DMARC record;
 //! * `agency-cdn.test`: SOA and NS only, so `gone.agency-cdn.test` does not exist;
 //! * `othercorp.test`: another organisation, out of scope.
 
@@ -104,6 +105,23 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("_dmarc", Data::Txt("v=DMARC1; p=reject; rua=mailto:dmarc@hardened.test")),
             rr("@", Data::CaaIssue("letsencrypt.org")),
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
+            // An alias to a name no word list guesses: found through the CNAME.
+            rr("login", Data::Cname("sso-backend-7.hardened.test.")),
+            rr("sso-backend-7", Data::A(Ipv4Addr::new(127, 77, 2, 30))),
+        ],
+    },
+    ZoneSpec {
+        origin: "oldmail.test.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.oldmail.test.",
+        allow_axfr: false,
+        records: &[
+            rr("@", Data::Ns("ns1.agency.test.")),
+            rr("@", Data::A(Ipv4Addr::new(127, 77, 3, 10))),
+            // dns.spf-missing: a TXT record, but not an SPF one.
+            rr("@", Data::Txt("google-site-verification=lab-0001")),
+            // dns.dmarc-missing: no _dmarc name at all.
+            rr("@", Data::CaaIssue("letsencrypt.org")),
         ],
     },
     ZoneSpec {
@@ -214,7 +232,7 @@ mod tests {
     #[test]
     fn zones_build_and_are_fqdn() {
         let zones = build_all().unwrap();
-        assert_eq!(zones.len(), 4);
+        assert_eq!(zones.len(), 5);
         for z in &zones {
             assert!(z.origin.is_fqdn());
             assert_eq!(z.records[0].record_type(), RecordType::SOA);

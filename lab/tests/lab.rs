@@ -543,12 +543,12 @@ async fn configuration_files() {
     assert!(scope.contains("contact = \"lab@haetae.invalid\""));
     let ports = lab.ports().iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
     assert!(scope.contains(&format!("ports = [{ports}]\n")), "{scope}");
-    assert!(scope.contains("domains = [\"agency.test\", \"hardened.test\"]"));
+    assert!(scope.contains("domains = [\"agency.test\", \"hardened.test\", \"oldmail.test\"]"));
     assert!(scope.contains("cidrs = [\"127.77.0.0/20\"]"));
     assert!(scope.contains("exclude_domains = [\"payments.agency.test\"]"));
     assert!(scope.contains("exclude_cidrs = []"));
     assert!(scope.contains("exclude_paths = [\"/logout\"]"));
-    assert!(scope.contains("seeds = [\"agency.test\", \"hardened.test\"]"));
+    assert!(scope.contains("seeds = [\"agency.test\", \"hardened.test\", \"oldmail.test\"]"));
     for line in ["max_rps = 2000", "per_host_rps = 500", "concurrency = 256", "timeout_ms = 2000"] {
         assert!(scope.contains(line), "{line}");
     }

@@ -300,7 +300,20 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
 
     // Resolve every name once; report where names point.
     ctx.hosts.store(names.len() as u64, Ordering::Relaxed);
-    let resolutions = resolve_all(ctx, &names).await;
+    let mut resolutions = resolve_all(ctx, &names).await;
+    // In-scope CNAME targets are hosts of their own (their chains were already
+    // followed, so one more round finds everything).
+    let targets: BTreeSet<String> = resolutions
+        .iter()
+        .flat_map(|r| r.chain.iter())
+        .filter(|n| !names.contains(*n) && scope.check_name(n).allowed)
+        .cloned()
+        .collect();
+    if !targets.is_empty() {
+        ctx.hosts.fetch_add(targets.len() as u64, Ordering::Relaxed);
+        resolutions.extend(resolve_all(ctx, &targets).await);
+        resolutions.sort_by(|a, b| a.name.cmp(&b.name));
+    }
     if ctx.cancel.is_cancelled() {
         return false;
     }

@@ -44,6 +44,10 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on hardened.test"
         );
     }
+    // An in-scope CNAME target nobody would guess is scanned as a host of its own.
+    assert!(
+        run.covered.iter().any(|c| c.check == CheckId::DnsDanglingCname && c.host == "sso-backend-7.hardened.test")
+    );
     // Every finding names the audit records behind it.
     assert!(run.found.iter().all(|o| !o.audit.is_empty()));
     // Scope held.
