@@ -15,5 +15,7 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // One TLS crypto provider for the whole process, installed before any use.
+    haetae_scanner::tls::handshake::install_crypto_provider();
     exit::run(cli::parse())
 }

@@ -12,10 +12,18 @@
 //!   on `www.hardened.test` (127.77.2.20);
 //! * tripwires that count connections a correct scan never makes: the
 //!   out-of-scope addresses 127.99.0.1 and 127.99.0.2, and the excluded host
-//!   `payments.agency.test` (127.77.1.30), all on the SSH port number.
+//!   `payments.agency.test` (127.77.1.30), all on the SSH port number;
+//! * TLS endpoints, each a name in the zones on its own address and port
+//!   ([`Lab::tls_endpoints`]): `tls.hardened.test` (127.77.2.40, sound) and,
+//!   in `agency.test`, `expired` (.1.41), `expiring` (.1.42), `selfsigned`
+//!   (.1.43), `wronghost` (.1.44), `weakkey` (.1.45, RSA-1024), `weaksig`
+//!   (.1.46, SHA-1 signature) and `tls10` (.1.47: TLS 1.0, 3DES and static
+//!   RSA suites, a 1024-bit DH group). Their certificates come from a lab CA
+//!   that is the same on every run ([`CA_PEM`]).
 //!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
-//! scans it; [`PLANTED`] lists what a scan must find. Everything stops when the
+//! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
+//! `haetae.toml`); [`PLANTED`] lists what a scan must find. Everything stops when the
 //! [`Lab`] is dropped or [`Lab::shutdown`] is awaited.
 //!
 //! ```
@@ -44,7 +52,14 @@ use tokio_util::task::TaskTracker;
 mod clock;
 mod dns;
 mod tcp;
+mod tls;
 mod zones;
+
+pub use tls::certs::CA_PEM;
+
+/// The file name [`Lab::haetae_toml`] gives the lab CA in `[tls] extra_roots`,
+/// relative to `haetae.toml`: write [`Lab::ca_pem`] there.
+pub const CA_FILE: &str = "lab-ca.pem";
 
 /// The engagement ID of the lab's scope.
 pub const ENGAGEMENT_ID: &str = "KR-LAB-0001";
@@ -70,6 +85,15 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.ssh-exposed", host: "www.agency.test" },
     Planted { check: "dns.spf-missing", host: "oldmail.test" },
     Planted { check: "dns.dmarc-missing", host: "oldmail.test" },
+    Planted { check: "tls.cert-expired", host: "expired.agency.test" },
+    Planted { check: "tls.cert-expiring", host: "expiring.agency.test" },
+    Planted { check: "tls.cert-untrusted", host: "selfsigned.agency.test" },
+    Planted { check: "tls.cert-hostname-mismatch", host: "wronghost.agency.test" },
+    Planted { check: "tls.weak-key", host: "weakkey.agency.test" },
+    Planted { check: "tls.weak-signature", host: "weaksig.agency.test" },
+    Planted { check: "tls.legacy-protocol", host: "tls10.agency.test" },
+    Planted { check: "tls.weak-cipher", host: "tls10.agency.test" },
+    Planted { check: "tls.weak-dh", host: "tls10.agency.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -83,6 +107,8 @@ pub struct Lab {
     ports: Vec<u16>,
     counters: Arc<tcp::Counters>,
     answered: Arc<AtomicU64>,
+    tls_endpoints: Vec<(&'static str, SocketAddr)>,
+    tls_counters: Arc<tls::Counters>,
     _claim: tcp::PortClaim,
 }
 
@@ -97,9 +123,12 @@ impl Lab {
         let (dns_udp, dns_tcp) = dns::bind_pair(dns::DNS_IP, &mut claim).await?;
         let (silent_udp, silent_tcp) = dns::bind_pair(dns::SILENT_IP, &mut claim).await?;
         let bound = tcp::bind_all(&mut claim).await?;
+        let tls_bound = tls::bind_all(&mut claim).await?;
+        let tls_endpoints = tls_bound.endpoints.clone();
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
         let mut ports = vec![bound.ssh_port, bound.smtp_port, bound.quiet_port];
+        ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
         ports.sort_unstable();
         ports.dedup();
 
@@ -107,14 +136,28 @@ impl Lab {
         let tracker = TaskTracker::new();
         let counters = Arc::new(tcp::Counters::default());
         let answered = Arc::new(AtomicU64::new(0));
+        let tls_counters = Arc::new(tls::Counters::default());
 
+        // Certificates are issued first: if that fails, nothing is serving yet.
+        tls::spawn_all(tls_bound, &tls_counters, &token, &tracker)?;
         tracker.spawn(dns::serve_udp(dns_udp, Arc::clone(&responder), Arc::clone(&answered), token.clone()));
         tracker.spawn(dns::serve_tcp(dns_tcp, responder, Arc::clone(&answered), token.clone(), tracker.clone()));
         tracker.spawn(dns::silent_udp(silent_udp, token.clone()));
         tracker.spawn(dns::silent_tcp(silent_tcp, token.clone(), tracker.clone()));
         tcp::spawn_all(bound.services, &counters, &token, &tracker);
 
-        Ok(Lab { token, tracker, dns_addr, silent_dns_addr, ports, counters, answered, _claim: claim })
+        Ok(Lab {
+            token,
+            tracker,
+            dns_addr,
+            silent_dns_addr,
+            ports,
+            counters,
+            answered,
+            tls_endpoints,
+            tls_counters,
+            _claim: claim,
+        })
     }
 
     /// The authoritative server for the lab zones: `127.77.0.53:<port>`,
@@ -128,9 +171,9 @@ impl Lab {
         self.silent_dns_addr
     }
 
-    /// The TCP ports the lab's services listen on (SSH-like, SMTP-like, and
-    /// the hardened web host), sorted and deduplicated. The name servers'
-    /// ports are not among them.
+    /// The TCP ports the lab's services listen on (SSH-like, SMTP-like, the
+    /// hardened web host, and every TLS endpoint), sorted and deduplicated.
+    /// The name servers' ports are not among them.
     pub fn ports(&self) -> Vec<u16> {
         self.ports.clone()
     }
@@ -166,7 +209,10 @@ timeout_ms = 2000
         )
     }
 
-    /// A complete `haetae.toml` whose resolver is the lab's name server.
+    /// A complete `haetae.toml` whose resolver is the lab's name server and
+    /// which trusts the lab CA through `[tls] extra_roots = ["lab-ca.pem"]`.
+    /// The caller writes [`Lab::ca_pem`] to [`CA_FILE`] (`lab-ca.pem`) in the
+    /// same directory as `haetae.toml`.
     pub fn haetae_toml(&self) -> String {
         format!(
             r#"scope = "scope.toml"
@@ -175,9 +221,30 @@ store = ".haetae"
 
 [resolver]
 nameservers = ["{}"]
+
+[tls]
+extra_roots = ["{CA_FILE}"]
 "#,
             self.dns_addr
         )
+    }
+
+    /// The lab CA certificate (PEM), which issued every lab leaf except
+    /// `selfsigned.agency.test`'s. The same on every run: [`CA_PEM`].
+    pub fn ca_pem(&self) -> String {
+        CA_PEM.to_owned()
+    }
+
+    /// Every TLS endpoint: (DNS name, address:port), `tls.hardened.test`
+    /// first, then the weak ones in `agency.test`.
+    pub fn tls_endpoints(&self) -> Vec<(&'static str, SocketAddr)> {
+        self.tls_endpoints.clone()
+    }
+
+    /// TCP connections accepted by the TLS endpoint named `name` (0 for a
+    /// name that is not one). Counted on accept, before any handshake.
+    pub fn tls_connections(&self, name: &str) -> u64 {
+        self.tls_counters.get(name)
     }
 
     /// TCP connections accepted on the out-of-scope addresses (127.99.0.1,
@@ -228,7 +295,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 10);
+        assert_eq!(PLANTED.len(), 19);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -3,8 +3,10 @@
 //! Five zones are served authoritatively:
 //!
 //! * `agency.test`: the weak target (permissive SPF, weak DMARC, no CAA,
-//!   open zone transfer, a dangling CNAME, names pointing out of scope);
-//! * `hardened.test`: the same shape done right (nothing to find);
+//!   open zone transfer, a dangling CNAME, names pointing out of scope, and
+//!   the weak TLS endpoints);
+//! * `hardened.test`: the same shape done right (nothing to find), with a
+//!   sound TLS endpoint;
 //! * `oldmail.test`: a forgotten domain with no SPF and no DMARC record;
 //! * `agency-cdn.test`: SOA and NS only, so `gone.agency-cdn.test` does not exist;
 //! * `othercorp.test`: another organisation, out of scope.
@@ -88,6 +90,21 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("cdn", Data::Cname("edge.othercorp.test.")),
             // Excluded in the scope: must never be contacted.
             rr("payments", Data::A(Ipv4Addr::new(127, 77, 1, 30))),
+            // TLS endpoints (tls/mod.rs), one weakness each:
+            // tls.cert-expired
+            rr("expired", Data::A(Ipv4Addr::new(127, 77, 1, 41))),
+            // tls.cert-expiring
+            rr("expiring", Data::A(Ipv4Addr::new(127, 77, 1, 42))),
+            // tls.cert-untrusted
+            rr("selfsigned", Data::A(Ipv4Addr::new(127, 77, 1, 43))),
+            // tls.cert-hostname-mismatch
+            rr("wronghost", Data::A(Ipv4Addr::new(127, 77, 1, 44))),
+            // tls.weak-key
+            rr("weakkey", Data::A(Ipv4Addr::new(127, 77, 1, 45))),
+            // tls.weak-signature
+            rr("weaksig", Data::A(Ipv4Addr::new(127, 77, 1, 46))),
+            // tls.legacy-protocol, tls.weak-cipher, tls.weak-dh
+            rr("tls10", Data::A(Ipv4Addr::new(127, 77, 1, 47))),
         ],
     },
     ZoneSpec {
@@ -106,8 +123,11 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("@", Data::CaaIssue("letsencrypt.org")),
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
             // An alias to a name no word list guesses: found through the CNAME.
+            rr("secure", Data::Cname("tls.hardened.test.")),
             rr("login", Data::Cname("sso-backend-7.hardened.test.")),
             rr("sso-backend-7", Data::A(Ipv4Addr::new(127, 77, 2, 30))),
+            // A TLS endpoint done right (tls/mod.rs).
+            rr("tls", Data::A(Ipv4Addr::new(127, 77, 2, 40))),
         ],
     },
     ZoneSpec {
@@ -268,6 +288,23 @@ mod tests {
         let caa = caa.unwrap();
         assert_eq!(caa.tag, "issue");
         assert_eq!(caa.value, b"letsencrypt.org");
+    }
+
+    #[test]
+    fn every_tls_endpoint_resolves_to_its_address() {
+        let zones = build_all().unwrap();
+        for spec in crate::tls::ENDPOINTS {
+            let n = name(&format!("{}.", spec.name));
+            let z = find(&zones, &n).unwrap();
+            let ips: Vec<Ipv4Addr> = z
+                .at(&n)
+                .filter_map(|r| match &r.data {
+                    RData::A(a) => Some(a.0),
+                    _ => None,
+                })
+                .collect();
+            assert_eq!(ips, vec![spec.ip], "{}", spec.name);
+        }
     }
 
     #[test]

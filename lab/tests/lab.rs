@@ -327,7 +327,8 @@ async fn axfr_is_open_on_agency_and_refused_on_hardened() {
 async fn services_greet_and_count() {
     let lab = Lab::start().await.unwrap();
     let ports = lab.ports();
-    assert_eq!(ports.len(), 3);
+    assert_eq!(ports.len(), 3 + lab.tls_endpoints().len());
+    assert_eq!(ports.len(), 11);
     assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted: {ports:?}");
     assert!(!ports.contains(&lab.dns_addr().port()));
 
@@ -569,6 +570,9 @@ async fn configuration_files() {
     assert!(cfg.contains("rules = \"rules.toml\""));
     assert!(cfg.contains("store = \".haetae\""));
     assert!(cfg.contains(&format!("[resolver]\nnameservers = [\"127.77.0.53:{}\"]", lab.dns_addr().port())));
+    assert!(cfg.contains("[tls]\nextra_roots = [\"lab-ca.pem\"]\n"), "{cfg}");
+    assert_eq!(haetae_lab::CA_FILE, "lab-ca.pem");
+    assert_eq!(lab.ca_pem(), haetae_lab::CA_PEM);
 
     assert_eq!(PLANTED.iter().filter(|p| p.check == "dns.points-out-of-scope").count(), 2);
     lab.shutdown().await;

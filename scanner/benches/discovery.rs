@@ -92,7 +92,7 @@ async fn main() {
     let s = scope(&lab.scope_toml(), (1..=65535).collect());
     let g = guard(s, lab.dns_addr(), dir.path());
     let (tx, mut rx) = mpsc::channel(4096);
-    let req = ScanRequest { targets: vec![TARGET.into()], profile: Profile::Standard, skip: Default::default() };
+    let req = ScanRequest { targets: vec![TARGET.into()], profile: Profile::Standard, ..Default::default() };
     let t = Instant::now();
     let run = tokio::spawn(engine::run(g.clone(), req, tx, CancellationToken::new()));
     let mut found = Vec::new();

@@ -14,3 +14,4 @@ pub mod dns;
 pub mod engine;
 pub mod guard;
 pub mod scope;
+pub mod tls;

@@ -35,6 +35,7 @@ pub(crate) fn run(g: &Global, keep: Option<PathBuf>, tui: bool) -> Result<()> {
         let lab = Lab::start().await.context("cannot start the lab on loopback")?;
         std::fs::write(dir.join("scope.toml"), lab.scope_toml())?;
         std::fs::write(dir.join("haetae.toml"), lab.haetae_toml())?;
+        std::fs::write(dir.join(haetae_lab::CA_FILE), lab.ca_pem())?;
         std::fs::write(dir.join("rules.toml"), super::init::STARTERS[2].1)?;
         let ws = Workspace::load(&Global { chdir: Some(dir.clone()), ..Global::default() })?;
         let opts = ScanOptions {

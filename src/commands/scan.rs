@@ -14,6 +14,7 @@ use haetae_rules::DefaultScorer;
 use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Stop};
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
+use haetae_scanner::tls::handshake::TlsOptions;
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -46,6 +47,7 @@ pub(crate) struct Report {
     pub(crate) outcome: Outcome,
     pub(crate) seen: Vec<Finding>,
     pub(crate) open_ports: Vec<(String, std::net::IpAddr, u16)>,
+    pub(crate) changes: Vec<haetae_findings::ChangeEvent>,
 }
 
 pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
@@ -146,6 +148,7 @@ pub(crate) fn authorize(ws: &Workspace, targets: &[String]) -> Result<(Scope, Ve
 pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     let (scope, targets) = authorize(ws, &opts.targets)?;
     let nameservers = nameservers(ws)?;
+    let tls = TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?;
     let store = Store::open(&ws.store, Arc::new(DefaultScorer))?;
     let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
 
@@ -193,13 +196,14 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         );
     }
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
-    let request = ScanRequest { targets, profile: opts.profile, skip };
+    let request = ScanRequest { targets, profile: opts.profile, skip, tls };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
 
     let bar = progress_bar(opts.progress);
     let mut pending_obs: Vec<Observation> = Vec::new();
     let mut pending_cov: Vec<Coverage> = Vec::new();
     let mut open_ports = Vec::new();
+    let mut changes = Vec::new();
     let mut last_commit = Instant::now();
     let mut failure: Option<anyhow::Error> = None;
     while let Some(ev) = rx.recv().await {
@@ -207,6 +211,17 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
             ScanEvent::OpenPort { host, addr, port } => open_ports.push((host, addr, port)),
+            ScanEvent::Certificate { host, port, sha256 } => {
+                match store.observe_certificate(Some(run.id), &host, port, &sha256) {
+                    Ok(Some(change)) => changes.push(change),
+                    Ok(None) => {}
+                    Err(e) => {
+                        failure = Some(e.into());
+                        cancel.cancel();
+                        break;
+                    }
+                }
+            }
             ScanEvent::Progress(p) => {
                 if let Some(bar) = &bar {
                     bar.set_length(p.hosts + p.ports_total);
@@ -249,7 +264,7 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         .into_iter()
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
-    Ok(Report { run, outcome, seen, open_ports })
+    Ok(Report { run, outcome, seen, open_ports, changes })
 }
 
 fn commit(
@@ -305,6 +320,10 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         ports.sort();
         writeln!(out, "  open ports: {}", ports.join(", "))?;
     }
+    for c in &r.changes {
+        let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
+        writeln!(out, "  changed: certificate of {}{port}: {} -> {}", c.host, short(&c.before), short(&c.after))?;
+    }
     let mut seen = r.seen.clone();
     super::findings::sort(&mut seen);
     let counts: Vec<String> =
@@ -314,4 +333,8 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         writeln!(out, "  {}  {}  {:<28} {:<28} {}", f.id, f.priority, f.check.as_str(), f.endpoint(), f.title)?;
     }
     Ok(())
+}
+
+fn short(sha256: &str) -> &str {
+    sha256.get(..16).unwrap_or(sha256)
 }

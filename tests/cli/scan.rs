@@ -19,6 +19,7 @@ fn lab_workspace() -> LabWorkspace {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("scope.toml"), lab.scope_toml()).unwrap();
     std::fs::write(dir.path().join("haetae.toml"), lab.haetae_toml()).unwrap();
+    std::fs::write(dir.path().join(haetae_lab::CA_FILE), lab.ca_pem()).unwrap();
     LabWorkspace { dir, lab, rt }
 }
 

@@ -9,6 +9,8 @@
 //! - `by_host`: host ‖ NUL ‖ id → () (lists by host; closes what a scan covered)
 //! - `scans`: scan id (big endian) → scan run record
 //! - `coverage`: scan id ‖ check ‖ NUL ‖ host ‖ NUL ‖ port ‖ NUL → ()
+//! - `assets`: kind ‖ NUL ‖ host ‖ NUL ‖ port → last value seen (certificate SHA-256)
+//! - `changes`: sequence (big endian) → change event
 //! - `meta`: `schema_version` → u32
 //!
 //! A finding and all its index entries change in one transaction, and every
@@ -18,6 +20,7 @@
 //! as the primary write, and with four indexes sled capped batched upserts
 //! near 30k/s on the 2-core reference machine (`cargo bench --bench store`).
 
+mod changes;
 mod keys;
 mod scan;
 mod write;
@@ -29,6 +32,7 @@ use crate::error::StoreError;
 use crate::model::{Finding, Priority, State};
 use crate::prioritize::Prioritizer;
 
+pub use changes::{ChangeEvent, ChangeKind};
 pub use scan::{Coverage, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 
@@ -90,6 +94,8 @@ pub struct Store {
     by_host: sled::Tree,
     scans: sled::Tree,
     coverage: sled::Tree,
+    assets: sled::Tree,
+    changes: sled::Tree,
     prioritizer: Arc<dyn Prioritizer>,
     write_lock: Mutex<()>,
 }
@@ -160,6 +166,8 @@ impl Store {
             by_host: db.open_tree("by_host").map_err(err)?,
             scans: db.open_tree("scans").map_err(err)?,
             coverage: db.open_tree("coverage").map_err(err)?,
+            assets: db.open_tree("assets").map_err(err)?,
+            changes: db.open_tree("changes").map_err(err)?,
             db,
             prioritizer,
             write_lock: Mutex::new(()),

@@ -251,3 +251,14 @@ fn scan_ids_count_up_across_restarts() {
     store.finish_scan(3, true).unwrap();
     assert_eq!(store.unfinished_scan().unwrap(), None, "scan 2 was superseded by scan 3");
 }
+
+#[test]
+fn a_changed_certificate_is_a_change_event() {
+    let store = temp_store();
+    assert_eq!(store.observe_certificate(Some(1), "www.a.test", 443, "aa").unwrap(), None);
+    assert_eq!(store.observe_certificate(Some(2), "WWW.a.test.", 443, "aa").unwrap(), None, "same certificate");
+    let e = store.observe_certificate(Some(3), "www.a.test", 443, "bb").unwrap().unwrap();
+    assert_eq!((e.before.as_str(), e.after.as_str(), e.port, e.scan), ("aa", "bb", Some(443), Some(3)));
+    assert_eq!(store.observe_certificate(Some(3), "www.a.test", 8443, "cc").unwrap(), None, "another endpoint");
+    assert_eq!(store.changes().unwrap(), vec![e]);
+}

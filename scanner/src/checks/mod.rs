@@ -5,6 +5,7 @@
 pub mod mail;
 pub(crate) mod names;
 pub(crate) mod ssh;
+pub(crate) mod tls;
 pub(crate) mod zone;
 
 use haetae_findings::{Asset, CheckId, Confidence, Observation};
@@ -65,6 +66,42 @@ pub(crate) fn guidance(check: &CheckId) -> (&'static str, &'static [&'static str
         CheckId::DnsPointsOutOfScope => (
             "Confirm whether the target is the agency's; if it is, add it to the authorization; if not, remove the record.",
             &[],
+        ),
+        CheckId::TlsCertExpired => (
+            "Renew the certificate and automate renewal (ACME); monitor expiry.",
+            &["https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"],
+        ),
+        CheckId::TlsCertExpiring => (
+            "Renew the certificate before it expires and automate renewal (ACME).",
+            &["https://www.rfc-editor.org/rfc/rfc5280#section-4.1.2.5"],
+        ),
+        CheckId::TlsCertUntrusted => (
+            "Serve a certificate from a trusted CA (public, or the agency PKI listed in extra_roots) with its full intermediate chain.",
+            &["https://www.rfc-editor.org/rfc/rfc5280#section-6"],
+        ),
+        CheckId::TlsCertHostnameMismatch => (
+            "Issue a certificate whose subjectAltName lists this host name.",
+            &["https://www.rfc-editor.org/rfc/rfc6125#section-6.4"],
+        ),
+        CheckId::TlsWeakKey => (
+            "Re-key with RSA 2048 bits or more, or ECDSA P-256 or stronger, and re-issue the certificate.",
+            &["https://wiki.mozilla.org/Security/Server_Side_TLS"],
+        ),
+        CheckId::TlsWeakSignature => (
+            "Re-issue the certificate (and intermediates) signed with SHA-256 or stronger.",
+            &["https://www.rfc-editor.org/rfc/rfc9155"],
+        ),
+        CheckId::TlsWeakCipher => (
+            "Offer only the cipher suites of Mozilla's intermediate profile (ECDHE/DHE with AES-GCM or ChaCha20).",
+            &["https://wiki.mozilla.org/Security/Server_Side_TLS", "https://ssl-config.mozilla.org/"],
+        ),
+        CheckId::TlsWeakDh => (
+            "Use a DHE group of at least 2048 bits (ffdhe2048, RFC 7919) or disable DHE in favour of ECDHE.",
+            &["https://www.rfc-editor.org/rfc/rfc7919", "https://weakdh.org/"],
+        ),
+        CheckId::TlsLegacyProtocol => (
+            "Disable SSLv3, TLS 1.0 and TLS 1.1; allow TLS 1.2 and 1.3 only.",
+            &["https://www.rfc-editor.org/rfc/rfc8996"],
         ),
         CheckId::SvcSshExposed => (
             "Limit SSH to management networks or a bastion, keep OpenSSH current, and allow key-based authentication only.",

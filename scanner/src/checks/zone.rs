@@ -179,7 +179,9 @@ pub(crate) async fn check_zone(
             }
         }
     }
-    if active && !skip(&CheckId::DnsAxfrOpen) {
+    // The transfer also discovers names, so it runs even when a resumed scan
+    // already covered the check; only the finding is then not reported again.
+    if active {
         let servers: Vec<String> = ns
             .response
             .as_ref()
@@ -193,7 +195,12 @@ pub(crate) async fn check_zone(
                     .collect()
             })
             .unwrap_or_default();
+        let before = rep.observations.len();
         axfr(guard, apex, &servers, &eng, &mut rep).await;
+        if skip(&CheckId::DnsAxfrOpen) {
+            rep.observations.truncate(before);
+            rep.covered.retain(|c| *c != CheckId::DnsAxfrOpen);
+        }
     }
     rep
 }

@@ -5,6 +5,7 @@ pub(crate) const STANDARD: &[&str] = &[
     "www", "mail", "smtp", "webmail", "portal", "api", "dev", "test", "staging", "admin", "vpn", "remote", "old",
     "legacy", "new", "cdn", "static", "ns1", "ns2", "mx", "ftp", "app", "m", "intranet", "gw", "auth", "sso", "login",
     "git", "jenkins", "status", "monitor", "grafana", "kibana", "db", "backup", "files", "docs", "wiki", "help",
+    "secure",
 ];
 
 /// Extra labels for the deep profile.

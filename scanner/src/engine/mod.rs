@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use crate::checks::{self, observe, ssh};
 use crate::guard::{ChainEnd, GuardError, ScopeGuard};
 use crate::scope::{Target, parse_target};
+use crate::tls::handshake::TlsOptions;
 
 /// How far a scan goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +63,8 @@ pub struct ScanRequest {
     pub profile: Profile,
     /// Units covered by an interrupted run of the same scan.
     pub skip: HashSet<Unit>,
+    /// Trust roots and expiry threshold for the TLS checks.
+    pub tls: TlsOptions,
 }
 
 /// Progress counters.
@@ -92,6 +95,15 @@ pub enum ScanEvent {
     Covered(Coverage),
     /// Counters.
     Progress(Progress),
+    /// The leaf certificate an endpoint presented (for change tracking).
+    Certificate {
+        /// Host name (SNI).
+        host: String,
+        /// Port.
+        port: u16,
+        /// SHA-256 of the leaf certificate.
+        sha256: String,
+    },
     /// A TCP port answered.
     OpenPort {
         /// Host name.
@@ -129,6 +141,7 @@ pub struct Outcome {
 
 struct Ctx {
     guard: Arc<ScopeGuard>,
+    tls: TlsOptions,
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
     skip: HashSet<Unit>,
@@ -219,6 +232,7 @@ pub async fn run(
 ) -> Outcome {
     let ctx = Arc::new(Ctx {
         guard: guard.clone(),
+        tls: req.tls.clone(),
         events,
         cancel: cancel.child_token(),
         skip: req.skip.clone(),
@@ -317,7 +331,7 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if ctx.cancel.is_cancelled() {
         return false;
     }
-    let mut by_addr: BTreeMap<IpAddr, String> = BTreeMap::new();
+    let mut by_addr: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     for r in &resolutions {
         let name_checks = [CheckId::DnsDanglingCname, CheckId::DnsPointsOutOfScope];
         if !name_checks.iter().all(|c| ctx.skipped(c, &r.name, None)) {
@@ -331,13 +345,13 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             }
         }
         for a in &r.allowed {
-            // One service, one finding: name it after the first (sorted) name.
-            by_addr.entry(*a).or_insert_with(|| r.name.clone());
+            // Names come sorted: the first names the address's services.
+            by_addr.entry(*a).or_default().push(r.name.clone());
         }
     }
     for a in addr_targets {
         if scope.check_addr(a).allowed {
-            by_addr.entry(a).or_insert_with(|| a.to_string());
+            by_addr.entry(a).or_insert_with(|| vec![a.to_string()]);
         }
     }
 
@@ -412,9 +426,9 @@ async fn resolve_all(ctx: &Arc<Ctx>, names: &BTreeSet<String>) -> Vec<Arc<crate:
 /// memory stay flat, and there is no task spawn per port. Measured against
 /// nmap on a full 65535-port sweep (`scripts/bench-discovery.sh`): a task per
 /// port cost about 20% more time, a single window on one core twice as much.
-async fn port_scan(ctx: &Arc<Ctx>, by_addr: &BTreeMap<IpAddr, String>) -> bool {
+async fn port_scan(ctx: &Arc<Ctx>, by_addr: &BTreeMap<IpAddr, Vec<String>>) -> bool {
     let ports: Arc<Vec<u16>> = Arc::new(ctx.guard.scope().ports.clone());
-    let targets: Arc<Vec<(IpAddr, String)>> = Arc::new(by_addr.iter().map(|(a, h)| (*a, h.clone())).collect());
+    let targets: Arc<Vec<(IpAddr, Vec<String>)>> = Arc::new(by_addr.iter().map(|(a, h)| (*a, h.clone())).collect());
     ctx.ports_total.store((ports.len() * targets.len()) as u64, Ordering::Relaxed);
     let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
     let window = (ctx.guard.scope().limits.concurrency / workers).max(1);
@@ -433,7 +447,7 @@ async fn port_scan(ctx: &Arc<Ctx>, by_addr: &BTreeMap<IpAddr, String>) -> bool {
 /// Probe every `workers`-th (address, port) pair starting at `w`.
 async fn port_worker(
     ctx: &Ctx,
-    targets: &[(IpAddr, String)],
+    targets: &[(IpAddr, Vec<String>)],
     ports: &[u16],
     w: usize,
     workers: usize,
@@ -442,7 +456,8 @@ async fn port_worker(
     let mut in_flight = FuturesUnordered::new();
     let mut complete = true;
     let mut i = 0usize;
-    'outer: for (addr, host) in targets {
+    'outer: for (addr, names) in targets {
+        let Some(host) = names.first() else { continue };
         for &port in ports {
             i += 1;
             if (i - 1) % workers != w {
@@ -452,7 +467,13 @@ async fn port_worker(
                 complete = false;
                 break 'outer;
             }
-            if ctx.skipped(&CheckId::SvcSshExposed, host, Some(port)) {
+            // On resume, skip a port only when every check on it already ran.
+            let done = ctx.skipped(&CheckId::SvcSshExposed, host, Some(port))
+                && names
+                    .iter()
+                    .take(MAX_TLS_NAMES)
+                    .all(|n| checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, n, Some(port))));
+            if done {
                 ctx.ports_done.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
@@ -464,7 +485,7 @@ async fn port_worker(
             }
             let addr = *addr;
             in_flight.push(async move {
-                let ok = probe_port(ctx, host, addr, port).await;
+                let ok = probe_port(ctx, names, addr, port).await;
                 ctx.ports_done.fetch_add(1, Ordering::Relaxed);
                 ok
             });
@@ -476,8 +497,12 @@ async fn port_worker(
     complete
 }
 
+/// Most names whose certificate is inspected on one address and port.
+const MAX_TLS_NAMES: usize = 8;
+
 /// Connect, then probe the service. Returns false if the port gave no definite answer.
-async fn probe_port(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> bool {
+async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> bool {
+    let Some(host) = names.first().map(String::as_str) else { return true };
     let conn = tokio::select! {
         c = ctx.guard.connect(host, addr, port, "tcp.connect") => c,
         _ = ctx.cancel.cancelled() => return false,
@@ -485,8 +510,13 @@ async fn probe_port(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> bool {
     let mut conn = match conn {
         Ok(c) => c,
         Err(GuardError::Failed(why)) if why == "closed" => {
-            // Definitely not listening: a previous SSH finding here is fixed.
+            // Definitely not listening: previous service findings here are fixed.
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+            for name in names.iter().take(MAX_TLS_NAMES) {
+                for c in checks::tls::CHECKS {
+                    ctx.covered(c, name, Some(port)).await;
+                }
+            }
             return true;
         }
         Err(e) => {
@@ -495,17 +525,33 @@ async fn probe_port(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> bool {
         }
     };
     ctx.open_ports.fetch_add(1, Ordering::Relaxed);
+    let conn_audit = conn.audit;
     ctx.send(ScanEvent::OpenPort { host: host.to_owned(), addr, port }).await;
     let wait = ctx.guard.timeout().min(Duration::from_secs(3));
     let greeting = tokio::select! {
         g = ssh::read_greeting(&mut conn.stream, wait) => g,
         _ = ctx.cancel.cancelled() => return false,
     };
+    drop(conn.stream);
     let data = match greeting {
         ssh::Greeting::Data(d) => d,
-        ssh::Greeting::Silent => Vec::new(),
+        ssh::Greeting::Silent => {
+            // A server that waits for the client to speak first: try TLS.
+            let mut definite = true;
+            for name in names.iter().take(MAX_TLS_NAMES) {
+                definite &= tls_endpoint(ctx, name, addr, port).await;
+            }
+            ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+            return definite;
+        }
         ssh::Greeting::Failed(_) => return false,
     };
+    // The server spoke first: not implicit TLS.
+    for name in names.iter().take(MAX_TLS_NAMES) {
+        for c in checks::tls::CHECKS {
+            ctx.covered(c, name, Some(port)).await;
+        }
+    }
     if let Some(banner) = ssh::ssh_banner(&data) {
         let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
         let eng = ctx.guard.scope().engagement.id.clone();
@@ -515,11 +561,36 @@ async fn probe_port(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> bool {
             asset,
             "",
             format!("{addr}:{port} answers \"{banner}\""),
-            &[conn.audit],
+            &[conn_audit],
         );
         ctx.found(vec![o]).await;
     }
     ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
     ctx.tick().await;
     true
+}
+
+/// TLS checks of one name on one endpoint. Returns whether the answers were definite.
+async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> bool {
+    if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
+        return true;
+    }
+    let rep = tokio::select! {
+        r = checks::tls::check_endpoint(&ctx.guard, name, addr, port, &ctx.tls) => r,
+        _ = ctx.cancel.cancelled() => return false,
+    };
+    if let Some(w) = rep.window_closed {
+        ctx.halt(Stop::Window(w));
+        return false;
+    }
+    ctx.found(rep.observations).await;
+    if let Some(sha256) = rep.leaf_sha256 {
+        ctx.send(ScanEvent::Certificate { host: name.to_owned(), port, sha256 }).await;
+    }
+    if rep.definite {
+        for c in checks::tls::CHECKS {
+            ctx.covered(c, name, Some(port)).await;
+        }
+    }
+    rep.definite
 }

@@ -44,6 +44,13 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on hardened.test"
         );
     }
+    // The hardened TLS endpoint was examined by every TLS check, and passed.
+    for c in [CheckId::TlsCertUntrusted, CheckId::TlsWeakCipher, CheckId::TlsLegacyProtocol, CheckId::TlsWeakDh] {
+        assert!(
+            run.covered.iter().any(|x| x.check == c && x.host == "tls.hardened.test"),
+            "{c} not covered on tls.hardened.test"
+        );
+    }
     // An in-scope CNAME target nobody would guess is scanned as a host of its own.
     assert!(
         run.covered.iter().any(|c| c.check == CheckId::DnsDanglingCname && c.host == "sso-backend-7.hardened.test")
@@ -131,11 +138,17 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
     let first = scan(scope.clone(), vec![lab.dns_addr()], now(), seeds_request(&scope)).await;
     assert!(first.outcome.complete);
     let skip = first.covered.iter().map(|c| (c.check.clone(), c.host.clone(), c.port)).collect();
-    let req = ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip };
+    let req =
+        ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip, tls: crate::support::lab_tls() };
     let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
     assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);
 
-    let passive = ScanRequest { targets: scope.seeds.clone(), profile: Profile::Passive, skip: Default::default() };
+    let passive = ScanRequest {
+        targets: scope.seeds.clone(),
+        profile: Profile::Passive,
+        tls: crate::support::lab_tls(),
+        ..Default::default()
+    };
     let p = scan(scope, vec![lab.dns_addr()], now(), passive).await;
     assert_eq!(p.guard.stats.connects.load(Ordering::Relaxed), 0);
     assert!(p.found.iter().any(|o| o.check == CheckId::DnsSpfPermissive));

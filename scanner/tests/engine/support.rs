@@ -8,6 +8,7 @@ use haetae_lab::Lab;
 use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest};
 use haetae_scanner::guard::{Clock, GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
+use haetae_scanner::tls::handshake::TlsOptions;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -59,5 +60,10 @@ pub(crate) async fn scan(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clo
 }
 
 pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
-    ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip: Default::default() }
+    ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip: Default::default(), tls: lab_tls() }
+}
+
+/// Trust the lab's CA only.
+pub(crate) fn lab_tls() -> TlsOptions {
+    TlsOptions::from_pem(haetae_lab::CA_PEM, 30).unwrap()
 }

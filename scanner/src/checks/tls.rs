@@ -1,0 +1,263 @@
+//! TLS checks on one endpoint: certificate (expired, expiring, untrusted,
+//! name, key, signature) through rustls, and what rustls cannot ask (legacy
+//! protocols, weak suites, DHE group size) through hand-built ClientHellos.
+
+use std::net::IpAddr;
+
+use haetae_findings::{Asset, CheckId, Observation};
+
+use super::observe;
+use crate::guard::{GuardError, ScopeGuard};
+use crate::tls::cert::{self, CertInfo};
+use crate::tls::handshake::{self, TlsOptions, Trust};
+use crate::tls::raw::{self, Reply, Version};
+
+/// Weak suites enumerated per endpoint at most.
+const MAX_WEAK_SUITES: usize = 8;
+
+/// Every check this module runs.
+pub(crate) const CHECKS: [CheckId; 9] = [
+    CheckId::TlsCertExpired,
+    CheckId::TlsCertExpiring,
+    CheckId::TlsCertUntrusted,
+    CheckId::TlsCertHostnameMismatch,
+    CheckId::TlsWeakKey,
+    CheckId::TlsWeakSignature,
+    CheckId::TlsWeakCipher,
+    CheckId::TlsWeakDh,
+    CheckId::TlsLegacyProtocol,
+];
+
+/// What one endpoint showed.
+#[derive(Debug, Default)]
+pub(crate) struct TlsReport {
+    pub(crate) observations: Vec<Observation>,
+    /// Whether every probe got a definite answer (then all [`CHECKS`] are covered).
+    pub(crate) definite: bool,
+    /// Whether the endpoint speaks TLS.
+    pub(crate) is_tls: bool,
+    /// SHA-256 of the leaf certificate, for change tracking.
+    pub(crate) leaf_sha256: Option<String>,
+    pub(crate) window_closed: Option<String>,
+}
+
+struct Endpoint<'a> {
+    guard: &'a ScopeGuard,
+    host: &'a str,
+    addr: IpAddr,
+    port: u16,
+}
+
+impl Endpoint<'_> {
+    /// One hand-built hello on a fresh, scope-checked connection. `None` when
+    /// the connection itself could not be made (no answer about TLS at all);
+    /// a server that stays silent after a ClientHello is an answer: not TLS.
+    async fn hello(&self, version: Version, suites: &[u16], rep: &mut TlsReport) -> Option<(Reply, u64)> {
+        let probe = format!("tls.hello {}", version.name());
+        let mut conn = match self.guard.connect(self.host, self.addr, self.port, &probe).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let GuardError::Window(w) = &e {
+                    rep.window_closed = Some(w.clone());
+                }
+                rep.definite = false;
+                return None;
+            }
+        };
+        let sni = self.host.parse::<IpAddr>().is_err().then_some(self.host);
+        let msg = raw::client_hello(version, suites, sni);
+        Some((raw::probe(&mut conn.stream, &msg, self.guard.timeout()).await, conn.audit))
+    }
+}
+
+pub(crate) async fn check_endpoint(
+    guard: &ScopeGuard,
+    host: &str,
+    addr: IpAddr,
+    port: u16,
+    opts: &TlsOptions,
+) -> TlsReport {
+    let ep = Endpoint { guard, host, addr, port };
+    let mut rep = TlsReport { definite: true, ..TlsReport::default() };
+    let eng = guard.scope().engagement.id.clone();
+    let asset = || Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
+
+    // 0. Is it TLS at all? A TLS 1.2 hello with what any client offers gets a
+    // ServerHello or an alert from a TLS server; anything else is not TLS.
+    let mut audit = Vec::new();
+    let mut raw_chain: Vec<Vec<u8>> = Vec::new();
+    let Some((first, seq)) = ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await else { return rep };
+    audit.push(seq);
+    match first {
+        Reply::Hello(h) => raw_chain = h.certificates,
+        Reply::Alert { .. } => {}
+        Reply::Closed | Reply::NotTls(_) | Reply::Timeout => return rep,
+    }
+    rep.is_tls = true;
+
+    // 1. rustls: the chain, verified the normal way and for trust alone.
+    let mut inspection = None;
+    match guard.connect(host, addr, port, "tls.handshake").await {
+        Ok(c) => {
+            audit.push(c.audit);
+            inspection = handshake::inspect(c.stream, host, opts, guard.timeout()).await;
+        }
+        Err(GuardError::Window(w)) => {
+            rep.window_closed = Some(w);
+            rep.definite = false;
+            return rep;
+        }
+        Err(_) => {}
+    }
+
+    // 2. Legacy protocols, with what a legacy client offers.
+    let broad = raw::broad_suites();
+    let mut legacy = Vec::new();
+    for v in [Version::Ssl3, Version::Tls10, Version::Tls11] {
+        let Some((reply, seq)) = ep.hello(v, &broad, &mut rep).await else { continue };
+        audit.push(seq);
+        if let Reply::Hello(h) = reply {
+            if h.version == v.wire() {
+                let suite = raw::suite(h.cipher).map_or_else(|| format!("0x{:04x}", h.cipher), |s| s.name.to_owned());
+                legacy.push(format!("{} accepted (cipher {suite})", v.name()));
+            }
+            if raw_chain.is_empty() {
+                raw_chain = h.certificates.clone();
+            }
+        }
+    }
+
+    // 3. Suites outside Mozilla intermediate: offer only those, enumerate what is picked.
+    let mut offer = raw::weak_suites();
+    let mut weak = Vec::new();
+    for _ in 0..MAX_WEAK_SUITES {
+        let Some((reply, seq)) = ep.hello(Version::Tls12, &offer, &mut rep).await else { break };
+        audit.push(seq);
+        let Reply::Hello(h) = reply else { break };
+        if raw_chain.is_empty() {
+            raw_chain = h.certificates.clone();
+        }
+        let Some(s) = raw::suite(h.cipher).filter(|s| s.weakness.is_some()) else { break };
+        weak.push(format!("{} ({:?})", s.name, s.weakness.unwrap_or(raw::Weakness::StaticRsa)));
+        offer.retain(|&id| id != h.cipher);
+        if offer.is_empty() {
+            break;
+        }
+    }
+
+    // 4. DHE group size.
+    let dhe = ep.hello(Version::Tls12, &raw::dhe_suites(), &mut rep).await;
+    let mut weak_dh = None;
+    if let Some((Reply::Hello(h), seq)) = &dhe {
+        audit.push(*seq);
+        if let Some(bits) = h.dh_bits
+            && bits < 2048
+        {
+            let name = raw::suite(h.cipher).map_or("DHE", |s| s.name);
+            weak_dh = Some(format!("DHE group of {bits} bits (suite {name})"));
+        }
+    }
+
+    // Certificates: from rustls, or from a hand-built handshake when rustls could not talk.
+    let (chain, verify_error, trust) = match &inspection {
+        Some(i) => (i.chain.clone(), i.verify_error.clone(), i.trust.clone()),
+        None if !raw_chain.is_empty() => {
+            let t = handshake::trust_of(opts, &raw_chain);
+            (raw_chain.clone(), None, t)
+        }
+        None => (Vec::new(), None, Trust::Trusted),
+    };
+    if !legacy.is_empty() {
+        rep.observations.push(observe(
+            CheckId::TlsLegacyProtocol,
+            &eng,
+            asset(),
+            "",
+            format!("{host}:{port}: {}", legacy.join("; ")),
+            &audit,
+        ));
+    }
+    if !weak.is_empty() {
+        rep.observations.push(observe(
+            CheckId::TlsWeakCipher,
+            &eng,
+            asset(),
+            "",
+            format!("{host}:{port} accepts {}", weak.join(", ")),
+            &audit,
+        ));
+    }
+    if let Some(dh) = weak_dh {
+        rep.observations.push(observe(CheckId::TlsWeakDh, &eng, asset(), "", format!("{host}:{port}: {dh}"), &audit));
+    }
+    certificate_checks(&mut rep, &chain, verify_error.as_deref(), &trust, host, opts, &eng, asset(), &audit);
+    rep
+}
+
+#[allow(clippy::too_many_arguments)]
+fn certificate_checks(
+    rep: &mut TlsReport,
+    chain: &[Vec<u8>],
+    verify_error: Option<&str>,
+    trust: &Trust,
+    host: &str,
+    opts: &TlsOptions,
+    eng: &str,
+    asset: Asset,
+    audit: &[u64],
+) {
+    let infos: Vec<CertInfo> = chain.iter().filter_map(|der| cert::inspect(der).ok()).collect();
+    let Some(leaf) = infos.first() else { return };
+    rep.leaf_sha256 = Some(leaf.sha256.clone());
+    let described = cert::describe(leaf);
+    let mut add = |check: CheckId, what: String| {
+        rep.observations.push(observe(check, eng, asset.clone(), "certificate", format!("{what}; {described}"), audit));
+    };
+    let now = haetae_findings::Timestamp::now();
+    if leaf.not_after < now {
+        add(
+            CheckId::TlsCertExpired,
+            format!("expired on {} ({} days ago)", leaf.not_after, now.days_since(leaf.not_after)),
+        );
+    } else if leaf.not_before > now {
+        add(CheckId::TlsCertExpired, format!("not valid before {}", leaf.not_before));
+    } else if leaf.not_after.days_since(now) < i64::from(opts.expiring_days) {
+        add(
+            CheckId::TlsCertExpiring,
+            format!(
+                "expires on {} (in {} days, threshold {})",
+                leaf.not_after,
+                leaf.not_after.days_since(now),
+                opts.expiring_days
+            ),
+        );
+    }
+    if let Trust::Untrusted(why) = trust {
+        let kind = if leaf.self_issued && chain.len() == 1 { "self-signed" } else { "issuer not trusted" };
+        let detail = verify_error.unwrap_or(why);
+        add(CheckId::TlsCertUntrusted, format!("{kind}: issuer {} ({detail})", leaf.issuer));
+    }
+    if !cert::name_matches(&leaf.sans, host) {
+        add(CheckId::TlsCertHostnameMismatch, format!("{host} is not among the certificate's names"));
+    }
+    // The trust anchor's own signature and key do not matter; every other certificate's do.
+    let checked: Vec<&CertInfo> = infos
+        .iter()
+        .enumerate()
+        .filter(|(i, c)| *i == 0 || !(c.self_issued && *i == infos.len() - 1))
+        .map(|(_, c)| c)
+        .collect();
+    let weak_keys: Vec<String> = checked
+        .iter()
+        .filter(|c| cert::weak_key(c))
+        .map(|c| format!("{} {} bits ({})", c.key_type, c.key_bits, c.subject))
+        .collect();
+    if !weak_keys.is_empty() {
+        add(CheckId::TlsWeakKey, format!("weak key: {}", weak_keys.join(", ")));
+    }
+    let weak_sigs: Vec<String> =
+        checked.iter().filter(|c| c.weak_signature).map(|c| format!("{} ({})", c.signature, c.subject)).collect();
+    if !weak_sigs.is_empty() {
+        add(CheckId::TlsWeakSignature, format!("weak signature: {}", weak_sigs.join(", ")));
+    }
+}
