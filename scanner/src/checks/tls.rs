@@ -138,7 +138,7 @@ pub(crate) async fn check_endpoint(
             raw_chain = h.certificates.clone();
         }
         let Some(s) = raw::suite(h.cipher).filter(|s| s.weakness.is_some()) else { break };
-        weak.push(format!("{} ({:?})", s.name, s.weakness.unwrap_or(raw::Weakness::StaticRsa)));
+        weak.push(format!("{} ({})", s.name, s.weakness.map_or("", weakness_text)));
         offer.retain(|&id| id != h.cipher);
         if offer.is_empty() {
             break;
@@ -259,5 +259,16 @@ fn certificate_checks(
         checked.iter().filter(|c| c.weak_signature).map(|c| format!("{} ({})", c.signature, c.subject)).collect();
     if !weak_sigs.is_empty() {
         add(CheckId::TlsWeakSignature, format!("weak signature: {}", weak_sigs.join(", ")));
+    }
+}
+
+fn weakness_text(w: raw::Weakness) -> &'static str {
+    match w {
+        raw::Weakness::Rc4 => "RC4",
+        raw::Weakness::TripleDes => "3DES/DES",
+        raw::Weakness::Null => "no encryption",
+        raw::Weakness::Export => "export grade",
+        raw::Weakness::Anonymous => "anonymous, no authentication",
+        raw::Weakness::StaticRsa => "static RSA key exchange, no forward secrecy",
     }
 }
