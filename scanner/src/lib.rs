@@ -13,5 +13,6 @@ pub mod checks;
 pub mod dns;
 pub mod engine;
 pub mod guard;
+pub mod http;
 pub mod scope;
 pub mod tls;

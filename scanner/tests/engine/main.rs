@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod guard;
+mod http;
 mod openssl;
 mod scan;
 mod support;

@@ -1,0 +1,170 @@
+//! The scanner's HTTP client through the guard, against in-process servers.
+
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use haetae_scanner::http::{FetchError, HttpClient, Method, Request};
+use haetae_scanner::scope::Scope;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::support::{guard, now};
+
+const ADDR: &str = "127.77.9.20";
+
+fn scope(port: u16) -> Scope {
+    let text = format!(
+        r#"
+[engagement]
+id = "KR-HTTP"
+contact = "team@agency.test"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+cidrs = ["127.77.9.0/24"]
+ports = [{port}]
+exclude_paths = ["/logout"]
+[limits]
+max_rps = 1000
+per_host_rps = 1000
+timeout_ms = 2000
+"#
+    );
+    Scope::parse(Path::new("scope.toml"), &text).unwrap()
+}
+
+/// Serve each connection the next canned reply; record the requests.
+async fn server(replies: Vec<Vec<u8>>) -> (u16, Arc<std::sync::Mutex<Vec<String>>>, Arc<AtomicUsize>) {
+    let l = TcpListener::bind((ADDR, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let count = Arc::new(AtomicUsize::new(0));
+    let (seen2, count2) = (seen.clone(), count.clone());
+    tokio::spawn(async move {
+        for reply in replies {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            count2.fetch_add(1, Ordering::SeqCst);
+            let mut buf = vec![0u8; 4096];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            seen2.lock().unwrap().push(String::from_utf8_lossy(&got).into_owned());
+            let _ = s.write_all(&reply).await;
+            let _ = s.shutdown().await;
+        }
+    });
+    (port, seen, count)
+}
+
+fn get(port: u16, path: &str) -> Request<'_> {
+    Request {
+        https: false,
+        host: ADDR,
+        addr: ADDR.parse::<IpAddr>().unwrap(),
+        port,
+        method: Method::Get,
+        path,
+        headers: &[],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetches_length_chunked_and_capped_bodies_naming_the_team() {
+    let big = {
+        let mut r = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n".to_vec();
+        r.extend(std::iter::repeat_n(b'a', 3 << 20));
+        r
+    };
+    let (port, seen, _) = server(vec![
+        b"HTTP/1.1 200 OK\r\nServer: nginx/1.18.0\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+        b"HTTP/1.1 404 Not Found\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n".to_vec(),
+        big,
+    ])
+    .await;
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "team@agency.test").unwrap();
+    let r = client.fetch(&g, &get(port, "/")).await.unwrap();
+    assert_eq!((r.status, r.body.as_slice(), r.header("server")), (200, &b"hello"[..], Some("nginx/1.18.0")));
+    assert!(r.audit > 0);
+    let r = client.fetch(&g, &get(port, "/x")).await.unwrap();
+    assert_eq!((r.status, r.body.as_slice()), (404, &b"hello world"[..]));
+    let r = client.fetch(&g, &get(port, "/big")).await.unwrap();
+    assert_eq!(r.body.len(), 1 << 20);
+    assert!(r.truncated);
+    let requests = seen.lock().unwrap().clone();
+    assert!(requests[0].starts_with(&format!("GET / HTTP/1.1\r\nHost: {ADDR}:{port}\r\n")), "{}", requests[0]);
+    assert!(requests[0].contains("User-Agent: haetae/"), "{}", requests[0]);
+    assert!(requests[0].contains("engagement KR-HTTP; contact team@agency.test"), "{}", requests[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn excluded_paths_and_out_of_scope_addresses_get_no_packet() {
+    let (port, _, count) = server(vec![b"HTTP/1.1 200 OK\r\n\r\n".to_vec()]).await;
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "").unwrap();
+    let e = client.fetch(&g, &get(port, "/a/../logout?x=1")).await.unwrap_err();
+    assert!(matches!(e, FetchError::ExcludedPath(_)), "{e:?}");
+    let mut out = get(port, "/");
+    out.addr = "127.99.0.9".parse().unwrap();
+    out.host = "127.99.0.9";
+    let e = client.fetch(&g, &out).await.unwrap_err();
+    assert!(matches!(e, FetchError::Guard(_)), "{e:?}");
+    assert_eq!(count.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_is_honoured_or_declined_and_garbage_is_an_error() {
+    let (port, _, count) = server(vec![
+        b"HTTP/1.1 429 Too Many\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+        b"HTTP/1.1 503 Busy\r\nRetry-After: 120\r\nContent-Length: 0\r\n\r\n".to_vec(),
+        b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec(),
+    ])
+    .await;
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "").unwrap();
+    let r = client.fetch(&g, &get(port, "/")).await.unwrap();
+    assert_eq!((r.status, count.load(Ordering::SeqCst)), (200, 2));
+    let e = client.fetch(&g, &get(port, "/")).await.unwrap_err();
+    assert_eq!(e, FetchError::RetryLater(120));
+    let e = client.fetch(&g, &get(port, "/")).await.unwrap_err();
+    assert!(matches!(e, FetchError::Protocol(_)), "{e:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_works_whatever_the_certificate() {
+    haetae_scanner::tls::handshake::install_crypto_provider();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["self.agency.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let l = TcpListener::bind((ADDR, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        let mut tls = acceptor.accept(s).await.unwrap();
+        let mut buf = vec![0u8; 4096];
+        let _ = tls.read(&mut buf).await;
+        tls.write_all(b"HTTP/1.1 200 OK\r\nStrict-Transport-Security: max-age=63072000\r\nContent-Length: 2\r\n\r\nok")
+            .await
+            .unwrap();
+        let _ = tls.shutdown().await;
+    });
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "").unwrap();
+    let mut req = get(port, "/");
+    req.https = true;
+    let r = client.fetch(&g, &req).await.unwrap();
+    assert_eq!((r.status, r.header("strict-transport-security")), (200, Some("max-age=63072000")));
+}
