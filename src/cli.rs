@@ -141,7 +141,11 @@ pub(crate) enum RulesCommand {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TemplatesCommand {
     /// List the templates in force.
-    List,
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Validate the templates.
     Check,
 }

@@ -15,4 +15,5 @@ pub mod engine;
 pub mod guard;
 pub mod http;
 pub mod scope;
+pub mod templates;
 pub mod tls;

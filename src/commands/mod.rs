@@ -6,6 +6,7 @@ mod findings;
 mod init;
 mod scan;
 mod scope;
+mod templates;
 mod triage;
 
 use std::sync::Arc;
@@ -40,13 +41,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
             },
             Some(6),
         ),
-        Command::Templates { command } => not_yet(
-            match command {
-                TemplatesCommand::List => "templates list",
-                TemplatesCommand::Check => "templates check",
-            },
-            Some(5),
-        ),
+        Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
+        Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
         Command::Audit { command: AuditCommand::Verify { file } } => audit::verify(&Workspace::load(g)?, file),
         Command::Audit { command: AuditCommand::Export } => not_yet("audit export", Some(8)),
     }

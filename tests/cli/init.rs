@@ -67,3 +67,25 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
         assert!(stdout(&o).contains(cmd), "--help lists {cmd}");
     }
 }
+
+#[test]
+fn templates_list_and_check_name_file_line_and_column() {
+    let d = tempfile::tempdir().unwrap();
+    let o = haetae(d.path(), &["templates", "list", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(v.as_array().unwrap().iter().any(|t| t["id"] == "http.exposed-git"));
+    std::fs::create_dir(d.path().join("templates")).unwrap();
+    std::fs::write(
+        d.path().join("templates/team.toml"),
+        "[[template]]\nid = \"x.team\"\ntitle = \"t\"\nseverity = \"low\"\nremediation = \"r\"\n[template.request]\nmethod = \"GET\"\npaths = [\"/\"]\n[template.match]\n[[template.match.matcher]]\nbody = \"(unclosed\"\n",
+    )
+    .unwrap();
+    let o = haetae(d.path(), &["templates", "check"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("templates/team.toml:11:8: invalid regex `(unclosed`"), "{}", stderr(&o));
+    std::fs::write(d.path().join("templates/team.toml"), "[[template]]\nid = \"x.team\"\ntitle = \"t\"\nseverity = \"low\"\nremediation = \"r\"\n[template.request]\nmethod = \"GET\"\npaths = [\"/\"]\n[template.match]\n[[template.match.matcher]]\nbody = \"team\"\n").unwrap();
+    let o = haetae(d.path(), &["templates", "check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("1 from"), "{}", stdout(&o));
+}
