@@ -126,7 +126,7 @@ pub enum AuditError {
     },
 }
 
-/// The first thing wrong with an audit log, as found by [`verify`].
+/// The first thing wrong with an audit log, as found by [`verify`](super::verify).
 ///
 /// Line numbers are 1-based. In a sound log line N holds seq N.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,7 +167,7 @@ pub enum ChainProblem {
         seq: u64,
     },
     /// The log ends in an incomplete line (no newline): a crash cut a write, or a
-    /// writer is still running. [`AuditLog::open`] removes it.
+    /// writer is still running. [`AuditLog::open`](super::AuditLog::open) removes it.
     Torn {
         /// The incomplete line.
         line: u64,
@@ -211,7 +211,7 @@ pub enum ChainProblem {
 impl ChainProblem {
     /// True for what a crash or a still-running writer leaves behind
     /// ([`ChainProblem::Torn`], [`ChainProblem::Unsealed`]), which
-    /// [`AuditLog::open`] repairs or accepts; false for evidence of loss or tampering.
+    /// [`AuditLog::open`](super::AuditLog::open) repairs or accepts; false for evidence of loss or tampering.
     pub fn recoverable(&self) -> bool {
         matches!(self, ChainProblem::Torn { .. } | ChainProblem::Unsealed { .. })
     }
@@ -289,7 +289,7 @@ impl fmt::Display for ChainProblem {
 
 impl std::error::Error for ChainProblem {}
 
-/// What [`verify`] found.
+/// What [`verify`](super::verify) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyReport {
     /// Records read and found chained correctly before the first problem (all of them when there is none).
