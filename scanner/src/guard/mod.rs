@@ -334,6 +334,12 @@ impl ScopeGuard {
         }
         let host_norm = haetae_findings::fingerprint::normalize_host(host);
         if host_norm.parse::<IpAddr>().is_ok_and(|ip| ip == addr) {
+            // An address reached by no name is in scope only when `cidrs` lists it.
+            if self.scope.cidrs.is_empty() {
+                return Err(GuardError::OutOfScope(format!(
+                    "{addr} was given directly, and cidrs is empty: only addresses of in-scope names may be contacted"
+                )));
+            }
             return Ok(());
         }
         match self.resolved(&host_norm) {

@@ -62,3 +62,22 @@ ports = [22, 443]
         prop_assert!(g.permit("www.agency.test", ip, port).is_err());
     }
 }
+
+#[test]
+fn with_empty_cidrs_only_addresses_of_in_scope_names_are_permitted() {
+    let toml = r#"
+[engagement]
+id = "KR-E"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+ports = [22]
+"#;
+    let scope = haetae_scanner::scope::Scope::parse(std::path::Path::new("scope.toml"), toml).unwrap();
+    let (g, _dir) = guard(scope, vec!["127.0.0.1:53".parse().unwrap()], now());
+    let ip: IpAddr = "203.0.113.7".parse().unwrap();
+    let e = g.permit("203.0.113.7", ip, 22).unwrap_err();
+    assert!(e.to_string().contains("cidrs is empty"), "{e}");
+    assert!(g.permit("www.agency.test", ip, 22).is_err(), "not resolved through the guard");
+}

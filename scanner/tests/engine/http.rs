@@ -1,7 +1,6 @@
 //! The scanner's HTTP client through the guard, against in-process servers.
 
 use std::net::IpAddr;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -15,25 +14,7 @@ use crate::support::{guard, now};
 const ADDR: &str = "127.77.9.20";
 
 fn scope(port: u16) -> Scope {
-    let text = format!(
-        r#"
-[engagement]
-id = "KR-HTTP"
-contact = "team@agency.test"
-not_before = 2000-01-01T00:00:00Z
-not_after = 2999-01-01T00:00:00Z
-[scope]
-domains = ["agency.test"]
-cidrs = ["127.77.9.0/24"]
-ports = [{port}]
-exclude_paths = ["/logout"]
-[limits]
-max_rps = 1000
-per_host_rps = 1000
-timeout_ms = 2000
-"#
-    );
-    Scope::parse(Path::new("scope.toml"), &text).unwrap()
+    crate::support::net_scope("KR-HTTP", "127.77.9.0/24", port)
 }
 
 /// Serve each connection the next canned reply; record the requests.

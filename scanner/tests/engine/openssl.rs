@@ -78,24 +78,7 @@ fn s_server(dir: &Path, args: &[&str]) -> (Server, u16) {
 }
 
 fn scope(port: u16) -> Scope {
-    let text = format!(
-        r#"
-[engagement]
-id = "KR-OPENSSL"
-not_before = 2000-01-01T00:00:00Z
-not_after = 2999-01-01T00:00:00Z
-[scope]
-domains = ["lab.test"]
-cidrs = ["127.77.8.0/24"]
-ports = [{port}]
-seeds = ["lab.test"]
-[limits]
-max_rps = 1000
-per_host_rps = 1000
-timeout_ms = 2000
-"#
-    );
-    Scope::parse(Path::new("scope.toml"), &text).unwrap()
+    crate::support::net_scope("KR-OPENSSL", "127.77.8.0/24", port)
 }
 
 async fn scan_addr(port: u16) -> Vec<(CheckId, String)> {

@@ -67,3 +67,26 @@ pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
 pub(crate) fn lab_tls() -> TlsOptions {
     TlsOptions::from_pem(haetae_lab::CA_PEM, 30).unwrap()
 }
+
+/// A scope with one network and one port, fast limits, and an always-open window.
+pub(crate) fn net_scope(id: &str, cidr: &str, port: u16) -> Scope {
+    let text = format!(
+        r#"
+[engagement]
+id = "{id}"
+contact = "team@agency.test"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+cidrs = ["{cidr}"]
+ports = [{port}]
+exclude_paths = ["/logout"]
+[limits]
+max_rps = 1000
+per_host_rps = 1000
+timeout_ms = 2000
+"#
+    );
+    Scope::parse(Path::new("scope.toml"), &text).unwrap()
+}
