@@ -94,6 +94,12 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "tls.legacy-protocol", host: "tls10.agency.test" },
     Planted { check: "tls.weak-cipher", host: "tls10.agency.test" },
     Planted { check: "tls.weak-dh", host: "tls10.agency.test" },
+    Planted { check: "http.version-disclosure", host: "portal.agency.test" },
+    Planted { check: "http.csp-missing", host: "portal.agency.test" },
+    Planted { check: "http.xcto-missing", host: "portal.agency.test" },
+    Planted { check: "http.clickjacking", host: "portal.agency.test" },
+    Planted { check: "http.exposed-git", host: "portal.agency.test" },
+    Planted { check: "http.exposed-env", host: "portal.agency.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -127,7 +133,7 @@ impl Lab {
         let tls_endpoints = tls_bound.endpoints.clone();
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
-        let mut ports = vec![bound.ssh_port, bound.smtp_port, bound.quiet_port];
+        let mut ports = vec![bound.ssh_port, bound.smtp_port, bound.quiet_port, bound.web_ports[0], bound.web_ports[1]];
         ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
         ports.sort_unstable();
         ports.dedup();
@@ -295,7 +301,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 19);
+        assert_eq!(PLANTED.len(), 25);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -25,6 +25,10 @@ pub(crate) const MAIL_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 25);
 pub(crate) const EXCLUDED_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 30);
 /// The hardened web host (`www.hardened.test`): accepts, says nothing.
 pub(crate) const HARDENED_WWW_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 20);
+/// `portal.agency.test`: the weak web server.
+pub(crate) const WEAK_WEB_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 50);
+/// `app.hardened.test`: the hardened web server.
+pub(crate) const HARDENED_WEB_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 50);
 /// Out-of-scope addresses (`legacy.agency.test`, `edge.othercorp.test`).
 pub(crate) const OUT_OF_SCOPE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 99, 0, 1), Ipv4Addr::new(127, 99, 0, 2)];
 
@@ -92,6 +96,11 @@ pub(crate) enum Behavior {
     Smtp,
     /// Writes nothing; closes on EOF or after 5 s.
     Quiet,
+    /// A weak web server: version in `Server`, no security headers, `/.git/`
+    /// and `/.env` served.
+    HttpWeak,
+    /// A hardened web server: every security header, no version, 404 elsewhere.
+    HttpHardened,
 }
 
 /// Connection counters, one per role.
@@ -141,6 +150,7 @@ pub(crate) struct Bound {
     pub(crate) ssh_port: u16,
     pub(crate) smtp_port: u16,
     pub(crate) quiet_port: u16,
+    pub(crate) web_ports: [u16; 2],
 }
 
 fn in_use(e: &io::Error) -> bool {
@@ -208,7 +218,11 @@ pub(crate) async fn bind_all(claim: &mut PortClaim) -> io::Result<Bound> {
     services.push(Service { listener: smtp, behavior: Behavior::Smtp, role: Role::Smtp });
     let (quiet, quiet_port) = bind_one(HARDENED_WWW_IP, claim).await?;
     services.push(Service { listener: quiet, behavior: Behavior::Quiet, role: Role::Quiet });
-    Ok(Bound { services, ssh_port, smtp_port, quiet_port })
+    let (weak, weak_port) = bind_one(WEAK_WEB_IP, claim).await?;
+    services.push(Service { listener: weak, behavior: Behavior::HttpWeak, role: Role::Quiet });
+    let (hard, hard_port) = bind_one(HARDENED_WEB_IP, claim).await?;
+    services.push(Service { listener: hard, behavior: Behavior::HttpHardened, role: Role::Quiet });
+    Ok(Bound { services, ssh_port, smtp_port, quiet_port, web_ports: [weak_port, hard_port] })
 }
 
 /// Accepts connections until cancelled; one tracked task per connection,
@@ -281,10 +295,13 @@ pub(crate) fn spawn_all(
 
 /// Serves one connection. I/O errors just end it.
 async fn serve(mut stream: TcpStream, behavior: Behavior) {
+    if matches!(behavior, Behavior::HttpWeak | Behavior::HttpHardened) {
+        return serve_http(stream, behavior == Behavior::HttpWeak).await;
+    }
     let banner = match behavior {
         Behavior::Ssh => Some(SSH_BANNER),
         Behavior::Smtp => Some(SMTP_BANNER),
-        Behavior::Quiet => None,
+        _ => None,
     };
     if let Some(banner) = banner {
         match tokio::time::timeout(SERVICE_WAIT, stream.write_all(banner)).await {
@@ -312,4 +329,54 @@ async fn read_until(stream: &mut TcpStream, cap: usize, until_line: bool) {
             return;
         }
     }
+}
+
+/// One HTTP/1.1 request, one response, then close.
+async fn serve_http(mut stream: TcpStream, weak: bool) {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 2048];
+    let read = async {
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    };
+    if !matches!(tokio::time::timeout(SERVICE_WAIT, read).await, Ok(true)) {
+        return;
+    }
+    let line = String::from_utf8_lossy(&head);
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
+    if !(method == "GET" || method == "HEAD") || !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
+        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
+        return;
+    }
+    let (status, ctype, body): (&str, &str, &str) = match (weak, path) {
+        (true, "/") => {
+            ("200 OK", "text/html", "<html><head><title>Agency portal</title></head><body>Welcome</body></html>")
+        }
+        (true, "/.git/HEAD") => ("200 OK", "text/plain", "ref: refs/heads/main\n"),
+        (true, "/.env") => {
+            ("200 OK", "text/plain", "APP_ENV=production\nAPP_DEBUG=false\nDB_HOST=db.portal.internal\n")
+        }
+        (false, "/") => {
+            ("200 OK", "text/html; charset=utf-8", "<html><head><title>App</title></head><body>Sign in</body></html>")
+        }
+        _ => ("404 Not Found", "text/html", "<html><body><h1>404 Not Found</h1></body></html>"),
+    };
+    let security = if weak {
+        "Server: nginx/1.14.0\r\nX-Powered-By: PHP/7.2.24\r\n"
+    } else {
+        "Server: nginx\r\nContent-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
+    };
+    let body = if method == "HEAD" { "" } else { body };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\n{security}Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = tokio::time::timeout(SERVICE_WAIT, stream.write_all(reply.as_bytes())).await;
+    let _ = stream.shutdown().await;
 }

@@ -82,6 +82,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             // dns.caa-missing: no CAA anywhere in the zone.
             // svc.ssh-exposed: the SSH-like banner listens on this address.
             rr("www", Data::A(Ipv4Addr::new(127, 77, 1, 20))),
+            // The weak web server (http.* content checks).
+            rr("portal", Data::A(Ipv4Addr::new(127, 77, 1, 50))),
             // dns.dangling-cname: agency-cdn.test is served and has no `gone`.
             rr("old", Data::Cname("gone.agency-cdn.test.")),
             // dns.points-out-of-scope: 127.99.0.0 is outside 127.77.0.0/20.
@@ -122,6 +124,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("_dmarc", Data::Txt("v=DMARC1; p=reject; rua=mailto:dmarc@hardened.test")),
             rr("@", Data::CaaIssue("letsencrypt.org")),
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
+            // The hardened web server.
+            rr("app", Data::A(Ipv4Addr::new(127, 77, 2, 50))),
             // An alias to a name no word list guesses: found through the CNAME.
             rr("secure", Data::Cname("tls.hardened.test.")),
             rr("login", Data::Cname("sso-backend-7.hardened.test.")),

@@ -196,7 +196,8 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         );
     }
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
-    let request = ScanRequest { targets, profile: opts.profile, skip, tls };
+    let templates = Some(Arc::new(super::templates::load(ws)?));
+    let request = ScanRequest { targets, profile: opts.profile, skip, tls, templates };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
 
     let bar = progress_bar(opts.progress);

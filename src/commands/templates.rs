@@ -12,7 +12,7 @@ use crate::output::{Table, truncate};
 /// The workspace's own template directory.
 pub(crate) const TEMPLATE_DIR: &str = "templates";
 
-fn load(ws: &Workspace) -> Result<TemplateSet> {
+pub(crate) fn load(ws: &Workspace) -> Result<TemplateSet> {
     let dir = ws.dir.join(TEMPLATE_DIR);
     match TemplateSet::load(Some(&dir)) {
         Ok(set) => Ok(set),

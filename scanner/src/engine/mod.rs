@@ -24,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::checks::{self, observe, ssh};
 use crate::guard::{ChainEnd, GuardError, ScopeGuard};
+use crate::http::{FetchError, HttpClient, Method as HttpMethod, Request as HttpRequest};
 use crate::scope::{Target, parse_target};
+use crate::templates::{self, RequestKey, TemplateSet};
 use crate::tls::handshake::TlsOptions;
 
 /// How far a scan goes.
@@ -65,6 +67,8 @@ pub struct ScanRequest {
     pub skip: HashSet<Unit>,
     /// Trust roots and expiry threshold for the TLS checks.
     pub tls: TlsOptions,
+    /// Content checks to run on web servers (`None`: the built-in ones).
+    pub templates: Option<Arc<TemplateSet>>,
 }
 
 /// Progress counters.
@@ -142,6 +146,8 @@ pub struct Outcome {
 struct Ctx {
     guard: Arc<ScopeGuard>,
     tls: TlsOptions,
+    templates: Arc<TemplateSet>,
+    http: Option<HttpClient>,
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
     skip: HashSet<Unit>,
@@ -230,9 +236,17 @@ pub async fn run(
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
 ) -> Outcome {
+    let templates = match &req.templates {
+        Some(t) => t.clone(),
+        None => Arc::new(TemplateSet::builtin().unwrap_or_default()),
+    };
+    let engagement = &guard.scope().engagement;
+    let http = HttpClient::new(&engagement.id, &engagement.contact).ok();
     let ctx = Arc::new(Ctx {
         guard: guard.clone(),
         tls: req.tls.clone(),
+        templates,
+        http,
         events,
         cancel: cancel.child_token(),
         skip: req.skip.clone(),
@@ -516,6 +530,9 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 for c in checks::tls::CHECKS {
                     ctx.covered(c, name, Some(port)).await;
                 }
+                for t in ctx.templates.templates() {
+                    ctx.covered(t.id.clone(), name, Some(port)).await;
+                }
             }
             return true;
         }
@@ -536,20 +553,27 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     let data = match greeting {
         ssh::Greeting::Data(d) => d,
         ssh::Greeting::Silent => {
-            // A server that waits for the client to speak first: try TLS.
+            // A server that waits for the client to speak first: try TLS, then HTTP.
             let mut definite = true;
+            let mut is_tls = false;
             for name in names.iter().take(MAX_TLS_NAMES) {
-                definite &= tls_endpoint(ctx, name, addr, port).await;
+                let (d, tls) = tls_endpoint(ctx, name, addr, port).await;
+                definite &= d;
+                is_tls |= tls;
             }
+            definite &= http_endpoint(ctx, names, addr, port, is_tls).await;
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
             return definite;
         }
         ssh::Greeting::Failed(_) => return false,
     };
-    // The server spoke first: not implicit TLS.
+    // The server spoke first: not implicit TLS, not HTTP.
     for name in names.iter().take(MAX_TLS_NAMES) {
         for c in checks::tls::CHECKS {
             ctx.covered(c, name, Some(port)).await;
+        }
+        for t in ctx.templates.templates() {
+            ctx.covered(t.id.clone(), name, Some(port)).await;
         }
     }
     if let Some(banner) = ssh::ssh_banner(&data) {
@@ -570,18 +594,21 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     true
 }
 
-/// TLS checks of one name on one endpoint. Returns whether the answers were definite.
-async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> bool {
-    if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
-        return true;
-    }
+/// TLS checks of one name on one endpoint. Returns whether the answers were
+/// definite, and whether the endpoint speaks TLS.
+async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, bool) {
     let rep = tokio::select! {
         r = checks::tls::check_endpoint(&ctx.guard, name, addr, port, &ctx.tls) => r,
-        _ = ctx.cancel.cancelled() => return false,
+        _ = ctx.cancel.cancelled() => return (false, false),
     };
     if let Some(w) = rep.window_closed {
         ctx.halt(Stop::Window(w));
-        return false;
+        return (false, false);
+    }
+    let is_tls = rep.is_tls;
+    if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
+        // Resumed: reported before; only whether it is TLS was needed.
+        return (true, is_tls);
     }
     ctx.found(rep.observations).await;
     if let Some(sha256) = rep.leaf_sha256 {
@@ -592,5 +619,96 @@ async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> bool {
             ctx.covered(c, name, Some(port)).await;
         }
     }
-    rep.definite
+    (rep.definite, is_tls)
+}
+
+/// Content checks (templates) on a web server, for each name served there.
+/// Returns whether every request got a definite answer.
+async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, https: bool) -> bool {
+    let Some(client) = &ctx.http else { return false };
+    let scheme = if https { "https" } else { "http" };
+    let keys = ctx.templates.requests_for(scheme, port);
+    let applicable: Vec<&templates::Template> =
+        ctx.templates.templates().iter().filter(|t| t.applies_to(scheme, port)).collect();
+    let mut definite = true;
+    for name in names.iter().take(MAX_TLS_NAMES) {
+        if applicable.iter().all(|t| ctx.skipped(&t.id, name, Some(port))) {
+            continue;
+        }
+        let mut responses: Vec<(RequestKey, templates::Response, u64)> = Vec::new();
+        let mut failed: Vec<RequestKey> = Vec::new();
+        for key in &keys {
+            if ctx.cancel.is_cancelled() {
+                return false;
+            }
+            let req = HttpRequest {
+                https,
+                host: name,
+                addr,
+                port,
+                method: match key.method {
+                    templates::Method::Get => HttpMethod::Get,
+                    templates::Method::Head => HttpMethod::Head,
+                },
+                path: &key.path,
+                headers: &key.headers,
+            };
+            match client.fetch(&ctx.guard, &req).await {
+                Ok(r) => {
+                    let url = format!("{scheme}://{name}:{port}{}", key.path);
+                    let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
+                    responses.push((key.clone(), resp, r.audit));
+                }
+                Err(FetchError::ExcludedPath(_)) => {}
+                Err(FetchError::Guard(GuardError::Window(w))) => {
+                    ctx.halt(Stop::Window(w));
+                    return false;
+                }
+                Err(_) if responses.is_empty() && failed.is_empty() => {
+                    // The first request (GET /) got no HTTP answer: not a web
+                    // server. Nothing to check, and that is definite.
+                    break;
+                }
+                Err(_) => failed.push(key.clone()),
+            }
+        }
+        if responses.is_empty() {
+            definite &= failed.is_empty();
+            if failed.is_empty() {
+                for t in &applicable {
+                    ctx.covered(t.id.clone(), name, Some(port)).await;
+                }
+            }
+            continue;
+        }
+        let eng = ctx.guard.scope().engagement.id.clone();
+        for t in &applicable {
+            if ctx.skipped(&t.id, name, Some(port)) {
+                continue;
+            }
+            let mine: Vec<&(RequestKey, templates::Response, u64)> =
+                responses.iter().filter(|(k, _, _)| t.requests().contains(k)).collect();
+            let refs: Vec<&templates::Response> = mine.iter().map(|(_, r, _)| r).collect();
+            if let Some(evidence) = t.evaluate(&refs) {
+                let asset = Asset { host: name.clone(), ip: Some(addr), port: Some(port) };
+                let audit: Vec<u64> = mine.iter().map(|(_, _, a)| *a).collect();
+                let mut o = Observation::new(t.id.clone(), asset, format!("{scheme}://{name}:{port}/"), &eng);
+                o.title = t.title.clone();
+                o.severity = t.severity;
+                o.confidence = t.confidence;
+                o.cwe = t.cwe;
+                o.references = t.references.clone();
+                o.remediation = t.remediation.clone();
+                o.evidence = evidence;
+                o.audit = audit;
+                ctx.found(vec![o]).await;
+            }
+            if t.requests().iter().all(|k| !failed.contains(k)) {
+                ctx.covered(t.id.clone(), name, Some(port)).await;
+            } else {
+                definite = false;
+            }
+        }
+    }
+    definite
 }

@@ -138,8 +138,13 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
     let first = scan(scope.clone(), vec![lab.dns_addr()], now(), seeds_request(&scope)).await;
     assert!(first.outcome.complete);
     let skip = first.covered.iter().map(|c| (c.check.clone(), c.host.clone(), c.port)).collect();
-    let req =
-        ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip, tls: crate::support::lab_tls() };
+    let req = ScanRequest {
+        targets: scope.seeds.clone(),
+        profile: Profile::Standard,
+        skip,
+        tls: crate::support::lab_tls(),
+        templates: None,
+    };
     let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
     assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);
 

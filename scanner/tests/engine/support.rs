@@ -60,7 +60,13 @@ pub(crate) async fn scan(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clo
 }
 
 pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
-    ScanRequest { targets: scope.seeds.clone(), profile: Profile::Standard, skip: Default::default(), tls: lab_tls() }
+    ScanRequest {
+        targets: scope.seeds.clone(),
+        profile: Profile::Standard,
+        skip: Default::default(),
+        tls: lab_tls(),
+        templates: None,
+    }
 }
 
 /// Trust the lab's CA only.
