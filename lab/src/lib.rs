@@ -100,6 +100,7 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "http.clickjacking", host: "portal.agency.test" },
     Planted { check: "http.exposed-git", host: "portal.agency.test" },
     Planted { check: "http.exposed-env", host: "portal.agency.test" },
+    Planted { check: "http.no-https-redirect", host: "portal.agency.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -301,7 +302,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 25);
+        assert_eq!(PLANTED.len(), 26);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -363,7 +363,7 @@ async fn serve_http(mut stream: TcpStream, weak: bool) {
             ("200 OK", "text/plain", "APP_ENV=production\nAPP_DEBUG=false\nDB_HOST=db.portal.internal\n")
         }
         (false, "/") => {
-            ("200 OK", "text/html; charset=utf-8", "<html><head><title>App</title></head><body>Sign in</body></html>")
+            ("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
         }
         _ => ("404 Not Found", "text/html", "<html><body><h1>404 Not Found</h1></body></html>"),
     };
@@ -373,8 +373,10 @@ async fn serve_http(mut stream: TcpStream, weak: bool) {
         "Server: nginx\r\nContent-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
     };
     let body = if method == "HEAD" { "" } else { body };
+    // The hardened server sends every plain-HTTP visitor to HTTPS.
+    let location = if weak { String::new() } else { format!("Location: https://app.hardened.test{path}\r\n") };
     let reply = format!(
-        "HTTP/1.1 {status}\r\n{security}Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\n{security}{location}Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = tokio::time::timeout(SERVICE_WAIT, stream.write_all(reply.as_bytes())).await;

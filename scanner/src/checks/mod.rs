@@ -6,6 +6,7 @@ pub mod mail;
 pub(crate) mod names;
 pub(crate) mod ssh;
 pub(crate) mod tls;
+pub(crate) mod web;
 pub(crate) mod zone;
 
 use haetae_findings::{Asset, CheckId, Confidence, Observation};
@@ -102,6 +103,13 @@ pub(crate) fn guidance(check: &CheckId) -> (&'static str, &'static [&'static str
         CheckId::TlsLegacyProtocol => (
             "Disable SSLv3, TLS 1.0 and TLS 1.1; allow TLS 1.2 and 1.3 only.",
             &["https://www.rfc-editor.org/rfc/rfc8996"],
+        ),
+        CheckId::HttpNoHttpsRedirect => (
+            "Redirect every plain-HTTP request to HTTPS (301 to https://same-host/same-path) and enable HSTS.",
+            &[
+                "https://cheatsheetseries.owasp.org/cheatsheets/Transport_Layer_Security_Cheat_Sheet.html",
+                "https://cwe.mitre.org/data/definitions/319.html",
+            ],
         ),
         CheckId::SvcSshExposed => (
             "Limit SSH to management networks or a bastion, keep OpenSSH current, and allow key-based authentication only.",

@@ -682,6 +682,12 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
             continue;
         }
         let eng = ctx.guard.scope().engagement.id.clone();
+        if !https && !ctx.skipped(&CheckId::HttpNoHttpsRedirect, name, Some(port)) {
+            if let Some(o) = checks::web::no_https_redirect(&responses, name, addr, port, &eng) {
+                ctx.found(vec![o]).await;
+            }
+            ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
+        }
         for t in &applicable {
             if ctx.skipped(&t.id, name, Some(port)) {
                 continue;
