@@ -70,6 +70,17 @@ impl Endpoint<'_> {
     }
 }
 
+/// Whether the endpoint answers a ClientHello like a TLS server (one hello;
+/// used when a resumed scan already ran the TLS checks).
+pub(crate) async fn speaks_tls(guard: &ScopeGuard, host: &str, addr: IpAddr, port: u16) -> bool {
+    let ep = Endpoint { guard, host, addr, port };
+    let mut rep = TlsReport::default();
+    matches!(
+        ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await,
+        Some((Reply::Hello(_) | Reply::Alert { .. }, _))
+    )
+}
+
 pub(crate) async fn check_endpoint(
     guard: &ScopeGuard,
     host: &str,
@@ -167,28 +178,17 @@ pub(crate) async fn check_endpoint(
         }
         None => (Vec::new(), None, Trust::Trusted),
     };
+    let mut add = |check: CheckId, evidence: String| {
+        rep.observations.push(observe(check, &eng, asset(), "", evidence, &audit));
+    };
     if !legacy.is_empty() {
-        rep.observations.push(observe(
-            CheckId::TlsLegacyProtocol,
-            &eng,
-            asset(),
-            "",
-            format!("{host}:{port}: {}", legacy.join("; ")),
-            &audit,
-        ));
+        add(CheckId::TlsLegacyProtocol, format!("{host}:{port}: {}", legacy.join("; ")));
     }
     if !weak.is_empty() {
-        rep.observations.push(observe(
-            CheckId::TlsWeakCipher,
-            &eng,
-            asset(),
-            "",
-            format!("{host}:{port} accepts {}", weak.join(", ")),
-            &audit,
-        ));
+        add(CheckId::TlsWeakCipher, format!("{host}:{port} accepts {}", weak.join(", ")));
     }
     if let Some(dh) = weak_dh {
-        rep.observations.push(observe(CheckId::TlsWeakDh, &eng, asset(), "", format!("{host}:{port}: {dh}"), &audit));
+        add(CheckId::TlsWeakDh, format!("{host}:{port}: {dh}"));
     }
     certificate_checks(&mut rep, &chain, verify_error.as_deref(), &trust, host, opts, &eng, asset(), &audit);
     rep

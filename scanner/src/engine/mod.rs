@@ -526,14 +526,7 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
         Err(GuardError::Failed(why)) if why == "closed" => {
             // Definitely not listening: previous service findings here are fixed.
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
-            for name in names.iter().take(MAX_TLS_NAMES) {
-                for c in checks::tls::CHECKS {
-                    ctx.covered(c, name, Some(port)).await;
-                }
-                for t in ctx.templates.templates() {
-                    ctx.covered(t.id.clone(), name, Some(port)).await;
-                }
-            }
+            cover_tls_and_web(ctx, names, port).await;
             return true;
         }
         Err(e) => {
@@ -568,14 +561,7 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
         ssh::Greeting::Failed(_) => return false,
     };
     // The server spoke first: not implicit TLS, not HTTP.
-    for name in names.iter().take(MAX_TLS_NAMES) {
-        for c in checks::tls::CHECKS {
-            ctx.covered(c, name, Some(port)).await;
-        }
-        for t in ctx.templates.templates() {
-            ctx.covered(t.id.clone(), name, Some(port)).await;
-        }
-    }
+    cover_tls_and_web(ctx, names, port).await;
     if let Some(banner) = ssh::ssh_banner(&data) {
         let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
         let eng = ctx.guard.scope().engagement.id.clone();
@@ -594,9 +580,30 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     true
 }
 
+/// The port definitely serves neither TLS nor HTTP: every TLS and content
+/// check ran (and found nothing) for each name on it.
+async fn cover_tls_and_web(ctx: &Ctx, names: &[String], port: u16) {
+    for name in names.iter().take(MAX_TLS_NAMES) {
+        for c in checks::tls::CHECKS {
+            ctx.covered(c, name, Some(port)).await;
+        }
+        for t in ctx.templates.templates() {
+            ctx.covered(t.id.clone(), name, Some(port)).await;
+        }
+    }
+}
+
 /// TLS checks of one name on one endpoint. Returns whether the answers were
 /// definite, and whether the endpoint speaks TLS.
 async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, bool) {
+    if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
+        // Resumed: reported before; only whether it is TLS is needed.
+        let is_tls = tokio::select! {
+            t = checks::tls::speaks_tls(&ctx.guard, name, addr, port) => t,
+            _ = ctx.cancel.cancelled() => return (false, false),
+        };
+        return (true, is_tls);
+    }
     let rep = tokio::select! {
         r = checks::tls::check_endpoint(&ctx.guard, name, addr, port, &ctx.tls) => r,
         _ = ctx.cancel.cancelled() => return (false, false),
@@ -606,10 +613,6 @@ async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, 
         return (false, false);
     }
     let is_tls = rep.is_tls;
-    if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
-        // Resumed: reported before; only whether it is TLS was needed.
-        return (true, is_tls);
-    }
     ctx.found(rep.observations).await;
     if let Some(sha256) = rep.leaf_sha256 {
         ctx.send(ScanEvent::Certificate { host: name.to_owned(), port, sha256 }).await;
