@@ -19,7 +19,15 @@
 //!   (.1.43), `wronghost` (.1.44), `weakkey` (.1.45, RSA-1024), `weaksig`
 //!   (.1.46, SHA-1 signature) and `tls10` (.1.47: TLS 1.0, 3DES and static
 //!   RSA suites, a 1024-bit DH group). Their certificates come from a lab CA
-//!   that is the same on every run ([`CA_PEM`]).
+//!   that is the same on every run ([`CA_PEM`]). HTTPS web sites share that
+//!   set: `secure` (.1.48, no HSTS, an insecure cookie), `docker` (.1.51),
+//!   `search` (.1.52, Elasticsearch), `k8s` (.1.53) and `bucket` (.1.54), and
+//!   `tls.hardened.test` answers as a hardened site;
+//! * web sites over plain HTTP: the weak `portal.agency.test` (127.77.1.50,
+//!   most content checks planted), whose legacy origin 127.77.1.21 still serves
+//!   it (`[[migration]]`), and the hardened `app.hardened.test` (127.77.2.50,
+//!   everything sent to HTTPS), whose legacy origin 127.77.2.21 only shows a
+//!   default page. Each legacy origin shares its site's port number.
 //!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
 //! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
@@ -53,6 +61,7 @@ mod clock;
 mod dns;
 mod tcp;
 mod tls;
+mod web;
 mod zones;
 
 pub use tls::certs::CA_PEM;
@@ -101,6 +110,23 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "http.exposed-git", host: "portal.agency.test" },
     Planted { check: "http.exposed-env", host: "portal.agency.test" },
     Planted { check: "http.no-https-redirect", host: "portal.agency.test" },
+    Planted { check: "http.exposed-backup", host: "portal.agency.test" },
+    Planted { check: "http.exposed-status-page", host: "portal.agency.test" },
+    Planted { check: "http.exposed-actuator", host: "portal.agency.test" },
+    Planted { check: "http.exposed-phpinfo", host: "portal.agency.test" },
+    Planted { check: "http.exposed-admin", host: "portal.agency.test" },
+    Planted { check: "http.exposed-api-docs", host: "portal.agency.test" },
+    Planted { check: "http.directory-listing", host: "portal.agency.test" },
+    Planted { check: "http.secret-in-response", host: "portal.agency.test" },
+    Planted { check: "http.cors-reflect-credentials", host: "portal.agency.test" },
+    Planted { check: "http.open-redirect", host: "portal.agency.test" },
+    Planted { check: "migration.legacy-origin-live", host: "portal.agency.test" },
+    Planted { check: "http.hsts-missing", host: "secure.agency.test" },
+    Planted { check: "http.cookie-insecure", host: "secure.agency.test" },
+    Planted { check: "svc.docker-api", host: "docker.agency.test" },
+    Planted { check: "svc.elasticsearch-open", host: "search.agency.test" },
+    Planted { check: "svc.kubernetes-api", host: "k8s.agency.test" },
+    Planted { check: "http.public-bucket-listing", host: "bucket.agency.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -212,6 +238,14 @@ max_rps = 2000
 per_host_rps = 500
 concurrency = 256
 timeout_ms = 2000
+
+[[migration]]
+host = "portal.agency.test"
+legacy_addresses = ["127.77.1.21"]
+
+[[migration]]
+host = "app.hardened.test"
+legacy_addresses = ["127.77.2.21"]
 "#
         )
     }
@@ -302,7 +336,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 26);
+        assert_eq!(PLANTED.len(), 43);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -17,6 +17,8 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::web::{self, Site};
+
 /// The SSH-like service (`www.agency.test`).
 pub(crate) const SSH_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 20);
 /// The SMTP-like service (`mail.agency.test`).
@@ -29,6 +31,10 @@ pub(crate) const HARDENED_WWW_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 20);
 pub(crate) const WEAK_WEB_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 50);
 /// `app.hardened.test`: the hardened web server.
 pub(crate) const HARDENED_WEB_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 50);
+/// The portal's legacy origin (`[[migration]]`): still serving the portal.
+pub(crate) const WEAK_LEGACY_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 21);
+/// `app.hardened.test`'s legacy origin: decommissioned, a default page.
+pub(crate) const HARDENED_LEGACY_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 21);
 /// Out-of-scope addresses (`legacy.agency.test`, `edge.othercorp.test`).
 pub(crate) const OUT_OF_SCOPE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 99, 0, 1), Ipv4Addr::new(127, 99, 0, 2)];
 
@@ -96,11 +102,8 @@ pub(crate) enum Behavior {
     Smtp,
     /// Writes nothing; closes on EOF or after 5 s.
     Quiet,
-    /// A weak web server: version in `Server`, no security headers, `/.git/`
-    /// and `/.env` served.
-    HttpWeak,
-    /// A hardened web server: every security header, no version, 404 elsewhere.
-    HttpHardened,
+    /// A web site (see `web.rs`).
+    Web(Site),
 }
 
 /// Connection counters, one per role.
@@ -172,6 +175,37 @@ pub(crate) async fn bind_one(ip: Ipv4Addr, claim: &mut PortClaim) -> io::Result<
     Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no free port on {ip} after {BIND_ATTEMPTS} attempts")))
 }
 
+/// Binds the same port number on every address of `ips`, claiming it;
+/// retries the whole group with a new port when one cannot be bound.
+async fn bind_group<const N: usize>(ips: [Ipv4Addr; N], claim: &mut PortClaim) -> io::Result<([TcpListener; N], u16)> {
+    let mut rejected = Vec::new();
+    'attempt: for _ in 0..BIND_ATTEMPTS {
+        let mut group = Vec::with_capacity(N);
+        let mut port = 0;
+        for ip in ips {
+            match TcpListener::bind(SocketAddr::from((ip, port))).await {
+                Ok(l) => {
+                    port = l.local_addr()?.port();
+                    group.push(l);
+                }
+                Err(e) if in_use(&e) => {
+                    rejected.extend(group);
+                    continue 'attempt;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if PortClaim::is_live(port) || !claim.try_claim(port) {
+            rejected.extend(group);
+            continue;
+        }
+        if let Ok(listeners) = <[TcpListener; N]>::try_from(group) {
+            return Ok((listeners, port));
+        }
+    }
+    Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no shared port for {ips:?} after {BIND_ATTEMPTS} attempts")))
+}
+
 /// Binds the SSH service and, on the same port number, the two out-of-scope
 /// listeners and the excluded host; retries the whole group with a new port
 /// when one of them cannot be bound.
@@ -218,10 +252,14 @@ pub(crate) async fn bind_all(claim: &mut PortClaim) -> io::Result<Bound> {
     services.push(Service { listener: smtp, behavior: Behavior::Smtp, role: Role::Smtp });
     let (quiet, quiet_port) = bind_one(HARDENED_WWW_IP, claim).await?;
     services.push(Service { listener: quiet, behavior: Behavior::Quiet, role: Role::Quiet });
-    let (weak, weak_port) = bind_one(WEAK_WEB_IP, claim).await?;
-    services.push(Service { listener: weak, behavior: Behavior::HttpWeak, role: Role::Quiet });
-    let (hard, hard_port) = bind_one(HARDENED_WEB_IP, claim).await?;
-    services.push(Service { listener: hard, behavior: Behavior::HttpHardened, role: Role::Quiet });
+    // Each web site shares its port number with its legacy origin, as a site
+    // that moved keeps its port.
+    let ([weak, weak_legacy], weak_port) = bind_group([WEAK_WEB_IP, WEAK_LEGACY_IP], claim).await?;
+    services.push(Service { listener: weak, behavior: Behavior::Web(Site::Portal), role: Role::Quiet });
+    services.push(Service { listener: weak_legacy, behavior: Behavior::Web(Site::Portal), role: Role::Quiet });
+    let ([hard, hard_legacy], hard_port) = bind_group([HARDENED_WEB_IP, HARDENED_LEGACY_IP], claim).await?;
+    services.push(Service { listener: hard, behavior: Behavior::Web(Site::Hardened), role: Role::Quiet });
+    services.push(Service { listener: hard_legacy, behavior: Behavior::Web(Site::Decommissioned), role: Role::Quiet });
     Ok(Bound { services, ssh_port, smtp_port, quiet_port, web_ports: [weak_port, hard_port] })
 }
 
@@ -295,8 +333,8 @@ pub(crate) fn spawn_all(
 
 /// Serves one connection. I/O errors just end it.
 async fn serve(mut stream: TcpStream, behavior: Behavior) {
-    if matches!(behavior, Behavior::HttpWeak | Behavior::HttpHardened) {
-        return serve_http(stream, behavior == Behavior::HttpWeak).await;
+    if let Behavior::Web(site) = behavior {
+        return web::serve(stream, site).await;
     }
     let banner = match behavior {
         Behavior::Ssh => Some(SSH_BANNER),
@@ -329,56 +367,4 @@ async fn read_until(stream: &mut TcpStream, cap: usize, until_line: bool) {
             return;
         }
     }
-}
-
-/// One HTTP/1.1 request, one response, then close.
-async fn serve_http(mut stream: TcpStream, weak: bool) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 2048];
-    let read = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        true
-    };
-    if !matches!(tokio::time::timeout(SERVICE_WAIT, read).await, Ok(true)) {
-        return;
-    }
-    let line = String::from_utf8_lossy(&head);
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    if !(method == "GET" || method == "HEAD") || !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
-        let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
-        return;
-    }
-    let (status, ctype, body): (&str, &str, &str) = match (weak, path) {
-        (true, "/") => {
-            ("200 OK", "text/html", "<html><head><title>Agency portal</title></head><body>Welcome</body></html>")
-        }
-        (true, "/.git/HEAD") => ("200 OK", "text/plain", "ref: refs/heads/main\n"),
-        (true, "/.env") => {
-            ("200 OK", "text/plain", "APP_ENV=production\nAPP_DEBUG=false\nDB_HOST=db.portal.internal\n")
-        }
-        (false, "/") => {
-            ("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
-        }
-        _ => ("404 Not Found", "text/html", "<html><body><h1>404 Not Found</h1></body></html>"),
-    };
-    let security = if weak {
-        "Server: nginx/1.14.0\r\nX-Powered-By: PHP/7.2.24\r\n"
-    } else {
-        "Server: nginx\r\nContent-Security-Policy: default-src 'self'; frame-ancestors 'none'\r\nX-Content-Type-Options: nosniff\r\nX-Frame-Options: DENY\r\nReferrer-Policy: no-referrer\r\n"
-    };
-    let body = if method == "HEAD" { "" } else { body };
-    // The hardened server sends every plain-HTTP visitor to HTTPS.
-    let location = if weak { String::new() } else { format!("Location: https://app.hardened.test{path}\r\n") };
-    let reply = format!(
-        "HTTP/1.1 {status}\r\n{security}{location}Content-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = tokio::time::timeout(SERVICE_WAIT, stream.write_all(reply.as_bytes())).await;
-    let _ = stream.shutdown().await;
 }

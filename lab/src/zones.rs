@@ -107,6 +107,16 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("weaksig", Data::A(Ipv4Addr::new(127, 77, 1, 46))),
             // tls.legacy-protocol, tls.weak-cipher, tls.weak-dh
             rr("tls10", Data::A(Ipv4Addr::new(127, 77, 1, 47))),
+            // HTTPS sites (web.rs): http.hsts-missing, http.cookie-insecure
+            rr("secure", Data::A(Ipv4Addr::new(127, 77, 1, 48))),
+            // svc.docker-api
+            rr("docker", Data::A(Ipv4Addr::new(127, 77, 1, 51))),
+            // svc.elasticsearch-open
+            rr("search", Data::A(Ipv4Addr::new(127, 77, 1, 52))),
+            // svc.kubernetes-api
+            rr("k8s", Data::A(Ipv4Addr::new(127, 77, 1, 53))),
+            // http.public-bucket-listing
+            rr("bucket", Data::A(Ipv4Addr::new(127, 77, 1, 54))),
         ],
     },
     ZoneSpec {

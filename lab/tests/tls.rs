@@ -86,6 +86,11 @@ async fn endpoints_are_named_addressed_and_in_scope() {
     let eps = lab.tls_endpoints();
     let expected = [
         ("tls.hardened.test", [127, 77, 2, 40]),
+        ("secure.agency.test", [127, 77, 1, 48]),
+        ("docker.agency.test", [127, 77, 1, 51]),
+        ("search.agency.test", [127, 77, 1, 52]),
+        ("k8s.agency.test", [127, 77, 1, 53]),
+        ("bucket.agency.test", [127, 77, 1, 54]),
         ("expired.agency.test", [127, 77, 1, 41]),
         ("expiring.agency.test", [127, 77, 1, 42]),
         ("selfsigned.agency.test", [127, 77, 1, 43]),

@@ -197,7 +197,8 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     }
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
     let templates = Some(Arc::new(super::templates::load(ws)?));
-    let request = ScanRequest { targets, profile: opts.profile, skip, tls, templates };
+    let earlier_addresses = store.earlier_addresses()?;
+    let request = ScanRequest { targets, profile: opts.profile, skip, tls, templates, earlier_addresses };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
 
     let bar = progress_bar(opts.progress);
@@ -212,6 +213,15 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
             ScanEvent::OpenPort { host, addr, port } => open_ports.push((host, addr, port)),
+            ScanEvent::Resolved { host, addrs } => match store.observe_addresses(Some(run.id), &host, &addrs) {
+                Ok(Some(change)) => changes.push(change),
+                Ok(None) => {}
+                Err(e) => {
+                    failure = Some(e.into());
+                    cancel.cancel();
+                    break;
+                }
+            },
             ScanEvent::Certificate { host, port, sha256 } => {
                 match store.observe_certificate(Some(run.id), &host, port, &sha256) {
                     Ok(Some(change)) => changes.push(change),
@@ -323,7 +333,18 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
     }
     for c in &r.changes {
         let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
-        writeln!(out, "  changed: certificate of {}{port}: {} -> {}", c.host, short(&c.before), short(&c.after))?;
+        match c.kind {
+            haetae_findings::ChangeKind::Certificate => writeln!(
+                out,
+                "  changed: certificate of {}{port}: {} -> {}",
+                c.host,
+                short(&c.before),
+                short(&c.after)
+            )?,
+            haetae_findings::ChangeKind::Addresses => {
+                writeln!(out, "  changed: addresses of {}: {} -> {}", c.host, c.before, c.after)?
+            }
+        }
     }
     let mut seen = r.seen.clone();
     super::findings::sort(&mut seen);

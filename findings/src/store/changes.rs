@@ -1,6 +1,10 @@
-//! Change tracking of assets between scans: today the certificate each TLS
-//! endpoint presents (a changed certificate is a change event); open ports and
-//! DNS answers follow with the daemon.
+//! Change tracking of assets between scans: the certificate each TLS
+//! endpoint presents and the in-scope addresses each host resolves to (a
+//! change of either is a change event; the addresses a host left are the
+//! legacy origins the next scan checks). Open ports follow with the daemon.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
@@ -15,6 +19,8 @@ use crate::time::Timestamp;
 pub enum ChangeKind {
     /// The leaf certificate of a TLS endpoint.
     Certificate,
+    /// The in-scope addresses a host resolves to (comma-separated, sorted).
+    Addresses,
 }
 
 /// One change seen between two scans.
@@ -46,6 +52,7 @@ struct Seen {
 fn asset_key(kind: ChangeKind, host: &str, port: Option<u16>) -> Vec<u8> {
     let kind = match kind {
         ChangeKind::Certificate => "certificate",
+        ChangeKind::Addresses => "addresses",
     };
     let port = port.map_or_else(|| "-".to_owned(), |p| p.to_string());
     format!("{kind}\0{}\0{port}", crate::fingerprint::normalize_host(host)).into_bytes()
@@ -62,6 +69,32 @@ impl Store {
         sha256: &str,
     ) -> Result<Option<ChangeEvent>, StoreError> {
         self.observe_value(scan, ChangeKind::Certificate, host, Some(port), sha256)
+    }
+
+    /// Record the in-scope addresses `host` resolved to; returns the change
+    /// event when they differ from last time (durable when it returns).
+    pub fn observe_addresses(
+        &self,
+        scan: Option<u64>,
+        host: &str,
+        addrs: &[IpAddr],
+    ) -> Result<Option<ChangeEvent>, StoreError> {
+        let mut sorted: Vec<IpAddr> = addrs.to_vec();
+        sorted.sort();
+        sorted.dedup();
+        let value = sorted.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
+        self.observe_value(scan, ChangeKind::Addresses, host, None, &value)
+    }
+
+    /// For each host, the addresses it resolved to before its latest change:
+    /// where it used to live.
+    pub fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
+        let mut out: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
+        for e in self.changes()?.into_iter().filter(|e| e.kind == ChangeKind::Addresses) {
+            let set = out.entry(e.host).or_default();
+            set.extend(e.before.split(',').filter_map(|a| a.trim().parse::<IpAddr>().ok()));
+        }
+        Ok(out.into_iter().filter(|(_, s)| !s.is_empty()).map(|(h, s)| (h, s.into_iter().collect())).collect())
     }
 
     fn observe_value(

@@ -262,3 +262,20 @@ fn a_changed_certificate_is_a_change_event() {
     assert_eq!(store.observe_certificate(Some(3), "www.a.test", 8443, "cc").unwrap(), None, "another endpoint");
     assert_eq!(store.changes().unwrap(), vec![e]);
 }
+
+#[test]
+fn addresses_a_host_left_are_its_earlier_addresses() {
+    use std::net::IpAddr;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let store = temp_store();
+    assert!(store.observe_addresses(Some(1), "portal.a.test", &[ip("10.0.0.2"), ip("10.0.0.1")]).unwrap().is_none());
+    assert!(store.earlier_addresses().unwrap().is_empty(), "nothing moved yet");
+    let same = store.observe_addresses(Some(2), "Portal.a.test.", &[ip("10.0.0.1"), ip("10.0.0.2")]).unwrap();
+    assert!(same.is_none(), "order and case do not matter");
+    let moved = store.observe_addresses(Some(3), "portal.a.test", &[ip("172.16.0.9")]).unwrap().unwrap();
+    assert_eq!((moved.before.as_str(), moved.after.as_str()), ("10.0.0.1,10.0.0.2", "172.16.0.9"));
+    store.observe_addresses(Some(4), "portal.a.test", &[ip("172.16.0.10")]).unwrap().unwrap();
+    let earlier = store.earlier_addresses().unwrap();
+    assert_eq!(earlier.len(), 1);
+    assert_eq!(earlier["portal.a.test"], vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("172.16.0.9")]);
+}

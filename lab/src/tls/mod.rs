@@ -3,7 +3,12 @@
 //!
 //! | name | address | server | what a scan finds |
 //! |------|---------|--------|-------------------|
-//! | `tls.hardened.test` | 127.77.2.40 | rustls, valid lab-CA leaf | nothing |
+//! | `tls.hardened.test` | 127.77.2.40 | rustls, valid lab-CA leaf, a hardened web site | nothing |
+//! | `secure.agency.test` | 127.77.1.48 | rustls, valid lab-CA leaf, a web site | `http.hsts-missing`, `http.cookie-insecure` |
+//! | `docker.agency.test` | 127.77.1.51 | rustls, valid lab-CA leaf, a Docker API | `svc.docker-api` |
+//! | `search.agency.test` | 127.77.1.52 | rustls, valid lab-CA leaf, Elasticsearch | `svc.elasticsearch-open` |
+//! | `k8s.agency.test` | 127.77.1.53 | rustls, valid lab-CA leaf, a Kubernetes API | `svc.kubernetes-api` |
+//! | `bucket.agency.test` | 127.77.1.54 | rustls, valid lab-CA leaf, an object store | `http.public-bucket-listing` |
 //! | `expired.agency.test` | 127.77.1.41 | rustls, leaf valid now−100d .. now−10d | `tls.cert-expired` |
 //! | `expiring.agency.test` | 127.77.1.42 | rustls, leaf valid now−30d .. now+10d | `tls.cert-expiring` |
 //! | `selfsigned.agency.test` | 127.77.1.43 | rustls, self-signed leaf | `tls.cert-untrusted` |
@@ -29,6 +34,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::clock;
 use crate::tcp::{self, PortClaim};
+use crate::web::Site;
 
 pub(crate) mod certs;
 pub(crate) mod legacy;
@@ -58,6 +64,8 @@ enum Cert {
 #[derive(Debug, Clone, Copy)]
 enum Server {
     Rustls,
+    /// rustls, then one HTTP request answered by a lab web site.
+    Web(Site),
     Legacy(legacy::Kind),
 }
 
@@ -77,7 +85,37 @@ pub(crate) const ENDPOINTS: &[Spec] = &[
         name: "tls.hardened.test",
         ip: Ipv4Addr::new(127, 77, 2, 40),
         cert: Cert::Lab { sans: &["tls.hardened.test", "secure.hardened.test"], from_days: -1, to_days: 90 },
-        server: Server::Rustls,
+        server: Server::Web(Site::SecureHardened),
+    },
+    Spec {
+        name: "secure.agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 48),
+        cert: Cert::Lab { sans: &["secure.agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::SecureWeak),
+    },
+    Spec {
+        name: "docker.agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 51),
+        cert: Cert::Lab { sans: &["docker.agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::Docker),
+    },
+    Spec {
+        name: "search.agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 52),
+        cert: Cert::Lab { sans: &["search.agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::Search),
+    },
+    Spec {
+        name: "k8s.agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 53),
+        cert: Cert::Lab { sans: &["k8s.agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::Kube),
+    },
+    Spec {
+        name: "bucket.agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 54),
+        cert: Cert::Lab { sans: &["bucket.agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::Bucket),
     },
     Spec {
         name: "expired.agency.test",
@@ -126,6 +164,7 @@ pub(crate) const ENDPOINTS: &[Spec] = &[
 /// What serves one endpoint's connections.
 enum Handler {
     Rustls(TlsAcceptor),
+    Web(TlsAcceptor, Site),
     Legacy(Arc<legacy::Responder>),
 }
 
@@ -147,11 +186,12 @@ fn prepare(spec: &Spec, ca: &certs::LabCa, now: i64) -> io::Result<Handler> {
                 return Ok(Handler::Legacy(Arc::new(legacy::Responder { kind, chain: certs::weakkey_chain()? })));
             }
             // ring cannot sign with an RSA-1024 key
-            Server::Rustls => return Err(io::Error::other("rustls cannot serve the RSA-1024 leaf")),
+            Server::Rustls | Server::Web(_) => return Err(io::Error::other("rustls cannot serve the RSA-1024 leaf")),
         },
     };
     Ok(match spec.server {
         Server::Rustls => Handler::Rustls(rustls_server::acceptor(leaf)?),
+        Server::Web(site) => Handler::Web(rustls_server::acceptor(leaf)?, site),
         Server::Legacy(kind) => Handler::Legacy(Arc::new(legacy::Responder { kind, chain: leaf.chain })),
     })
 }
@@ -220,6 +260,13 @@ pub(crate) fn spawn_all(
                 listener,
                 count,
                 move |stream| rustls_server::serve(stream, acceptor.clone()),
+                token.clone(),
+                tracker.clone(),
+            )),
+            Handler::Web(acceptor, site) => tracker.spawn(tcp::accept_loop(
+                listener,
+                count,
+                move |stream| rustls_server::serve_web(stream, acceptor.clone(), site),
                 token.clone(),
                 tracker.clone(),
             )),

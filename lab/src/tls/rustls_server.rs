@@ -47,3 +47,11 @@ pub(crate) async fn serve(stream: TcpStream, acceptor: TlsAcceptor) {
     }
     let _ = timeout(WAIT, tls.shutdown()).await;
 }
+
+/// Serves one connection: the handshake (at most [`WAIT`]), then one HTTP
+/// request answered by `site`.
+pub(crate) async fn serve_web(stream: TcpStream, acceptor: TlsAcceptor, site: crate::web::Site) {
+    if let Ok(Ok(tls)) = timeout(WAIT, acceptor.accept(stream)).await {
+        crate::web::serve(tls, site).await;
+    }
+}

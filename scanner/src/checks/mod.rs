@@ -3,6 +3,7 @@
 //! saw into [`Observation`]s; none of them opens a socket itself.
 
 pub mod mail;
+pub(crate) mod migration;
 pub(crate) mod names;
 pub(crate) mod ssh;
 pub(crate) mod tls;
@@ -109,6 +110,12 @@ pub(crate) fn guidance(check: &CheckId) -> (&'static str, &'static [&'static str
             &[
                 "https://cheatsheetseries.owasp.org/cheatsheets/Transport_Layer_Security_Cheat_Sheet.html",
                 "https://cwe.mitre.org/data/definitions/319.html",
+            ],
+        ),
+        CheckId::MigrationLegacyOriginLive => (
+            "Decommission the legacy origin (stop the service, release or firewall the address) once traffic has moved; until then, keep it patched, or have it redirect to the new origin instead of serving the site.",
+            &[
+                "https://owasp.org/www-project-web-security-testing-guide/latest/4-Web_Application_Security_Testing/02-Configuration_and_Deployment_Management_Testing/",
             ],
         ),
         CheckId::SvcSshExposed => (

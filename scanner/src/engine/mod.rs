@@ -69,6 +69,10 @@ pub struct ScanRequest {
     pub tls: TlsOptions,
     /// Content checks to run on web servers (`None`: the built-in ones).
     pub templates: Option<Arc<TemplateSet>>,
+    /// Addresses each host resolved to in earlier scans (from the store's
+    /// [`ScanEvent::Resolved`] history): checked, with the scope's
+    /// `[[migration]]` addresses, by `migration.legacy-origin-live`.
+    pub earlier_addresses: BTreeMap<String, Vec<IpAddr>>,
 }
 
 /// Progress counters.
@@ -107,6 +111,14 @@ pub enum ScanEvent {
         port: u16,
         /// SHA-256 of the leaf certificate.
         sha256: String,
+    },
+    /// The in-scope addresses a host resolved to (for change tracking and
+    /// the next scan's legacy-origin check).
+    Resolved {
+        /// Host name.
+        host: String,
+        /// Its in-scope addresses, sorted.
+        addrs: Vec<IpAddr>,
     },
     /// A TCP port answered.
     OpenPort {
@@ -158,6 +170,8 @@ struct Ctx {
     ports_done: AtomicU64,
     open_ports: AtomicU64,
     findings: AtomicU64,
+    /// Open ports that waited for the client to speak: (address, port, speaks TLS).
+    web: std::sync::Mutex<Vec<(IpAddr, u16, bool)>>,
 }
 
 impl Ctx {
@@ -257,6 +271,7 @@ pub async fn run(
         ports_done: AtomicU64::new(0),
         open_ports: AtomicU64::new(0),
         findings: AtomicU64::new(0),
+        web: std::sync::Mutex::new(Vec::new()),
     });
     if let Err(e) = guard.window() {
         ctx.note_error(&e);
@@ -362,6 +377,9 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             // Names come sorted: the first names the address's services.
             by_addr.entry(*a).or_default().push(r.name.clone());
         }
+        if !r.allowed.is_empty() {
+            ctx.send(ScanEvent::Resolved { host: r.name.clone(), addrs: r.allowed.clone() }).await;
+        }
     }
     for a in addr_targets {
         if scope.check_addr(a).allowed {
@@ -372,7 +390,72 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if active && !port_scan(ctx, &by_addr).await {
         complete = false;
     }
+    if active && !legacy_origins(ctx, req, &resolutions).await {
+        complete = false;
+    }
     complete && !ctx.cancel.is_cancelled()
+}
+
+/// `migration.legacy-origin-live` for every scanned host with legacy
+/// addresses (`[[migration]]`, or earlier resolutions): compare the front
+/// page on each of its web ports today with the same page at each legacy
+/// address. Returns whether every comparison was definite.
+async fn legacy_origins(ctx: &Arc<Ctx>, req: &ScanRequest, resolutions: &[Arc<crate::guard::Resolution>]) -> bool {
+    let Some(client) = &ctx.http else { return true };
+    let scope = ctx.guard.scope();
+    let web: Vec<(IpAddr, u16, bool)> = ctx.web.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let check = CheckId::MigrationLegacyOriginLive;
+    let eng = scope.engagement.id.clone();
+    let mut definite = true;
+    for r in resolutions {
+        let mut legacy: BTreeSet<IpAddr> = BTreeSet::new();
+        for m in scope.migrations.iter().filter(|m| m.host == r.name) {
+            legacy.extend(&m.legacy_addresses);
+        }
+        if let Some(earlier) = req.earlier_addresses.get(&r.name) {
+            legacy.extend(earlier);
+        }
+        legacy.retain(|a| !r.allowed.contains(a));
+        if legacy.is_empty() {
+            continue;
+        }
+        // Today's web endpoints of the host, one per port.
+        let mut endpoints: BTreeMap<u16, checks::migration::Current> = BTreeMap::new();
+        for (addr, port, https) in &web {
+            if r.allowed.contains(addr) {
+                endpoints.entry(*port).or_insert(checks::migration::Current {
+                    addr: *addr,
+                    port: *port,
+                    https: *https,
+                });
+            }
+        }
+        for (port, current) in endpoints {
+            if ctx.skipped(&check, &r.name, Some(port)) {
+                continue;
+            }
+            let mut unit_definite = true;
+            for addr in &legacy {
+                if ctx.cancel.is_cancelled() {
+                    return false;
+                }
+                // The guard decides whether the old address may still be contacted.
+                if ctx.guard.allow_origin(&r.name, *addr).is_err() {
+                    continue;
+                }
+                let out = checks::migration::compare(&ctx.guard, client, &r.name, current, *addr, &eng).await;
+                unit_definite &= out.definite;
+                if let Some(o) = out.observation {
+                    ctx.found(vec![o]).await;
+                }
+            }
+            if unit_definite {
+                ctx.covered(check.clone(), &r.name, Some(port)).await;
+            }
+            definite &= unit_definite;
+        }
+    }
+    definite
 }
 
 /// Try the common labels under `apex`; returns the in-scope names that exist.
@@ -554,6 +637,7 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 definite &= d;
                 is_tls |= tls;
             }
+            ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, is_tls));
             definite &= http_endpoint(ctx, names, addr, port, is_tls).await;
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
             return definite;

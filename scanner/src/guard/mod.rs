@@ -15,7 +15,7 @@ mod limits;
 mod net;
 mod resolve;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -121,6 +121,9 @@ pub struct ScopeGuard {
     limits: Limiters,
     timeout: Duration,
     resolutions: Mutex<HashMap<String, Arc<OnceCell<Arc<Resolution>>>>>,
+    /// (host, address) pairs where a host used to live: contactable on behalf
+    /// of that host although its current resolution does not list them.
+    origins: Mutex<HashSet<(String, IpAddr)>>,
     next_id: AtomicU16,
     silent_streak: AtomicU32,
     udp: net::UdpPool,
@@ -148,6 +151,7 @@ impl ScopeGuard {
             audit: config.audit,
             clock: config.clock,
             resolutions: Mutex::new(HashMap::new()),
+            origins: Mutex::new(HashSet::new()),
             next_id: AtomicU16::new((seed % 65_521) as u16),
             silent_streak: AtomicU32::new(0),
             udp: net::UdpPool::default(),
@@ -315,6 +319,32 @@ impl ScopeGuard {
         map.get(&key).and_then(|c| c.get().cloned())
     }
 
+    /// Allow `addr` to be contacted on behalf of `host` as one of the host's
+    /// earlier origins (a `[[migration]]` legacy address, or an address the
+    /// host resolved to in an earlier scan), although its current resolution
+    /// does not list it. The name and the address must both be in scope now;
+    /// when `cidrs` is empty, only the addresses `[[migration]]` lists for the
+    /// host qualify (the authorization names them), since nothing else vouches
+    /// for an address that no in-scope name resolves to today.
+    pub fn allow_origin(&self, host: &str, addr: IpAddr) -> Result<(), GuardError> {
+        let host = haetae_findings::fingerprint::normalize_host(host);
+        let name = self.scope.check_name(&host);
+        if !name.allowed {
+            return Err(GuardError::OutOfScope(name.reason));
+        }
+        if !self.scope.addr_allowed(addr) {
+            return Err(GuardError::OutOfScope(self.scope.check_addr(addr).reason));
+        }
+        let listed = self.scope.migrations.iter().any(|m| m.host == host && m.legacy_addresses.contains(&addr));
+        if self.scope.cidrs.is_empty() && !listed {
+            return Err(GuardError::OutOfScope(format!(
+                "{addr} is no current address of {host}, [[migration]] does not list it, and cidrs is empty"
+            )));
+        }
+        self.origins.lock().unwrap_or_else(|p| p.into_inner()).insert((host, addr));
+        Ok(())
+    }
+
     /// Decide whether `host` → `addr`:`port` may be contacted, without contacting it.
     pub fn permit(&self, host: &str, addr: IpAddr, port: u16) -> Result<(), GuardError> {
         self.permit_inner(host, addr, port, false)
@@ -344,6 +374,7 @@ impl ScopeGuard {
         }
         match self.resolved(&host_norm) {
             Some(r) if r.allowed.contains(&addr) => Ok(()),
+            _ if self.origins.lock().unwrap_or_else(|p| p.into_inner()).contains(&(host_norm.clone(), addr)) => Ok(()),
             Some(r) => Err(GuardError::OutOfScope(format!(
                 "{addr} is not an in-scope address of {host_norm} ({})",
                 r.summary()

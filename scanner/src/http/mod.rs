@@ -1,7 +1,10 @@
-//! The scanner's HTTP client (`client`) and response parsing (`parse`).
+//! The scanner's HTTP client (`client`), response parsing (`parse`) and
+//! redirects followed through the guard (`redirect`).
 //! Content checks (templates) run on what it fetches.
 
 pub mod client;
 pub mod parse;
+pub mod redirect;
 
 pub use client::{BODY_CAP, FetchError, HttpClient, HttpResponse, Method, Request};
+pub use redirect::{Followed, MAX_REDIRECTS, fetch_following};

@@ -12,4 +12,6 @@ pub(crate) const FILES: &[(&str, &str)] = &[
     ("headers.toml", include_str!("../../templates/headers.toml")),
     ("exposures.toml", include_str!("../../templates/exposures.toml")),
     ("secrets.toml", include_str!("../../templates/secrets.toml")),
+    ("behaviour.toml", include_str!("../../templates/behaviour.toml")),
+    ("apis.toml", include_str!("../../templates/apis.toml")),
 ];

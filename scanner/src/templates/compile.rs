@@ -6,6 +6,9 @@ use std::path::Path;
 
 use haetae_findings::source::line_col;
 use haetae_findings::{CheckId, Confidence, Severity, SourceError};
+
+/// Service checks whose service speaks HTTP: they are content checks too.
+const HTTP_API_CHECKS: [CheckId; 3] = [CheckId::SvcDockerApi, CheckId::SvcElasticsearchOpen, CheckId::SvcKubernetesApi];
 use regex::Regex;
 use regex::bytes::Regex as BytesRegex;
 use toml::Spanned;
@@ -120,10 +123,13 @@ impl Ctx<'_> {
         match raw.get_ref().parse::<CheckId>() {
             Err(e) => self.error(raw.span(), e.to_string()),
             Ok(id @ CheckId::Custom(_)) => Some(id),
-            Ok(id) if id.as_str().starts_with("http.") => Some(id),
+            Ok(id) if id.as_str().starts_with("http.") || HTTP_API_CHECKS.contains(&id) => Some(id),
             Ok(id) => self.error(
                 raw.span(),
-                format!("`{id}` is checked in code, not by a template: only http.* or x.* ids are content checks"),
+                format!(
+                    "`{id}` is checked in code, not by a template: only http.*, x.* and the HTTP API checks \
+                     (svc.docker-api, svc.elasticsearch-open, svc.kubernetes-api) are content checks"
+                ),
             ),
         }
     }

@@ -81,3 +81,56 @@ ports = [22]
     assert!(e.to_string().contains("cidrs is empty"), "{e}");
     assert!(g.permit("www.agency.test", ip, 22).is_err(), "not resolved through the guard");
 }
+
+#[test]
+fn legacy_origins_are_allowed_only_when_the_scope_vouches_for_them() {
+    // cidrs given: an in-cidr legacy address of an in-scope name may be contacted.
+    let text = r#"
+[engagement]
+id = "KR-E"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+cidrs = ["127.77.0.0/20"]
+exclude_cidrs = ["127.77.3.0/24"]
+exclude_domains = ["payments.agency.test"]
+ports = [80]
+"#;
+    let scope = haetae_scanner::scope::Scope::parse(std::path::Path::new("scope.toml"), text).unwrap();
+    let (g, _dir) = guard(scope, vec!["127.0.0.1:53".parse().unwrap()], now());
+    let old: IpAddr = "127.77.1.21".parse().unwrap();
+    assert!(g.permit("portal.agency.test", old, 80).is_err(), "not before it is allowed");
+    g.allow_origin("portal.agency.test", old).unwrap();
+    g.permit("PORTAL.agency.test.", old, 80).unwrap();
+    assert!(g.permit("www.agency.test", old, 80).is_err(), "only on behalf of that host");
+    assert!(g.permit("portal.agency.test", old, 81).is_err(), "ports still apply");
+    for (host, ip) in [
+        ("portal.agency.test", "127.99.0.1"),
+        ("portal.agency.test", "127.77.3.9"),
+        ("payments.agency.test", "127.77.1.30"),
+        ("portal.othercorp.test", "127.77.1.21"),
+    ] {
+        assert!(matches!(g.allow_origin(host, ip.parse().unwrap()), Err(GuardError::OutOfScope(_))), "{host} {ip}");
+    }
+
+    // cidrs empty: only the addresses [[migration]] lists for the host.
+    let text = r#"
+[engagement]
+id = "KR-E"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+ports = [80]
+[[migration]]
+host = "portal.agency.test"
+legacy_addresses = ["198.51.100.21"]
+"#;
+    let scope = haetae_scanner::scope::Scope::parse(std::path::Path::new("scope.toml"), text).unwrap();
+    let (g, _dir) = guard(scope, vec!["127.0.0.1:53".parse().unwrap()], now());
+    g.allow_origin("portal.agency.test", "198.51.100.21".parse().unwrap()).unwrap();
+    let e = g.allow_origin("portal.agency.test", "198.51.100.22".parse().unwrap()).unwrap_err();
+    assert!(e.to_string().contains("cidrs is empty"), "{e}");
+    assert!(g.allow_origin("www.agency.test", "198.51.100.21".parse().unwrap()).is_err());
+}

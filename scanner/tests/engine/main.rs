@@ -4,5 +4,6 @@
 mod guard;
 mod http;
 mod openssl;
+mod redirect;
 mod scan;
 mod support;

@@ -51,6 +51,22 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on tls.hardened.test"
         );
     }
+    // The hardened web sites were examined by the content checks, and the
+    // hardened host's decommissioned legacy origin was compared, and all passed.
+    let web_checks =
+        ["http.hsts-missing", "http.cookie-insecure", "http.cors-reflect-credentials", "http.open-redirect"];
+    for c in web_checks.iter().chain(&["svc.docker-api", "svc.kubernetes-api", "http.secret-in-response"]) {
+        assert!(
+            run.covered.iter().any(|x| x.check.as_str() == *c && x.host == "tls.hardened.test"),
+            "{c} not covered on tls.hardened.test"
+        );
+    }
+    for c in ["http.cors-reflect-credentials", "http.open-redirect", "migration.legacy-origin-live"] {
+        assert!(
+            run.covered.iter().any(|x| x.check.as_str() == c && x.host == "app.hardened.test"),
+            "{c} not covered on app.hardened.test"
+        );
+    }
     // An in-scope CNAME target nobody would guess is scanned as a host of its own.
     assert!(
         run.covered.iter().any(|c| c.check == CheckId::DnsDanglingCname && c.host == "sso-backend-7.hardened.test")
@@ -144,6 +160,7 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
         skip,
         tls: crate::support::lab_tls(),
         templates: None,
+        earlier_addresses: Default::default(),
     };
     let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
     assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);
@@ -158,5 +175,29 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
     assert_eq!(p.guard.stats.connects.load(Ordering::Relaxed), 0);
     assert!(p.found.iter().any(|o| o.check == CheckId::DnsSpfPermissive));
     assert!(!p.found.iter().any(|o| o.check == CheckId::DnsAxfrOpen || o.check == CheckId::SvcSshExposed));
+    lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_address_a_host_used_to_resolve_to_is_checked_like_a_migration_legacy_address() {
+    let lab = Lab::start().await.unwrap();
+    // No [[migration]] at all: the only knowledge is what an earlier scan saw.
+    let scope = lab_scope(&lab, |s| s.split("[[migration]]").next().unwrap().to_owned());
+    assert!(scope.migrations.is_empty());
+    let mut req = seeds_request(&scope);
+    req.targets = vec!["portal.agency.test".into(), "app.hardened.test".into()];
+    req.earlier_addresses.insert("portal.agency.test".into(), vec!["127.77.1.21".parse().unwrap()]);
+    req.earlier_addresses.insert("app.hardened.test".into(), vec!["127.77.2.21".parse().unwrap()]);
+    let run = scan(scope, vec![lab.dns_addr()], now(), req).await;
+    let legacy: Vec<_> = run.found.iter().filter(|o| o.check == CheckId::MigrationLegacyOriginLive).collect::<Vec<_>>();
+    assert_eq!(legacy.len(), 1, "{legacy:#?}");
+    assert_eq!(legacy[0].asset.host, "portal.agency.test");
+    assert_eq!(legacy[0].asset.ip, Some("127.77.1.21".parse().unwrap()));
+    assert!(legacy[0].evidence.contains("same title \"Agency portal\""), "{}", legacy[0].evidence);
+    assert!(legacy[0].audit.len() >= 2, "both origins' connections are named");
+    assert!(
+        run.covered.iter().any(|c| c.check == CheckId::MigrationLegacyOriginLive && c.host == "app.hardened.test"),
+        "the decommissioned origin was compared and passed"
+    );
     lab.shutdown().await;
 }

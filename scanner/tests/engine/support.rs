@@ -66,6 +66,7 @@ pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
         skip: Default::default(),
         tls: lab_tls(),
         templates: None,
+        earlier_addresses: Default::default(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! responses, parse errors with their positions, loading a user directory,
 //! and redaction.
 
+mod cases_behaviour;
 mod cases_exposures;
 mod cases_headers;
 mod cases_secrets;
@@ -100,14 +101,17 @@ pub(super) fn run(cases: &[Case]) {
 #[test]
 fn builtin_templates_always_load() {
     let set = builtin();
-    assert_eq!(set.templates().len(), 17, "{:?}", set.templates().iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
+    assert_eq!(set.templates().len(), 22, "{:?}", set.templates().iter().map(|t| t.id.as_str()).collect::<Vec<_>>());
     assert!(set.templates().iter().all(|t| t.source == "built-in" && !t.remediation.is_empty()));
 }
 
 #[test]
 fn every_builtin_template_has_a_true_positive_and_a_true_negative() {
     let cases: Vec<Case> =
-        [cases_headers::cases(), cases_exposures::cases(), cases_secrets::cases()].into_iter().flatten().collect();
+        [cases_headers::cases(), cases_exposures::cases(), cases_secrets::cases(), cases_behaviour::cases()]
+            .into_iter()
+            .flatten()
+            .collect();
     for t in builtin().templates() {
         let id = t.id.as_str();
         let positive = cases.iter().any(|c| c.id == id && matches!(c.expect, Expect::Fires { .. }));

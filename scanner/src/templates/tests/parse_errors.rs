@@ -64,7 +64,7 @@ fn each_error_names_line_and_column() {
             "dns.* id",
             with("").replace("x.team-check", "dns.axfr-open"),
             "2:6",
-            "only http.* or x.* ids are content checks",
+            "only http.*, x.* and the HTTP API checks",
         ),
         ("unknown http id", with("").replace("x.team-check", "http.nope"), "2:6", "unknown check id `http.nope`"),
         ("bad severity", with("").replace("\"medium\"", "\"urgent\""), "4:12", "invalid severity `urgent`"),

@@ -559,7 +559,9 @@ proptest! {
     fn parse_flight_never_panics(bytes in prop_oneof![proptest::collection::vec(any::<u8>(), 0..2048), arbitrary_records()],
                                  cuts in proptest::collection::vec(any::<usize>(), 0..8)) {
         let whole = parse_flight(&bytes);
-        // Fed in pieces, the parser reaches the same answer and buffers no more than it was given.
+        // Fed in pieces, the parser reaches the same answer and buffers in
+        // proportion to what it was given: two buffers, each of which a Vec
+        // may grow to twice its length.
         let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (bytes.len() + 1)).collect();
         cuts.push(bytes.len());
         cuts.sort_unstable();
@@ -569,7 +571,7 @@ proptest! {
         for end in cuts {
             last = p.feed(&bytes[start..end]);
             start = end;
-            prop_assert!(p.buffered_capacity() <= 2 * bytes.len() + 64, "{} buffered for {} bytes", p.buffered_capacity(), bytes.len());
+            prop_assert!(p.buffered_capacity() <= 4 * bytes.len() + 64, "{} buffered for {} bytes", p.buffered_capacity(), bytes.len());
         }
         prop_assert_eq!(normalized(last), normalized(whole));
     }
