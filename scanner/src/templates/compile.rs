@@ -94,7 +94,7 @@ impl Ctx<'_> {
         let method = self.method(&raw.request);
         let body_ok = method != Some(Method::Head);
         let request = self.request(&raw.request, method.unwrap_or(Method::Get));
-        let rule = self.matching(&raw.matching, body_ok);
+        let rule = self.matching(&raw.matching, span.clone(), body_ok);
         let secret = id == Some(CheckId::HttpSecretInResponse);
         let extractors: Vec<Option<Extractor>> =
             raw.extract.iter().map(|x| self.extractor(x, body_ok, secret)).collect();
@@ -290,8 +290,7 @@ impl Ctx<'_> {
         ports.into_iter().collect()
     }
 
-    fn matching(&mut self, raw: &Spanned<RawMatch>, body_ok: bool) -> Option<Matcher> {
-        let m = raw.get_ref();
+    fn matching(&mut self, m: &RawMatch, template: std::ops::Range<usize>, body_ok: bool) -> Option<Matcher> {
         let all = match &m.condition {
             None => Some(true),
             Some(c) => match c.get_ref().to_ascii_lowercase().as_str() {
@@ -301,7 +300,7 @@ impl Ctx<'_> {
             },
         };
         if m.matcher.is_empty() {
-            return self.error(raw.span(), "at least one [[template.match.matcher]] is required");
+            return self.error(template, "at least one [[template.match.matcher]] is required");
         }
         let members = self.matchers(&m.matcher, body_ok);
         Some(Matcher { test: Test::Group { all: all?, members: members? }, negate: false, note: None })

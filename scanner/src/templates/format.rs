@@ -27,8 +27,10 @@ pub(crate) struct RawTemplate {
     pub(crate) references: Vec<Spanned<String>>,
     pub(crate) remediation: Option<Spanned<String>>,
     pub(crate) request: Spanned<RawRequest>,
+    /// Not `Spanned`: toml cannot give a span to a table that only exists
+    /// through `[[template.match.matcher]]`, and refuses it if asked to.
     #[serde(rename = "match")]
-    pub(crate) matching: Spanned<RawMatch>,
+    pub(crate) matching: RawMatch,
     #[serde(default)]
     pub(crate) extract: Vec<Spanned<RawExtractor>>,
 }

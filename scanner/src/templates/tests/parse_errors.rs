@@ -103,7 +103,9 @@ fn each_error_names_line_and_column() {
         (
             "no matcher",
             with("").replace("[[template.match.matcher]]\nstatus = [200]\n", ""),
-            "8:1",
+            // At the template: the [template.match] table has no position of its own
+            // when it is only implied by [[template.match.matcher]].
+            "1:1",
             "at least one [[template.match.matcher]]",
         ),
         (
@@ -175,4 +177,11 @@ fn all_errors_of_a_file_are_collected() {
     assert_eq!(at, ["12:8", "14:6", "17:10", "19:10"], "{errors:#?}");
     assert!(errors.iter().all(|e| e.path == Path::new("team.toml")));
     assert_eq!(errors[0].to_string(), "team.toml:12:8: invalid regex `(oops`: unclosed group");
+}
+
+#[test]
+fn matchers_without_an_explicit_match_table_load() {
+    let text = "[[template]]\nid = \"x.implied\"\ntitle = \"t\"\nseverity = \"low\"\nremediation = \"r\"\n[template.request]\npaths = [\"/\"]\n[[template.match.matcher]]\nstatus = [200]\n";
+    let t = super::super::compile::parse_file(std::path::Path::new("team.toml"), text, "team").unwrap();
+    assert_eq!(t.len(), 1);
 }
