@@ -4,6 +4,7 @@
 
 pub mod mail;
 pub(crate) mod names;
+pub(crate) mod services;
 pub(crate) mod ssh;
 pub(crate) mod tls;
 pub(crate) mod web;
