@@ -59,6 +59,7 @@ use tokio_util::task::TaskTracker;
 
 mod clock;
 mod dns;
+mod services;
 mod tcp;
 mod tls;
 mod web;

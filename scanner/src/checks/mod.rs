@@ -5,6 +5,7 @@
 pub mod mail;
 pub(crate) mod migration;
 pub(crate) mod names;
+pub(crate) mod services;
 pub(crate) mod ssh;
 pub(crate) mod tls;
 pub(crate) mod web;
