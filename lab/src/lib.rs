@@ -27,7 +27,11 @@
 //!   most content checks planted), whose legacy origin 127.77.1.21 still serves
 //!   it (`[[migration]]`), and the hardened `app.hardened.test` (127.77.2.50,
 //!   everything sent to HTTPS), whose legacy origin 127.77.2.21 only shows a
-//!   default page. Each legacy origin shares its site's port number.
+//!   default page. Each legacy origin shares its site's port number;
+//! * services identified by what they say, all on one port number: Redis
+//!   without a password (`redis.agency.test`, 127.77.1.60), MySQL (.1.61),
+//!   PostgreSQL (.1.62), MongoDB (.1.63), RDP (`remote`, .1.64), VNC (.1.65),
+//!   and a Redis that asks for a password (`db.hardened.test`, 127.77.2.60).
 //!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
 //! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
@@ -128,6 +132,12 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.elasticsearch-open", host: "search.agency.test" },
     Planted { check: "svc.kubernetes-api", host: "k8s.agency.test" },
     Planted { check: "http.public-bucket-listing", host: "bucket.agency.test" },
+    Planted { check: "svc.redis-noauth", host: "redis.agency.test" },
+    Planted { check: "svc.database-exposed", host: "mysql.agency.test" },
+    Planted { check: "svc.database-exposed", host: "postgres.agency.test" },
+    Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
+    Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
+    Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
 ];
 
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
@@ -161,7 +171,14 @@ impl Lab {
         let tls_endpoints = tls_bound.endpoints.clone();
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
-        let mut ports = vec![bound.ssh_port, bound.smtp_port, bound.quiet_port, bound.web_ports[0], bound.web_ports[1]];
+        let mut ports = vec![
+            bound.ssh_port,
+            bound.smtp_port,
+            bound.quiet_port,
+            bound.web_ports[0],
+            bound.web_ports[1],
+            bound.service_port,
+        ];
         ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
         ports.sort_unstable();
         ports.dedup();
@@ -337,7 +354,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 43);
+        assert_eq!(PLANTED.len(), 49);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

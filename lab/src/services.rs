@@ -9,17 +9,10 @@
 //! [`spawn`] serves one [`Kind`] on a bound listener through the shared
 //! accept loop of [`crate::tcp`].
 
-// FIXME(lead): remove once `Lab::start` serves these.
-#![allow(dead_code, reason = "not wired into Lab::start yet")]
-
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
-
-use crate::tcp;
+use tokio::net::TcpStream;
 
 /// How long a service waits for the client before closing.
 const SERVICE_WAIT: Duration = Duration::from_secs(5);
@@ -54,18 +47,6 @@ pub(crate) enum Kind {
     Rdp,
     /// VNC: `RFB 003.008\n` on accept, then VNC authentication offered.
     Vnc,
-}
-
-/// Serves `kind` on `listener` until `token` is cancelled; `counter` is
-/// called for every accepted connection.
-pub(crate) fn spawn(
-    listener: TcpListener,
-    kind: Kind,
-    counter: impl Fn() + Send + 'static,
-    token: &CancellationToken,
-    tracker: &TaskTracker,
-) {
-    tracker.spawn(tcp::accept_loop(listener, counter, move |s| serve(s, kind), token.clone(), tracker.clone()));
 }
 
 /// Serves one connection. I/O errors and timeouts just end it.
@@ -320,13 +301,19 @@ async fn vnc(stream: &mut TcpStream) -> Option<()> {
 mod tests {
     use std::net::SocketAddr;
 
+    use tokio::net::TcpListener;
+    use tokio_util::sync::CancellationToken;
+    use tokio_util::task::TaskTracker;
+
     use super::*;
+    use crate::tcp;
 
     async fn start(kind: Kind) -> (SocketAddr, CancellationToken) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let token = CancellationToken::new();
-        spawn(listener, kind, || {}, &token, &TaskTracker::new());
+        let tracker = TaskTracker::new();
+        tracker.spawn(tcp::accept_loop(listener, || {}, move |s| serve(s, kind), token.clone(), tracker.clone()));
         (addr, token)
     }
 

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::services;
 use crate::web::{self, Site};
 
 /// The SSH-like service (`www.agency.test`).
@@ -37,6 +38,17 @@ pub(crate) const WEAK_LEGACY_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 1, 21);
 pub(crate) const HARDENED_LEGACY_IP: Ipv4Addr = Ipv4Addr::new(127, 77, 2, 21);
 /// Out-of-scope addresses (`legacy.agency.test`, `edge.othercorp.test`).
 pub(crate) const OUT_OF_SCOPE_IPS: [Ipv4Addr; 2] = [Ipv4Addr::new(127, 99, 0, 1), Ipv4Addr::new(127, 99, 0, 2)];
+
+/// The lab's services (`services.rs`) and their addresses; `zones.rs` names them.
+pub(crate) const SERVICE_HOSTS: [(Ipv4Addr, services::Kind); 7] = [
+    (Ipv4Addr::new(127, 77, 1, 60), services::Kind::RedisWeak),
+    (Ipv4Addr::new(127, 77, 1, 61), services::Kind::Mysql),
+    (Ipv4Addr::new(127, 77, 1, 62), services::Kind::Postgres),
+    (Ipv4Addr::new(127, 77, 1, 63), services::Kind::Mongo),
+    (Ipv4Addr::new(127, 77, 1, 64), services::Kind::Rdp),
+    (Ipv4Addr::new(127, 77, 1, 65), services::Kind::Vnc),
+    (Ipv4Addr::new(127, 77, 2, 60), services::Kind::RedisHardened),
+];
 
 /// Connection tasks per listener.
 pub(crate) const MAX_CONNECTIONS: usize = 256;
@@ -104,6 +116,8 @@ pub(crate) enum Behavior {
     Quiet,
     /// A web site (see `web.rs`).
     Web(Site),
+    /// A service that waits for or greets the client (see `services.rs`).
+    Service(services::Kind),
 }
 
 /// Connection counters, one per role.
@@ -154,6 +168,8 @@ pub(crate) struct Bound {
     pub(crate) smtp_port: u16,
     pub(crate) quiet_port: u16,
     pub(crate) web_ports: [u16; 2],
+    /// The port the database, cache and remote-desktop services share.
+    pub(crate) service_port: u16,
 }
 
 fn in_use(e: &io::Error) -> bool {
@@ -260,7 +276,14 @@ pub(crate) async fn bind_all(claim: &mut PortClaim) -> io::Result<Bound> {
     let ([hard, hard_legacy], hard_port) = bind_group([HARDENED_WEB_IP, HARDENED_LEGACY_IP], claim).await?;
     services.push(Service { listener: hard, behavior: Behavior::Web(Site::Hardened), role: Role::Quiet });
     services.push(Service { listener: hard_legacy, behavior: Behavior::Web(Site::Decommissioned), role: Role::Quiet });
-    Ok(Bound { services, ssh_port, smtp_port, quiet_port, web_ports: [weak_port, hard_port] })
+    // Services that a scan must identify by what they say, not by their port:
+    // all on one (ephemeral) port number, each on its own address.
+    let kinds = SERVICE_HOSTS.map(|(_, kind)| kind);
+    let (listeners, service_port) = bind_group(SERVICE_HOSTS.map(|(ip, _)| ip), claim).await?;
+    for (listener, kind) in listeners.into_iter().zip(kinds) {
+        services.push(Service { listener, behavior: Behavior::Service(kind), role: Role::Quiet });
+    }
+    Ok(Bound { services, ssh_port, smtp_port, quiet_port, web_ports: [weak_port, hard_port], service_port })
 }
 
 /// Accepts connections until cancelled; one tracked task per connection,
@@ -335,6 +358,9 @@ pub(crate) fn spawn_all(
 async fn serve(mut stream: TcpStream, behavior: Behavior) {
     if let Behavior::Web(site) = behavior {
         return web::serve(stream, site).await;
+    }
+    if let Behavior::Service(kind) = behavior {
+        return services::serve(stream, kind).await;
     }
     let banner = match behavior {
         Behavior::Ssh => Some(SSH_BANNER),

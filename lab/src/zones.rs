@@ -117,6 +117,14 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("k8s", Data::A(Ipv4Addr::new(127, 77, 1, 53))),
             // http.public-bucket-listing
             rr("bucket", Data::A(Ipv4Addr::new(127, 77, 1, 54))),
+            // Services (services.rs): svc.redis-noauth, svc.database-exposed,
+            // svc.remote-desktop-exposed
+            rr("redis", Data::A(Ipv4Addr::new(127, 77, 1, 60))),
+            rr("mysql", Data::A(Ipv4Addr::new(127, 77, 1, 61))),
+            rr("postgres", Data::A(Ipv4Addr::new(127, 77, 1, 62))),
+            rr("mongo", Data::A(Ipv4Addr::new(127, 77, 1, 63))),
+            rr("remote", Data::A(Ipv4Addr::new(127, 77, 1, 64))),
+            rr("vnc", Data::A(Ipv4Addr::new(127, 77, 1, 65))),
         ],
     },
     ZoneSpec {
@@ -136,6 +144,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
             // The hardened web server.
             rr("app", Data::A(Ipv4Addr::new(127, 77, 2, 50))),
+            // A Redis that asks for a password.
+            rr("db", Data::A(Ipv4Addr::new(127, 77, 2, 60))),
             // An alias to a name no word list guesses: found through the CNAME.
             rr("secure", Data::Cname("tls.hardened.test.")),
             rr("login", Data::Cname("sso-backend-7.hardened.test.")),

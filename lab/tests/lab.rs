@@ -327,8 +327,8 @@ async fn axfr_is_open_on_agency_and_refused_on_hardened() {
 async fn services_greet_and_count() {
     let lab = Lab::start().await.unwrap();
     let ports = lab.ports();
-    assert_eq!(ports.len(), 5 + lab.tls_endpoints().len());
-    assert_eq!(ports.len(), 18);
+    assert_eq!(ports.len(), 6 + lab.tls_endpoints().len());
+    assert_eq!(ports.len(), 19);
     assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted: {ports:?}");
     assert!(!ports.contains(&lab.dns_addr().port()));
 

@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::checks::{self, observe, ssh};
+use crate::checks::{self, observe, services, ssh};
 use crate::guard::{ChainEnd, GuardError, ScopeGuard};
 use crate::http::{FetchError, HttpClient, Method as HttpMethod, Request as HttpRequest};
 use crate::scope::{Target, parse_target};
@@ -566,6 +566,7 @@ async fn port_worker(
             }
             // On resume, skip a port only when every check on it already ran.
             let done = ctx.skipped(&CheckId::SvcSshExposed, host, Some(port))
+                && services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port)))
                 && names
                     .iter()
                     .take(MAX_TLS_NAMES)
@@ -629,7 +630,9 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     let data = match greeting {
         ssh::Greeting::Data(d) => d,
         ssh::Greeting::Silent => {
-            // A server that waits for the client to speak first: try TLS, then HTTP.
+            // A server that waits for the client to speak first: try TLS; on
+            // plain TCP, the services that wait (Redis, PostgreSQL, MongoDB,
+            // RDP); then HTTP, unless one of those answered.
             let mut definite = true;
             let mut is_tls = false;
             for name in names.iter().take(MAX_TLS_NAMES) {
@@ -637,8 +640,32 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 definite &= d;
                 is_tls |= tls;
             }
-            ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, is_tls));
-            definite &= http_endpoint(ctx, names, addr, port, is_tls).await;
+            let mut service = false;
+            if !is_tls && !services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port))) {
+                let rep = tokio::select! {
+                    r = services::probe_silent(&ctx.guard, host, addr, port) => r,
+                    _ = ctx.cancel.cancelled() => return false,
+                };
+                for e in &rep.errors {
+                    ctx.note_error(e);
+                }
+                service = !rep.found.is_empty();
+                let eng = ctx.guard.scope().engagement.id.clone();
+                ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
+                if rep.definite {
+                    for c in services::CHECKS {
+                        ctx.covered(c, host, Some(port)).await;
+                    }
+                }
+                definite &= rep.definite;
+            }
+            if service {
+                // Not a web server: the content checks have nothing to read here.
+                cover_web(ctx, names, port).await;
+            } else {
+                ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, is_tls));
+                definite &= http_endpoint(ctx, names, addr, port, is_tls).await;
+            }
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
             return definite;
         }
@@ -646,9 +673,16 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     };
     // The server spoke first: not implicit TLS, not HTTP.
     cover_tls_and_web(ctx, names, port).await;
+    let eng = ctx.guard.scope().engagement.id.clone();
+    if let Some(mut id) = services::from_greeting(&data) {
+        id.audit.push(conn_audit);
+        ctx.found(vec![id.observation(&eng, host, addr, port)]).await;
+    }
+    for c in services::CHECKS {
+        ctx.covered(c, host, Some(port)).await;
+    }
     if let Some(banner) = ssh::ssh_banner(&data) {
         let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
-        let eng = ctx.guard.scope().engagement.id.clone();
         let o = observe(
             CheckId::SvcSshExposed,
             &eng,
@@ -671,6 +705,14 @@ async fn cover_tls_and_web(ctx: &Ctx, names: &[String], port: u16) {
         for c in checks::tls::CHECKS {
             ctx.covered(c, name, Some(port)).await;
         }
+    }
+    cover_web(ctx, names, port).await;
+}
+
+/// The port definitely serves no HTTP: every content check ran (and found
+/// nothing) for each name on it.
+async fn cover_web(ctx: &Ctx, names: &[String], port: u16) {
+    for name in names.iter().take(MAX_TLS_NAMES) {
         for t in ctx.templates.templates() {
             ctx.covered(t.id.clone(), name, Some(port)).await;
         }

@@ -67,6 +67,11 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on app.hardened.test"
         );
     }
+    // The Redis that asks for a password was identified as nothing to report.
+    assert!(
+        run.covered.iter().any(|x| x.check == CheckId::SvcRedisNoauth && x.host == "db.hardened.test"),
+        "svc.redis-noauth not covered on db.hardened.test"
+    );
     // An in-scope CNAME target nobody would guess is scanned as a host of its own.
     assert!(
         run.covered.iter().any(|c| c.check == CheckId::DnsDanglingCname && c.host == "sso-backend-7.hardened.test")

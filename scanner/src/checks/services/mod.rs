@@ -13,9 +13,6 @@
 //! number (which only orders the probes). Every request is read-only, every
 //! reply is read with a size cap and a deadline, and every parser is bounded.
 
-// FIXME(lead): remove once `engine::probe_port` calls `from_greeting` and `probe_silent`.
-#![allow(dead_code, reason = "the engine does not call these probes yet")]
-
 mod wire;
 
 #[cfg(test)]
@@ -109,6 +106,7 @@ impl Identified {
         let (remediation, references) = guidance(&self.check);
         o.remediation = remediation.to_owned();
         o.references = references.iter().map(|r| (*r).to_owned()).collect();
+        o.tags.push(format!("service:{}", self.service.name()));
         o
     }
 }
