@@ -51,6 +51,7 @@ use tokio_util::task::TaskTracker;
 
 mod clock;
 mod dns;
+pub mod provider;
 mod tcp;
 mod tls;
 mod zones;

@@ -5,6 +5,7 @@
 pub mod mail;
 pub(crate) mod names;
 pub(crate) mod ssh;
+pub mod takeover;
 pub(crate) mod tls;
 pub(crate) mod web;
 pub(crate) mod zone;
