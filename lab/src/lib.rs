@@ -31,7 +31,12 @@
 //! * services identified by what they say, all on one port number: Redis
 //!   without a password (`redis.agency.test`, 127.77.1.60), MySQL (.1.61),
 //!   PostgreSQL (.1.62), MongoDB (.1.63), RDP (`remote`, .1.64), VNC (.1.65),
-//!   and a Redis that asks for a password (`db.hardened.test`, 127.77.2.60).
+//!   and a Redis that asks for a password (`db.hardened.test`, 127.77.2.60);
+//! * an S3-compatible object store standing in for Naver Cloud's public-sector
+//!   one (`kr.object.gov-ncloudstorage.com`, in scope, 127.77.3.10): the bucket
+//!   behind `files.agency.test` is gone (`dns.takeover`), the one behind
+//!   `static.hardened.test` exists; `oldapp.agency.test` points to an app
+//!   service name that no longer exists (`dns.takeover` on DNS evidence).
 //!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
 //! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
@@ -63,6 +68,7 @@ use tokio_util::task::TaskTracker;
 
 mod clock;
 mod dns;
+pub mod provider;
 mod services;
 mod tcp;
 mod tls;
@@ -132,6 +138,9 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.elasticsearch-open", host: "search.agency.test" },
     Planted { check: "svc.kubernetes-api", host: "k8s.agency.test" },
     Planted { check: "http.public-bucket-listing", host: "bucket.agency.test" },
+    Planted { check: "dns.takeover", host: "files.agency.test" },
+    Planted { check: "dns.takeover", host: "oldapp.agency.test" },
+    Planted { check: "dns.dangling-cname", host: "oldapp.agency.test" },
     Planted { check: "svc.redis-noauth", host: "redis.agency.test" },
     Planted { check: "svc.database-exposed", host: "mysql.agency.test" },
     Planted { check: "svc.database-exposed", host: "postgres.agency.test" },
@@ -169,6 +178,7 @@ impl Lab {
         let bound = tcp::bind_all(&mut claim).await?;
         let tls_bound = tls::bind_all(&mut claim).await?;
         let tls_endpoints = tls_bound.endpoints.clone();
+        let (store_listener, store_port) = tcp::bind_one(zones::OBJECT_STORE_ADDR, &mut claim).await?;
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
         let mut ports = vec![
@@ -178,6 +188,7 @@ impl Lab {
             bound.web_ports[0],
             bound.web_ports[1],
             bound.service_port,
+            store_port,
         ];
         ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
         ports.sort_unstable();
@@ -196,6 +207,8 @@ impl Lab {
         tracker.spawn(dns::silent_udp(silent_udp, token.clone()));
         tracker.spawn(dns::silent_tcp(silent_tcp, token.clone(), tracker.clone()));
         tcp::spawn_all(bound.services, &counters, &token, &tracker);
+        let store = provider::ObjectStore::new("kr.object.gov-ncloudstorage.com", &["hardened-assets"]);
+        tracker.spawn(provider::serve_object_store(store_listener, store, token.clone(), tracker.clone()));
 
         Ok(Lab {
             token,
@@ -243,7 +256,7 @@ not_before = {not_before}
 not_after = {not_after}
 
 [scope]
-domains = ["agency.test", "hardened.test", "oldmail.test"]
+domains = ["agency.test", "hardened.test", "oldmail.test", "kr.object.gov-ncloudstorage.com"]
 cidrs = ["127.77.0.0/20"]
 ports = [{ports}]
 exclude_domains = ["payments.agency.test"]
@@ -354,7 +367,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 49);
+        assert_eq!(PLANTED.len(), 52);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

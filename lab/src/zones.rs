@@ -17,6 +17,9 @@ use hickory_proto::ProtoError;
 use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
+/// The lab's object store (`provider.rs`).
+pub(crate) const OBJECT_STORE_ADDR: Ipv4Addr = Ipv4Addr::new(127, 77, 3, 10);
+
 /// TTL of every lab record (and the SOA negative-caching minimum).
 pub(crate) const TTL: u32 = 300;
 
@@ -90,6 +93,10 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("legacy", Data::A(Ipv4Addr::new(127, 99, 0, 1))),
             // dns.points-out-of-scope: edge.othercorp.test is 127.99.0.2.
             rr("cdn", Data::Cname("edge.othercorp.test.")),
+            // dns.takeover: a bucket nobody owns any more, in an in-scope object store.
+            rr("files", Data::Cname("agency-files.kr.object.gov-ncloudstorage.com.")),
+            // dns.takeover (DNS evidence only): an out-of-scope app service that is gone.
+            rr("oldapp", Data::Cname("agency-legacy-app.azurewebsites.net.")),
             // Excluded in the scope: must never be contacted.
             rr("payments", Data::A(Ipv4Addr::new(127, 77, 1, 30))),
             // TLS endpoints (tls/mod.rs), one weakness each:
@@ -144,6 +151,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
             // The hardened web server.
             rr("app", Data::A(Ipv4Addr::new(127, 77, 2, 50))),
+            // A bucket that exists (private): no takeover.
+            rr("static", Data::Cname("hardened-assets.kr.object.gov-ncloudstorage.com.")),
             // A Redis that asks for a password.
             rr("db", Data::A(Ipv4Addr::new(127, 77, 2, 60))),
             // An alias to a name no word list guesses: found through the CNAME.
@@ -170,6 +179,27 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
     },
     ZoneSpec {
         origin: "agency-cdn.test.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.agency.test.",
+        allow_axfr: false,
+        records: &[rr("@", Data::Ns("ns1.agency.test."))],
+    },
+    // A Korean public-sector object store, in the lab's scope: its endpoint
+    // may be asked whether a bucket exists.
+    ZoneSpec {
+        origin: "kr.object.gov-ncloudstorage.com.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.agency.test.",
+        allow_axfr: false,
+        records: &[
+            rr("@", Data::Ns("ns1.agency.test.")),
+            rr("agency-files", Data::A(OBJECT_STORE_ADDR)),
+            rr("hardened-assets", Data::A(OBJECT_STORE_ADDR)),
+        ],
+    },
+    // An app service provider outside the scope where the old app is gone.
+    ZoneSpec {
+        origin: "azurewebsites.net.",
         mname: "ns1.agency.test.",
         rname: "hostmaster.agency.test.",
         allow_axfr: false,

@@ -7,6 +7,7 @@ pub(crate) mod migration;
 pub(crate) mod names;
 pub(crate) mod services;
 pub(crate) mod ssh;
+pub mod takeover;
 pub(crate) mod tls;
 pub(crate) mod web;
 pub(crate) mod zone;

@@ -9,7 +9,7 @@
 
 mod labels;
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -172,6 +172,8 @@ struct Ctx {
     findings: AtomicU64,
     /// Open ports that waited for the client to speak: (address, port, speaks TLS).
     web: std::sync::Mutex<Vec<(IpAddr, u16, bool)>>,
+    /// The cloud each host's CNAME chain points into (`cloud:<id>` tag).
+    cloud: std::sync::Mutex<HashMap<String, &'static str>>,
 }
 
 impl Ctx {
@@ -211,9 +213,16 @@ impl Ctx {
         }
     }
 
-    async fn send(&self, e: ScanEvent) {
-        if let ScanEvent::Found(_) = &e {
+    async fn send(&self, mut e: ScanEvent) {
+        if let ScanEvent::Found(o) = &mut e {
             self.findings.fetch_add(1, Ordering::Relaxed);
+            // Every finding on a host says which cloud it lives in, when known.
+            if let Some(cloud) = self.cloud.lock().unwrap_or_else(|p| p.into_inner()).get(&o.asset.host) {
+                let tag = format!("cloud:{cloud}");
+                if !o.tags.contains(&tag) {
+                    o.tags.push(tag);
+                }
+            }
         }
         // The receiver only goes away when the caller gave up; then so do we.
         if self.events.send(e).await.is_err() {
@@ -272,6 +281,7 @@ pub async fn run(
         open_ports: AtomicU64::new(0),
         findings: AtomicU64::new(0),
         web: std::sync::Mutex::new(Vec::new()),
+        cloud: std::sync::Mutex::new(HashMap::new()),
     });
     if let Err(e) = guard.window() {
         ctx.note_error(&e);
@@ -360,6 +370,14 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if ctx.cancel.is_cancelled() {
         return false;
     }
+    {
+        let mut cloud = ctx.cloud.lock().unwrap_or_else(|p| p.into_inner());
+        for r in &resolutions {
+            if let Some(p) = checks::takeover::provider_for(&r.chain) {
+                cloud.insert(r.name.clone(), p.cloud.as_str());
+            }
+        }
+    }
     let mut by_addr: BTreeMap<IpAddr, Vec<String>> = BTreeMap::new();
     for r in &resolutions {
         let name_checks = [CheckId::DnsDanglingCname, CheckId::DnsPointsOutOfScope];
@@ -390,10 +408,40 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if active && !port_scan(ctx, &by_addr).await {
         complete = false;
     }
+    takeovers(ctx, &resolutions, active).await;
     if active && !legacy_origins(ctx, req, &resolutions).await {
         complete = false;
     }
     complete && !ctx.cancel.is_cancelled()
+}
+
+/// `dns.takeover` for every name with a CNAME chain. The provider's endpoint
+/// is asked (active profiles only, and only when the guard allows it) on the
+/// ports where the chain's addresses answered HTTP or HTTPS in the port scan,
+/// else 80 and 443.
+async fn takeovers(ctx: &Arc<Ctx>, resolutions: &[Arc<crate::guard::Resolution>], active: bool) {
+    let web: Vec<(IpAddr, u16, bool)> = ctx.web.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let eng = ctx.guard.scope().engagement.id.clone();
+    for r in resolutions {
+        if r.chain.is_empty()
+            || matches!(r.end, ChainEnd::Failed(_))
+            || ctx.skipped(&CheckId::DnsTakeover, &r.name, None)
+        {
+            continue;
+        }
+        if ctx.cancel.is_cancelled() {
+            return;
+        }
+        let port_of = |tls: bool| web.iter().find(|(a, _, t)| *t == tls && r.allowed.contains(a)).map(|(_, p, _)| *p);
+        let ports = checks::takeover::Ports { http: port_of(false).unwrap_or(80), https: port_of(true).unwrap_or(443) };
+        let rep = match (&ctx.http, active) {
+            (Some(client), true) => checks::takeover::check_on(&ctx.guard, client, r, &eng, ports).await,
+            // Passive: DNS evidence only (no client: the same).
+            _ => checks::takeover::check_on_dns(r, &eng),
+        };
+        ctx.found(rep.observations).await;
+        ctx.covered(CheckId::DnsTakeover, &r.name, None).await;
+    }
 }
 
 /// `migration.legacy-origin-live` for every scanned host with legacy

@@ -67,6 +67,13 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on app.hardened.test"
         );
     }
+    // The bucket that exists was asked for, and is not a takeover; findings on
+    // a host in an object store carry its cloud.
+    assert!(run.covered.iter().any(|x| x.check == CheckId::DnsTakeover && x.host == "static.hardened.test"));
+    let takeover = run.found.iter().find(|o| o.check == CheckId::DnsTakeover && o.asset.host == "files.agency.test");
+    let takeover = takeover.unwrap();
+    assert!(takeover.evidence.contains("NoSuchBucket"), "{}", takeover.evidence);
+    assert!(takeover.tags.contains(&"cloud:naver-cloud".to_owned()), "{:?}", takeover.tags);
     // The Redis that asks for a password was identified as nothing to report.
     assert!(
         run.covered.iter().any(|x| x.check == CheckId::SvcRedisNoauth && x.host == "db.hardened.test"),
