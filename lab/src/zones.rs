@@ -1,6 +1,6 @@
 //! The lab's DNS zones, written as data, and their conversion to wire records.
 //!
-//! Five zones are served authoritatively:
+//! Seven zones are served authoritatively:
 //!
 //! * `agency.test`: the weak target (permissive SPF, weak DMARC, no CAA,
 //!   open zone transfer, a dangling CNAME, names pointing out of scope, and
@@ -9,7 +9,10 @@
 //!   sound TLS endpoint;
 //! * `oldmail.test`: a forgotten domain with no SPF and no DMARC record;
 //! * `agency-cdn.test`: SOA and NS only, so `gone.agency-cdn.test` does not exist;
-//! * `othercorp.test`: another organisation, out of scope.
+//! * `othercorp.test`: another organisation, out of scope;
+//! * `kr.object.gov-ncloudstorage.com`: the lab's stand-in for Naver Cloud's
+//!   public-sector object store (in the lab's scope);
+//! * `azurewebsites.net`: SOA and NS only, so an app that is gone is NXDOMAIN.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -306,7 +309,7 @@ mod tests {
     #[test]
     fn zones_build_and_are_fqdn() {
         let zones = build_all().unwrap();
-        assert_eq!(zones.len(), 5);
+        assert_eq!(zones.len(), 7);
         for z in &zones {
             assert!(z.origin.is_fqdn());
             assert_eq!(z.records[0].record_type(), RecordType::SOA);

@@ -327,8 +327,8 @@ async fn axfr_is_open_on_agency_and_refused_on_hardened() {
 async fn services_greet_and_count() {
     let lab = Lab::start().await.unwrap();
     let ports = lab.ports();
-    assert_eq!(ports.len(), 6 + lab.tls_endpoints().len());
-    assert_eq!(ports.len(), 19);
+    assert_eq!(ports.len(), 7 + lab.tls_endpoints().len());
+    assert_eq!(ports.len(), 20);
     assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted: {ports:?}");
     assert!(!ports.contains(&lab.dns_addr().port()));
 
@@ -544,7 +544,9 @@ async fn configuration_files() {
     assert!(scope.contains("contact = \"lab@haetae.invalid\""));
     let ports = lab.ports().iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
     assert!(scope.contains(&format!("ports = [{ports}]\n")), "{scope}");
-    assert!(scope.contains("domains = [\"agency.test\", \"hardened.test\", \"oldmail.test\"]"));
+    assert!(scope.contains(
+        "domains = [\"agency.test\", \"hardened.test\", \"oldmail.test\", \"kr.object.gov-ncloudstorage.com\"]"
+    ));
     assert!(scope.contains("cidrs = [\"127.77.0.0/20\"]"));
     assert!(scope.contains("exclude_domains = [\"payments.agency.test\"]"));
     assert!(scope.contains("exclude_cidrs = []"));
