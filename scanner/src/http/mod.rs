@@ -4,4 +4,4 @@
 pub mod client;
 pub mod parse;
 
-pub use client::{BODY_CAP, FetchError, HttpClient, HttpResponse, Method, Request};
+pub use client::{BODY_CAP, FetchError, HttpClient, HttpResponse, Method, Request, Session, requests_sent};

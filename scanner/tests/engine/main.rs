@@ -3,6 +3,7 @@
 
 mod guard;
 mod http;
+mod keepalive;
 mod openssl;
 mod scan;
 mod support;
