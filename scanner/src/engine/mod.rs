@@ -805,16 +805,53 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
     let Some(client) = &ctx.http else { return false };
     let scheme = if https { "https" } else { "http" };
     let keys = ctx.templates.requests_for(scheme, port);
-    let applicable: Vec<&templates::Template> =
-        ctx.templates.templates().iter().filter(|t| t.applies_to(scheme, port)).collect();
+    // Each template is evaluated as soon as its last request is done, and a
+    // response is dropped once no template still needs it (`GET /` is kept
+    // for the redirect check): many names are probed at once, and holding
+    // every response of each cost about 1 KiB per request in flight. Plans
+    // are by index into `keys`, sorted by the request that completes them.
+    let index: std::collections::HashMap<&RequestKey, usize> = keys.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let mut plans: Vec<(&templates::Template, Vec<usize>, usize)> = ctx
+        .templates
+        .templates()
+        .iter()
+        .filter(|t| t.applies_to(scheme, port))
+        .map(|t| {
+            let mine: Vec<usize> = t.requests().iter().filter_map(|k| index.get(k).copied()).collect();
+            let ready = mine.iter().copied().max().unwrap_or(0);
+            (t, mine, ready)
+        })
+        .collect();
+    plans.sort_by_key(|(_, _, ready)| *ready);
+    let root = keys.iter().position(|k| k.method == templates::Method::Get && k.path == "/" && k.headers.is_empty());
+    // After request `i`, drop the responses in `frees_at[i]`: no later template needs them.
+    let mut last_use: Vec<usize> = (0..keys.len()).collect();
+    for (_, mine, ready) in &plans {
+        for &k in mine {
+            last_use[k] = last_use[k].max(*ready);
+        }
+    }
+    let mut frees_at: Vec<Vec<usize>> = vec![Vec::new(); keys.len()];
+    for (k, &last) in last_use.iter().enumerate() {
+        if Some(k) != root {
+            frees_at[last].push(k);
+        }
+    }
+    let eng = ctx.guard.scope().engagement.id.clone();
     let mut definite = true;
     for name in names.iter().take(MAX_TLS_NAMES) {
-        if applicable.iter().all(|t| ctx.skipped(&t.id, name, Some(port))) {
+        if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port))) {
             continue;
         }
-        let mut responses: Vec<(RequestKey, templates::Response, u64)> = Vec::new();
-        let mut failed: Vec<RequestKey> = Vec::new();
-        for key in &keys {
+        let mut responses: Vec<Option<(templates::Response, u64)>> = vec![None; keys.len()];
+        let mut failed = vec![false; keys.len()];
+        let (mut answered, mut any_failed) = (0usize, false);
+        // Plans evaluated so far; responses dropped so far.
+        let (mut evaluated, mut freed) = (0usize, 0usize);
+        // The requests of one name share a persistent connection (reopened,
+        // through the guard, whenever the server closes it).
+        let mut session = crate::http::Session::new();
+        for (i, key) in keys.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
                 return false;
             }
@@ -830,67 +867,84 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
                 path: &key.path,
                 headers: &key.headers,
             };
-            match client.fetch(&ctx.guard, &req).await {
+            match client.fetch_in(&ctx.guard, &mut session, &req).await {
                 Ok(r) => {
                     let url = format!("{scheme}://{name}:{port}{}", key.path);
                     let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
-                    responses.push((key.clone(), resp, r.audit));
+                    responses[i] = Some((resp, r.audit));
+                    answered += 1;
                 }
                 Err(FetchError::ExcludedPath(_)) => {}
                 Err(FetchError::Guard(GuardError::Window(w))) => {
                     ctx.halt(Stop::Window(w));
                     return false;
                 }
-                Err(_) if responses.is_empty() && failed.is_empty() => {
+                Err(_) if answered == 0 && !any_failed => {
                     // The first request (GET /) got no HTTP answer: not a web
                     // server. Nothing to check, and that is definite.
                     break;
                 }
-                Err(_) => failed.push(key.clone()),
+                Err(_) => {
+                    failed[i] = true;
+                    any_failed = true;
+                }
+            }
+            if answered == 0 {
+                continue;
+            }
+            while let Some((t, mine, _)) = plans.get(evaluated).filter(|(_, _, ready)| *ready <= i) {
+                evaluated += 1;
+                if ctx.skipped(&t.id, name, Some(port)) {
+                    continue;
+                }
+                // In the template's own order: the first response that matches is the evidence.
+                let got: Vec<&(templates::Response, u64)> =
+                    mine.iter().filter_map(|&k| responses[k].as_ref()).collect();
+                let refs: Vec<&templates::Response> = got.iter().map(|(r, _)| r).collect();
+                if let Some(evidence) = t.evaluate(&refs) {
+                    let asset = Asset { host: name.clone(), ip: Some(addr), port: Some(port) };
+                    let mut o = Observation::new(t.id.clone(), asset, format!("{scheme}://{name}:{port}/"), &eng);
+                    o.title = t.title.clone();
+                    o.severity = t.severity;
+                    o.confidence = t.confidence;
+                    o.cwe = t.cwe;
+                    o.references = t.references.clone();
+                    o.remediation = t.remediation.clone();
+                    o.evidence = evidence;
+                    o.audit = got.iter().map(|(_, a)| *a).collect();
+                    ctx.found(vec![o]).await;
+                }
+                if mine.iter().all(|&k| !failed[k]) {
+                    ctx.covered(t.id.clone(), name, Some(port)).await;
+                } else {
+                    definite = false;
+                }
+            }
+            while freed <= i {
+                for &k in &frees_at[freed] {
+                    responses[k] = None;
+                }
+                freed += 1;
             }
         }
-        if responses.is_empty() {
-            definite &= failed.is_empty();
-            if failed.is_empty() {
-                for t in &applicable {
+        if answered == 0 {
+            definite &= !any_failed;
+            if !any_failed {
+                for (t, _, _) in &plans {
                     ctx.covered(t.id.clone(), name, Some(port)).await;
                 }
             }
             continue;
         }
-        let eng = ctx.guard.scope().engagement.id.clone();
         if !https && !ctx.skipped(&CheckId::HttpNoHttpsRedirect, name, Some(port)) {
-            if let Some(o) = checks::web::no_https_redirect(&responses, name, addr, port, &eng) {
+            let got: Vec<(RequestKey, templates::Response, u64)> = root
+                .and_then(|r| responses[r].take().map(|(resp, audit)| (keys[r].clone(), resp, audit)))
+                .into_iter()
+                .collect();
+            if let Some(o) = checks::web::no_https_redirect(&got, name, addr, port, &eng) {
                 ctx.found(vec![o]).await;
             }
             ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
-        }
-        for t in &applicable {
-            if ctx.skipped(&t.id, name, Some(port)) {
-                continue;
-            }
-            let mine: Vec<&(RequestKey, templates::Response, u64)> =
-                responses.iter().filter(|(k, _, _)| t.requests().contains(k)).collect();
-            let refs: Vec<&templates::Response> = mine.iter().map(|(_, r, _)| r).collect();
-            if let Some(evidence) = t.evaluate(&refs) {
-                let asset = Asset { host: name.clone(), ip: Some(addr), port: Some(port) };
-                let audit: Vec<u64> = mine.iter().map(|(_, _, a)| *a).collect();
-                let mut o = Observation::new(t.id.clone(), asset, format!("{scheme}://{name}:{port}/"), &eng);
-                o.title = t.title.clone();
-                o.severity = t.severity;
-                o.confidence = t.confidence;
-                o.cwe = t.cwe;
-                o.references = t.references.clone();
-                o.remediation = t.remediation.clone();
-                o.evidence = evidence;
-                o.audit = audit;
-                ctx.found(vec![o]).await;
-            }
-            if t.requests().iter().all(|k| !failed.contains(k)) {
-                ctx.covered(t.id.clone(), name, Some(port)).await;
-            } else {
-                definite = false;
-            }
         }
     }
     definite

@@ -6,5 +6,5 @@ pub mod client;
 pub mod parse;
 pub mod redirect;
 
-pub use client::{BODY_CAP, FetchError, HttpClient, HttpResponse, Method, Request};
+pub use client::{BODY_CAP, FetchError, HttpClient, HttpResponse, Method, Request, Session, requests_sent};
 pub use redirect::{Followed, MAX_REDIRECTS, fetch_following};

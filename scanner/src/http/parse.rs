@@ -1,7 +1,8 @@
 //! HTTP/1.1 response parsing for the scanner's own client: status line,
-//! headers, and a body that is never read past a cap (Content-Length, chunked
-//! or until close). Pure functions over bytes, so hostile replies are tested
-//! without a network.
+//! headers, a body that is never read past a cap (Content-Length, chunked
+//! or until close), and whether the connection may carry another request
+//! (RFC 9112 section 9.3). Pure functions over bytes, so hostile replies are
+//! tested without a network.
 
 /// Longest header section read.
 pub const MAX_HEAD: usize = 64 * 1024;
@@ -11,6 +12,8 @@ pub const MAX_HEAD: usize = 64 * 1024;
 pub struct Head {
     /// Status code.
     pub status: u16,
+    /// Minor version of the status line (`HTTP/1.0` is 0, `HTTP/1.1` is 1).
+    pub minor: u8,
     /// Headers in order, names as received.
     pub headers: Vec<(String, String)>,
     /// Bytes the head took, including the blank line.
@@ -55,6 +58,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
     if !version.starts_with("HTTP/1.") {
         return Err(ParseError::Bad(format!("status line {:?}", truncate(status_line, 60))));
     }
+    let minor = version["HTTP/1.".len()..].parse().unwrap_or(0);
     let status: u16 = parts
         .next()
         .and_then(|c| c.parse().ok())
@@ -66,7 +70,7 @@ pub fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
             headers.push((name.trim().to_owned(), value.trim().to_owned()));
         }
     }
-    Ok(Head { status, headers, len: end })
+    Ok(Head { status, minor, headers, len: end })
 }
 
 fn truncate(s: &str, n: usize) -> String {
@@ -100,31 +104,82 @@ pub fn framing(head: &Head, head_request: bool) -> Framing {
     }
 }
 
+/// Whether the connection may carry another request after this response
+/// (RFC 9112 section 9.3): HTTP/1.1 unless the server said `Connection: close`,
+/// HTTP/1.0 only when it said `Connection: keep-alive`. The body must still
+/// have been read to its end.
+pub fn keeps_alive(head: &Head) -> bool {
+    let says = |token: &str| {
+        head.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case("connection"))
+            .flat_map(|(_, v)| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if head.minor >= 1 { !says("close") } else { says("keep-alive") }
+}
+
+/// Where a chunked body stands in the bytes received so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chunked {
+    /// More bytes are needed.
+    Partial,
+    /// The last chunk was seen; its trailer section is not complete yet.
+    Last,
+    /// The whole body, trailers included, took this many bytes.
+    Done(usize),
+    /// The data reached the cap; the rest was not decoded.
+    Capped,
+    /// A chunk size line is not hexadecimal: the body ends here, broken.
+    Bad,
+}
+
 /// Decode as much of a chunked body as `buf` holds, up to `cap` bytes of data.
-/// Returns the data and whether the last chunk was seen (or the cap reached).
-pub fn dechunk(buf: &[u8], cap: usize) -> (Vec<u8>, bool) {
+pub fn dechunk_framed(buf: &[u8], cap: usize) -> (Vec<u8>, Chunked) {
     let mut out = Vec::new();
     let mut i = 0;
     loop {
-        let Some(eol) = buf[i..].windows(2).position(|w| w == b"\r\n") else { return (out, false) };
+        let Some(eol) = find_crlf(&buf[i..]) else { return (out, Chunked::Partial) };
         let size_text = String::from_utf8_lossy(&buf[i..i + eol]);
         let size_hex = size_text.split(';').next().unwrap_or("").trim();
-        let Ok(size) = usize::from_str_radix(size_hex, 16) else { return (out, true) };
-        if size == 0 {
-            return (out, true);
-        }
+        let Ok(size) = usize::from_str_radix(size_hex, 16) else { return (out, Chunked::Bad) };
         let start = i + eol + 2;
+        if size == 0 {
+            // Trailer fields, one per line, end at an empty line.
+            let mut j = start;
+            loop {
+                let Some(eol) = find_crlf(&buf[j..]) else { return (out, Chunked::Last) };
+                j += eol + 2;
+                if eol == 0 {
+                    return (out, Chunked::Done(j));
+                }
+            }
+        }
         let available = buf.len().saturating_sub(start);
         let take = size.min(available).min(cap.saturating_sub(out.len()));
         out.extend_from_slice(&buf[start..start + take]);
         if out.len() >= cap {
-            return (out, true);
+            return (out, Chunked::Capped);
         }
         if available < size.saturating_add(2) {
-            return (out, false);
+            return (out, Chunked::Partial);
+        }
+        if &buf[start + size..start + size + 2] != b"\r\n" {
+            return (out, Chunked::Bad);
         }
         i = start + size + 2;
     }
+}
+
+fn find_crlf(buf: &[u8]) -> Option<usize> {
+    buf.windows(2).position(|w| w == b"\r\n")
+}
+
+/// Decode as much of a chunked body as `buf` holds, up to `cap` bytes of data.
+/// Returns the data and whether the body ended (last chunk, cap or garbage).
+pub fn dechunk(buf: &[u8], cap: usize) -> (Vec<u8>, bool) {
+    let (data, state) = dechunk_framed(buf, cap);
+    (data, state != Chunked::Partial)
 }
 
 #[cfg(test)]
@@ -156,11 +211,39 @@ mod tests {
         assert_eq!(dechunk(b"zz\r\n", 10), (Vec::new(), true), "garbage ends the body");
     }
 
+    #[test]
+    fn chunked_bodies_say_where_they_end() {
+        let body = b"5\r\nhello\r\n0\r\n\r\nHTTP/1.1 200 OK\r\n";
+        assert_eq!(dechunk_framed(body, 1024), (b"hello".to_vec(), Chunked::Done(15)));
+        let trailers = b"5\r\nhello\r\n0\r\nDigest: x\r\nExpires: y\r\n\r\n";
+        assert_eq!(dechunk_framed(trailers, 1024), (b"hello".to_vec(), Chunked::Done(trailers.len())));
+        assert_eq!(dechunk_framed(&trailers[..20], 1024), (b"hello".to_vec(), Chunked::Last));
+        assert_eq!(dechunk_framed(&body[..12], 1024), (b"hello".to_vec(), Chunked::Partial));
+        assert_eq!(dechunk_framed(b"5\r\nhelloXX0\r\n\r\n", 1024), (b"hello".to_vec(), Chunked::Bad));
+        assert_eq!(dechunk_framed(body, 3), (b"hel".to_vec(), Chunked::Capped));
+    }
+
+    #[test]
+    fn persistence_follows_version_and_connection() {
+        let head = |text: &str| parse_head(text.as_bytes()).unwrap();
+        assert!(keeps_alive(&head("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")));
+        assert!(!keeps_alive(&head("HTTP/1.1 200 OK\r\nConnection: Close\r\n\r\n")));
+        assert!(!keeps_alive(&head("HTTP/1.1 200 OK\r\nConnection: upgrade, close\r\n\r\n")));
+        assert!(!keeps_alive(&head("HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")));
+        assert!(keeps_alive(&head("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n\r\n")));
+        assert_eq!(head("HTTP/1.0 200 OK\r\n\r\n").minor, 0);
+    }
+
     proptest::proptest! {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
-            let _ = parse_head(&bytes);
+            if let Ok(h) = parse_head(&bytes) {
+                let _ = keeps_alive(&h);
+            }
             let _ = dechunk(&bytes, 64);
+            if let (_, Chunked::Done(n)) = dechunk_framed(&bytes, usize::MAX) {
+                proptest::prop_assert!(n <= bytes.len());
+            }
         }
     }
 }

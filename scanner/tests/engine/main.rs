@@ -3,6 +3,7 @@
 
 mod guard;
 mod http;
+mod keepalive;
 mod openssl;
 mod redirect;
 mod scan;
