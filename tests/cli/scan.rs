@@ -6,21 +6,34 @@ use haetae_lab::{Lab, PLANTED};
 
 use crate::support::{code, haetae, stderr, stdout};
 
+/// One lab at a time in this test binary, counting the labs of `haetae demo`
+/// children: labs in different processes cannot see each other's port
+/// claims, and a scan of one lab's ports on the shared lab addresses would
+/// reach the other lab's services.
+static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_lab() -> std::sync::MutexGuard<'static, ()> {
+    ONE_LAB.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A workspace for the lab in a temp dir; the lab runs on a runtime owned by the test.
 struct LabWorkspace {
     dir: tempfile::TempDir,
     lab: Lab,
     rt: tokio::runtime::Runtime,
+    /// Dropped last, after the lab.
+    _one: std::sync::MutexGuard<'static, ()>,
 }
 
 fn lab_workspace() -> LabWorkspace {
+    let one = one_lab();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let lab = rt.block_on(Lab::start()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("scope.toml"), lab.scope_toml()).unwrap();
     std::fs::write(dir.path().join("haetae.toml"), lab.haetae_toml()).unwrap();
     std::fs::write(dir.path().join(haetae_lab::CA_FILE), lab.ca_pem()).unwrap();
-    LabWorkspace { dir, lab, rt }
+    LabWorkspace { dir, lab, rt, _one: one }
 }
 
 impl LabWorkspace {
@@ -137,6 +150,7 @@ fn a_scan_outside_the_window_is_refused_with_exit_3() {
 
 #[test]
 fn demo_scans_the_lab_and_keeps_the_workspace() {
+    let _one = one_lab();
     let d = tempfile::tempdir().unwrap();
     let o = haetae(d.path(), &["demo", "--keep", "ws"]);
     assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));

@@ -174,11 +174,23 @@ struct Ctx {
     web: std::sync::Mutex<Vec<(IpAddr, u16, bool)>>,
     /// The cloud each host's CNAME chain points into (`cloud:<id>` tag).
     cloud: std::sync::Mutex<HashMap<String, &'static str>>,
+    /// Names whose web ports the legacy-origin or takeover check needs to know.
+    web_needed: std::sync::Mutex<HashSet<String>>,
 }
 
 impl Ctx {
     fn skipped(&self, check: &CheckId, host: &str, port: Option<u16>) -> bool {
         self.skip.contains(&(check.clone(), host.to_owned(), port))
+    }
+
+    /// On resume, whether a port whose own checks all ran must still be
+    /// probed: the legacy-origin or takeover check of a name on it has not run,
+    /// and needs to know whether (and how) the port serves the web.
+    fn needs_web(&self, name: &str, port: u16) -> bool {
+        let needed = self.web_needed.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
+        needed
+            && !(self.skipped(&CheckId::MigrationLegacyOriginLive, name, Some(port))
+                && self.skipped(&CheckId::DnsTakeover, name, None))
     }
 
     fn halt(&self, stop: Stop) {
@@ -282,6 +294,7 @@ pub async fn run(
         findings: AtomicU64::new(0),
         web: std::sync::Mutex::new(Vec::new()),
         cloud: std::sync::Mutex::new(HashMap::new()),
+        web_needed: std::sync::Mutex::new(HashSet::new()),
     });
     if let Err(e) = guard.window() {
         ctx.note_error(&e);
@@ -372,9 +385,15 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     }
     {
         let mut cloud = ctx.cloud.lock().unwrap_or_else(|p| p.into_inner());
+        let mut needed = ctx.web_needed.lock().unwrap_or_else(|p| p.into_inner());
         for r in &resolutions {
             if let Some(p) = checks::takeover::provider_for(&r.chain) {
                 cloud.insert(r.name.clone(), p.cloud.as_str());
+            }
+            let legacy =
+                scope.migrations.iter().any(|m| m.host == r.name) || req.earlier_addresses.contains_key(&r.name);
+            if legacy || !r.chain.is_empty() {
+                needed.insert(r.name.clone());
             }
         }
     }
@@ -615,6 +634,7 @@ async fn port_worker(
             // On resume, skip a port only when every check on it already ran.
             let done = ctx.skipped(&CheckId::SvcSshExposed, host, Some(port))
                 && services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port)))
+                && !names.iter().any(|n| ctx.needs_web(n, port))
                 && names
                     .iter()
                     .take(MAX_TLS_NAMES)
@@ -669,55 +689,52 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     ctx.open_ports.fetch_add(1, Ordering::Relaxed);
     let conn_audit = conn.audit;
     ctx.send(ScanEvent::OpenPort { host: host.to_owned(), addr, port }).await;
-    let wait = ctx.guard.timeout().min(Duration::from_secs(3));
+    // Servers that speak first (SSH, SMTP, MySQL, VNC ...) do so at once. After
+    // a short wait the port is probed as a silent one, while this connection
+    // keeps listening in case the greeting was only slow; the listening stops
+    // as soon as the port proves to be TLS, HTTP or a known service.
+    let wait = ctx.guard.timeout().min(GREETING_WAIT);
+    let fast = wait.min(FAST_GREETING);
     let greeting = tokio::select! {
-        g = ssh::read_greeting(&mut conn.stream, wait) => g,
+        g = ssh::read_greeting(&mut conn.stream, fast) => g,
         _ = ctx.cancel.cancelled() => return false,
     };
-    drop(conn.stream);
-    let data = match greeting {
-        ssh::Greeting::Data(d) => d,
-        ssh::Greeting::Silent => {
-            // A server that waits for the client to speak first: try TLS; on
-            // plain TCP, the services that wait (Redis, PostgreSQL, MongoDB,
-            // RDP); then HTTP, unless one of those answered.
-            let mut definite = true;
-            let mut is_tls = false;
-            for name in names.iter().take(MAX_TLS_NAMES) {
-                let (d, tls) = tls_endpoint(ctx, name, addr, port).await;
-                definite &= d;
-                is_tls |= tls;
-            }
-            let mut service = false;
-            if !is_tls && !services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port))) {
-                let rep = tokio::select! {
-                    r = services::probe_silent(&ctx.guard, host, addr, port) => r,
-                    _ = ctx.cancel.cancelled() => return false,
-                };
-                for e in &rep.errors {
-                    ctx.note_error(e);
-                }
-                service = !rep.found.is_empty();
-                let eng = ctx.guard.scope().engagement.id.clone();
-                ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
-                if rep.definite {
-                    for c in services::CHECKS {
-                        ctx.covered(c, host, Some(port)).await;
-                    }
-                }
-                definite &= rep.definite;
-            }
-            if service {
-                // Not a web server: the content checks have nothing to read here.
-                cover_web(ctx, names, port).await;
-            } else {
-                ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, is_tls));
-                definite &= http_endpoint(ctx, names, addr, port, is_tls).await;
-            }
-            ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
-            return definite;
-        }
+    let (data, definite) = match greeting {
+        ssh::Greeting::Data(d) => (d, true),
         ssh::Greeting::Failed(_) => return false,
+        ssh::Greeting::Silent => {
+            let mut stream = conn.stream;
+            let rest = wait.saturating_sub(fast);
+            let late = async move { ssh::read_greeting(&mut stream, rest).await };
+            tokio::pin!(late);
+            let work = silent_port(ctx, names, addr, port);
+            tokio::pin!(work);
+            let mut heard: Option<ssh::Greeting> = None;
+            let (definite, identified) = loop {
+                tokio::select! {
+                    r = &mut work => break r,
+                    g = &mut late, if heard.is_none() => heard = Some(g),
+                    _ = ctx.cancel.cancelled() => return false,
+                }
+            };
+            let heard = match heard {
+                Some(g) => g,
+                None if identified => ssh::Greeting::Silent,
+                None => tokio::select! {
+                    g = &mut late => g,
+                    _ = ctx.cancel.cancelled() => return false,
+                },
+            };
+            match heard {
+                // A slow greeting: the probes above found nothing to say, and
+                // the greeting is handled like a prompt one.
+                ssh::Greeting::Data(d) if !d.is_empty() => (d, definite),
+                _ => {
+                    ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+                    return definite;
+                }
+            }
+        }
     };
     // The server spoke first: not implicit TLS, not HTTP.
     cover_tls_and_web(ctx, names, port).await;
@@ -743,7 +760,82 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     }
     ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
     ctx.tick().await;
-    true
+    definite
+}
+
+/// How long a server that speaks first is given to do so.
+const GREETING_WAIT: Duration = Duration::from_secs(3);
+/// How long the engine waits for a greeting before it starts probing the
+/// port as one that waits for the client (and keeps listening meanwhile).
+const FAST_GREETING: Duration = Duration::from_millis(250);
+
+/// Probe a port whose server waits for the client: TLS; then HTTP and the
+/// services that wait (Redis, PostgreSQL, MongoDB, RDP), the services first
+/// on their usual ports and otherwise only when HTTP got no answer. Returns
+/// whether the answers were definite, and whether the port proved to be TLS,
+/// HTTP or one of those services.
+async fn silent_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> (bool, bool) {
+    let Some(host) = names.first().map(String::as_str) else { return (true, false) };
+    let mut definite = true;
+    let mut is_tls = false;
+    for name in names.iter().take(MAX_TLS_NAMES) {
+        let (d, tls) = tls_endpoint(ctx, name, addr, port).await;
+        definite &= d;
+        is_tls |= tls;
+    }
+    if is_tls {
+        ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, true));
+        let (d, _) = http_endpoint(ctx, names, addr, port, true).await;
+        return (definite && d, true);
+    }
+    if services::is_service_port(port) {
+        let (d, found) = service_probes(ctx, host, addr, port).await;
+        if found {
+            // Not a web server: the content checks have nothing to read here.
+            cover_web(ctx, names, port).await;
+            return (definite && d, true);
+        }
+        definite &= d;
+    }
+    ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, false));
+    let (d, http) = http_endpoint(ctx, names, addr, port, false).await;
+    definite &= d;
+    if http {
+        // A web server: none of the services that wait for the client.
+        for c in services::CHECKS {
+            ctx.covered(c, host, Some(port)).await;
+        }
+        return (definite, true);
+    }
+    if services::is_service_port(port) {
+        return (definite, false);
+    }
+    let (d, found) = service_probes(ctx, host, addr, port).await;
+    (definite && d, found)
+}
+
+/// The service probes of a silent port. Returns whether the answers were
+/// definite and whether a service was identified.
+async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> (bool, bool) {
+    if services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port))) {
+        return (true, false);
+    }
+    let rep = tokio::select! {
+        r = services::probe_silent(&ctx.guard, host, addr, port) => r,
+        _ = ctx.cancel.cancelled() => return (false, false),
+    };
+    for e in &rep.errors {
+        ctx.note_error(e);
+    }
+    let eng = ctx.guard.scope().engagement.id.clone();
+    let found = !rep.found.is_empty();
+    ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
+    if rep.definite {
+        for c in services::CHECKS {
+            ctx.covered(c, host, Some(port)).await;
+        }
+    }
+    (rep.definite, found)
 }
 
 /// The port definitely serves neither TLS nor HTTP: every TLS and content
@@ -801,8 +893,8 @@ async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, 
 
 /// Content checks (templates) on a web server, for each name served there.
 /// Returns whether every request got a definite answer.
-async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, https: bool) -> bool {
-    let Some(client) = &ctx.http else { return false };
+async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, https: bool) -> (bool, bool) {
+    let Some(client) = &ctx.http else { return (false, false) };
     let scheme = if https { "https" } else { "http" };
     let keys = ctx.templates.requests_for(scheme, port);
     // Each template is evaluated as soon as its last request is done, and a
@@ -839,6 +931,8 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
     }
     let eng = ctx.guard.scope().engagement.id.clone();
     let mut definite = true;
+    // Whether any request got an HTTP answer: the port is a web server.
+    let mut served = false;
     for name in names.iter().take(MAX_TLS_NAMES) {
         if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port))) {
             continue;
@@ -853,7 +947,7 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
         let mut session = crate::http::Session::new();
         for (i, key) in keys.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
-                return false;
+                return (false, served);
             }
             let req = HttpRequest {
                 https,
@@ -873,11 +967,12 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
                     let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
                     responses[i] = Some((resp, r.audit));
                     answered += 1;
+                    served = true;
                 }
                 Err(FetchError::ExcludedPath(_)) => {}
                 Err(FetchError::Guard(GuardError::Window(w))) => {
                     ctx.halt(Stop::Window(w));
-                    return false;
+                    return (false, served);
                 }
                 Err(_) if answered == 0 && !any_failed => {
                     // The first request (GET /) got no HTTP answer: not a web
@@ -947,5 +1042,5 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
             ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
         }
     }
-    definite
+    (definite, served)
 }

@@ -174,8 +174,25 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
         templates: None,
         earlier_addresses: Default::default(),
     };
-    let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
+    let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req.clone()).await;
     assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);
+
+    // Interrupted after the port scan but before the legacy-origin and
+    // takeover checks: the ports are done, yet those checks still need to
+    // know where the web servers are, and find what they must.
+    let mut late = req;
+    late.skip.retain(|(c, _, _)| *c != CheckId::MigrationLegacyOriginLive && *c != CheckId::DnsTakeover);
+    let again = scan(scope.clone(), vec![lab.dns_addr()], now(), late).await;
+    let mut checks: Vec<(&str, &str)> = again.found.iter().map(|o| (o.check.as_str(), o.asset.host.as_str())).collect();
+    checks.sort_unstable();
+    assert_eq!(
+        checks,
+        [
+            ("dns.takeover", "files.agency.test"),
+            ("dns.takeover", "oldapp.agency.test"),
+            ("migration.legacy-origin-live", "portal.agency.test"),
+        ]
+    );
 
     let passive = ScanRequest {
         targets: scope.seeds.clone(),
@@ -212,4 +229,31 @@ async fn an_address_a_host_used_to_resolve_to_is_checked_like_a_migration_legacy
         "the decommissioned origin was compared and passed"
     );
     lab.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_greeting_that_comes_late_is_still_heard() {
+    use tokio::io::AsyncWriteExt;
+    // An SSH server that takes its time: the banner comes after the engine has
+    // started probing the port as a silent one.
+    let l = tokio::net::TcpListener::bind(("127.77.9.40", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = l.accept().await else { return };
+            tokio::spawn(async move {
+                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                let _ = s.write_all(b"SSH-2.0-OpenSSH_8.9p1 slow\r\n").await;
+                let _ = s.shutdown().await;
+            });
+        }
+    });
+    let scope = crate::support::net_scope("KR-SLOW", "127.77.9.0/24", port);
+    let req = ScanRequest { targets: vec!["127.77.9.40".into()], ..Default::default() };
+    let run = scan(scope, vec!["127.0.0.1:9".parse().unwrap()], now(), req).await;
+    assert!(run.outcome.complete, "{:?}", run.outcome);
+    let ssh: Vec<_> = run.found.iter().filter(|o| o.check == CheckId::SvcSshExposed).collect();
+    assert_eq!(ssh.len(), 1, "{:#?}", run.found);
+    assert!(ssh[0].evidence.contains("OpenSSH_8.9p1 slow"), "{}", ssh[0].evidence);
+    assert_eq!(run.found.len(), 1, "nothing else: {:#?}", run.found);
 }

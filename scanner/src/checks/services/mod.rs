@@ -193,6 +193,15 @@ impl Outcome {
 
 type ProbeFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
+/// The usual ports of the services [`probe_silent`] identifies: there, they
+/// are asked before HTTP (Redis, for one, logs an HTTP request as an attack).
+const SERVICE_PORTS: [u16; 8] = [6379, 6380, 5432, 5433, 27017, 27018, 27019, 3389];
+
+/// Whether `port` is the usual port of a service [`probe_silent`] identifies.
+pub(crate) fn is_service_port(port: u16) -> bool {
+    SERVICE_PORTS.contains(&port)
+}
+
 /// Probe a server that waits for the client: Redis, PostgreSQL, MongoDB and
 /// RDP, each on its own guard connection, all at once. The port number only
 /// decides which probe starts first.
