@@ -713,7 +713,15 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
             let (definite, identified) = loop {
                 tokio::select! {
                     r = &mut work => break r,
-                    g = &mut late, if heard.is_none() => heard = Some(g),
+                    g = &mut late, if heard.is_none() => {
+                        // The server spoke after all: what is still being
+                        // probed cannot be TLS or HTTP; stop it.
+                        let spoke = matches!(&g, ssh::Greeting::Data(d) if !d.is_empty());
+                        heard = Some(g);
+                        if spoke {
+                            break (true, false);
+                        }
+                    }
                     _ = ctx.cancel.cancelled() => return false,
                 }
             };
@@ -726,8 +734,7 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 },
             };
             match heard {
-                // A slow greeting: the probes above found nothing to say, and
-                // the greeting is handled like a prompt one.
+                // A slow greeting: handled like a prompt one.
                 ssh::Greeting::Data(d) if !d.is_empty() => (d, definite),
                 _ => {
                     ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
@@ -767,7 +774,7 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
 const GREETING_WAIT: Duration = Duration::from_secs(3);
 /// How long the engine waits for a greeting before it starts probing the
 /// port as one that waits for the client (and keeps listening meanwhile).
-const FAST_GREETING: Duration = Duration::from_millis(250);
+const FAST_GREETING: Duration = Duration::from_millis(100);
 
 /// Probe a port whose server waits for the client: TLS; then HTTP and the
 /// services that wait (Redis, PostgreSQL, MongoDB, RDP), the services first
