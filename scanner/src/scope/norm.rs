@@ -130,8 +130,9 @@ const DECODE_ROUNDS: usize = 4;
 /// segments removed, lowercased. `None` if it cannot be reduced.
 pub(crate) fn normalize_path(path: &str) -> Option<String> {
     let path = path.trim();
-    // An absolute URL: its path.
-    if path.contains("://") {
+    // An absolute URL: its path. (A URL in the query, as a redirect
+    // parameter carries, does not make the path a URL.)
+    if path.split(['?', '#']).next().is_some_and(|p| p.contains("://")) {
         let url = normalize_url(path)?;
         return normalize_path(&url.path);
     }

@@ -200,7 +200,8 @@ impl Ctx<'_> {
             let path = p.get_ref();
             let problem = if !path.starts_with('/') {
                 Some("must start with `/`")
-            } else if path.contains("://") {
+            } else if path.split('?').next().is_some_and(|p| p.contains("://")) {
+                // A URL in the query (a redirect parameter) is fine; before it, not.
                 Some("must be a path, not a URL (no `://`)")
             } else if path.chars().any(|c| c.is_whitespace() || c.is_control() || c == '#') {
                 Some("must not contain spaces, control characters or `#`")

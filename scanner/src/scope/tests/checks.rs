@@ -242,12 +242,23 @@ fn paths() {
         "/a\\..\\logout",
         "logout",
         "https://www.agency.test/a/../logout?x",
+        "/logout?next=https://evil.test/",
     ] {
         let d = s.check_path(out);
         refused(&d);
         assert!(d.reason.ends_with("is excluded by exclude_paths /logout"), "{out}: {}", d.reason);
     }
-    for ok in ["/", "", "/logouts", "/log", "/home/logout", "/logout.html", "/?next=/logout", "/a/logout/../b"] {
+    for ok in [
+        "/",
+        "",
+        "/logouts",
+        "/log",
+        "/home/logout",
+        "/logout.html",
+        "/?next=/logout",
+        "/a/logout/../b",
+        "/login?next=https://haetae-redirect-probe.invalid/",
+    ] {
         allowed(&s.check_path(ok));
     }
     assert_eq!(s.check_path("/home").reason, "in scope: path /home is under no exclude_paths entry");

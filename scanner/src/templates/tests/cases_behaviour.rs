@@ -45,7 +45,7 @@ pub(super) fn cases() -> Vec<Case> {
     const ES: &str = "svc.elasticsearch-open";
     const K8S: &str = "svc.kubernetes-api";
     let json = ("Content-Type", "application/json");
-    let redirect_path = "/login?next=https%3A%2F%2Fhaetae-redirect-probe.invalid%2F";
+    let redirect_path = "/login?next=https://haetae-redirect-probe.invalid/";
     vec![
         // CORS: our origin reflected with credentials.
         case(
