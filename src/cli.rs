@@ -201,6 +201,9 @@ pub(crate) struct FilterArgs {
     /// Only findings past their SLA due date.
     #[arg(long)]
     pub(crate) overdue: bool,
+    /// Only the findings rules suppressed (hidden otherwise).
+    #[arg(long)]
+    pub(crate) suppressed: bool,
 }
 
 #[derive(Debug, Args)]

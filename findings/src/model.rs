@@ -279,6 +279,12 @@ pub struct Finding {
     /// Whether the scorer suppressed it (it stays stored and listed under suppressed).
     #[serde(default)]
     pub suppressed: bool,
+    /// When it should be dealt with: `first_seen` plus the SLA the rules give it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<Timestamp>,
+    /// The tags in `tags` that rules added (replaced on every re-scoring).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rule_tags: Vec<String>,
 }
 
 impl Finding {
@@ -294,6 +300,52 @@ impl Finding {
             Some(p) => format!("{}:{p}", self.host),
             None => self.host.clone(),
         }
+    }
+
+    /// A finding with every field set (an exposed `.env` on a portal), for
+    /// type-checking rule conditions and for tests.
+    pub fn example() -> Finding {
+        let now = Timestamp::now();
+        Finding {
+            id: "0123456789abcdef".into(),
+            fingerprint_version: crate::fingerprint::FINGERPRINT_VERSION,
+            check: CheckId::HttpExposedEnv,
+            title: "Environment file (.env) exposed".into(),
+            severity: Severity::High,
+            confidence: Confidence::Firm,
+            priority: Priority::P2,
+            score: 56.0,
+            state: State::Open,
+            host: "portal.agency.test".into(),
+            ip: Some(IpAddr::from([127, 77, 1, 50])),
+            port: Some(443),
+            url: Some("https://portal.agency.test/.env".into()),
+            location: "https://portal.agency.test/.env".into(),
+            evidence: "https://portal.agency.test/.env: 200; APP_ENV=production".into(),
+            cwe: Some(538),
+            references: vec!["https://cwe.mitre.org/data/definitions/538.html".into()],
+            remediation: "Remove the file from the web root.".into(),
+            first_seen: now,
+            last_seen: now,
+            seen_count: 1,
+            engagement: "KR-EXAMPLE".into(),
+            tags: vec!["internet-facing".into()],
+            rules: Vec::new(),
+            history: Vec::new(),
+            baseline: Baseline::New,
+            assignee: None,
+            accepted_until: None,
+            last_scan: None,
+            audit: Vec::new(),
+            suppressed: false,
+            due: None,
+            rule_tags: Vec::new(),
+        }
+    }
+
+    /// Past its due date and still waiting for a fix (open or confirmed).
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        matches!(self.state, State::Open | State::Confirmed) && self.due.is_some_and(|d| d < now)
     }
 
     /// Whether a tag is present.

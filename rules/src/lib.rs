@@ -1,7 +1,7 @@
 //! haetae-rules: how findings are ranked.
 //!
-//! Today this crate holds the documented default scorer, [`DefaultScorer`];
-//! the team's own CEL rules from `rules.toml` build on it.
+//! The documented default scorer, [`DefaultScorer`], and the team's own CEL
+//! rules from `rules.toml`, [`RuleSet`], which build on it.
 //!
 //! Default score = severity weight × confidence factor + age bonus:
 //!
@@ -25,6 +25,10 @@
 //! ```
 
 use haetae_findings::{Confidence, Finding, Prioritizer, Priority, RuleHit, Severity, Timestamp};
+
+mod ruleset;
+
+pub use ruleset::{DEFAULT_SLA_DAYS, EXPOSURE_BONUS, Rule, RuleSet};
 
 /// Name under which the default scorer appears in a finding's `rules`.
 pub const DEFAULT_RULE: &str = "default";

@@ -21,6 +21,8 @@ pub(crate) struct Filter {
     check: Option<GlobMatcher>,
     host: Option<GlobMatcher>,
     host_literal: Option<String>,
+    overdue: bool,
+    suppressed: bool,
 }
 
 fn usage(msg: String) -> anyhow::Error {
@@ -38,9 +40,6 @@ fn glob(flag: &str, pattern: &str) -> Result<GlobMatcher> {
 
 impl Filter {
     pub(crate) fn parse(a: &FilterArgs) -> Result<Filter> {
-        if a.overdue {
-            bail!("--overdue is not implemented yet: SLAs arrive with the rules engine (issue 6)");
-        }
         let mut states = Vec::new();
         for s in a.state.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
             if s.eq_ignore_ascii_case("all") {
@@ -66,6 +65,8 @@ impl Filter {
             check: a.check.as_deref().map(|p| glob("--check", p)).transpose()?,
             host: a.host.as_deref().map(|p| glob("--host", p)).transpose()?,
             host_literal: a.host.clone().filter(|p| !is_glob(p)),
+            overdue: a.overdue,
+            suppressed: a.suppressed,
         })
     }
 
@@ -82,6 +83,10 @@ impl Filter {
         if let Some(h) = &a.host {
             parts.push(format!("host: {h}"));
         }
+        if self.overdue {
+            parts.push("overdue".to_owned());
+        }
+        parts.push(if self.suppressed { "suppressed only" } else { "suppressed hidden" }.to_owned());
         parts.join("; ")
     }
 
@@ -90,6 +95,8 @@ impl Filter {
             && self.min_priority.is_none_or(|p| f.priority <= p)
             && self.check.as_ref().is_none_or(|g| g.is_match(f.check.as_str()))
             && self.host.as_ref().is_none_or(|g| g.is_match(&f.host))
+            && (!self.overdue || f.is_overdue(haetae_findings::Timestamp::now()))
+            && f.suppressed == self.suppressed
     }
 
     /// Read the matching findings, most urgent first; warn about unreadable records.

@@ -4,6 +4,7 @@ mod audit;
 mod demo;
 mod findings;
 mod init;
+mod rules;
 mod scan;
 mod scope;
 mod templates;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 
 use anyhow::{Result, bail};
 use haetae_findings::Store;
-use haetae_rules::DefaultScorer;
+use haetae_rules::RuleSet;
 
 use crate::cli::{AuditCommand, Cli, Command, RulesCommand, ScopeCommand, TemplatesCommand};
 use crate::config::Workspace;
@@ -33,14 +34,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Daemon => not_yet("daemon", None),
         Command::Tui => not_yet("tui", Some(7)),
         Command::Export { .. } => not_yet("export", Some(8)),
-        Command::Rules { command } => not_yet(
-            match command {
-                RulesCommand::Check => "rules check",
-                RulesCommand::Apply => "rules apply",
-                RulesCommand::Explain { .. } => "rules explain",
-            },
-            Some(6),
-        ),
+        Command::Rules { command: RulesCommand::Check } => rules::check(&Workspace::load(g)?),
+        Command::Rules { command: RulesCommand::Apply } => rules::apply(&Workspace::load(g)?),
+        Command::Rules { command: RulesCommand::Explain { id } } => rules::explain(&Workspace::load(g)?, &id),
         Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
         Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
         Command::Audit { command: AuditCommand::Verify { file } } => audit::verify(&Workspace::load(g)?, file),
@@ -64,5 +60,17 @@ pub(crate) fn open_existing_store(ws: &Workspace) -> Result<Store> {
             ws.store.display()
         );
     }
-    Ok(Store::open(&ws.store, Arc::new(DefaultScorer))?)
+    Ok(Store::open(&ws.store, prioritizer(ws)?)?)
+}
+
+/// The workspace's rules (rules.toml; none when the file is absent), as the
+/// store's prioritizer. A rules file with errors is refused, naming each.
+pub(crate) fn prioritizer(ws: &Workspace) -> Result<Arc<RuleSet>> {
+    match RuleSet::load(&ws.rules) {
+        Ok(r) => Ok(Arc::new(r)),
+        Err(errors) => {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            bail!("{} error(s) in {}:\n{}", errors.len(), ws.rules.display(), list.join("\n"))
+        }
+    }
 }

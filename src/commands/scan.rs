@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use haetae_findings::audit::AuditLog;
 use haetae_findings::{Coverage, Finding, Observation, Priority, Selection, State, Store, Timestamp};
-use haetae_rules::DefaultScorer;
 use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Stop};
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
@@ -149,7 +148,7 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     let (scope, targets) = authorize(ws, &opts.targets)?;
     let nameservers = nameservers(ws)?;
     let tls = TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?;
-    let store = Store::open(&ws.store, Arc::new(DefaultScorer))?;
+    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
     let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
 
     let (run, skip) = if opts.resume {

@@ -3,6 +3,7 @@
 
 mod findings;
 mod init;
+mod rules;
 mod scan;
 mod support;
 mod triage;

@@ -228,6 +228,8 @@ impl Store {
             last_scan: scan,
             audit: o.audit.clone(),
             suppressed: false,
+            due: None,
+            rule_tags: Vec::new(),
         }
     }
 
@@ -326,27 +328,48 @@ impl Store {
 
     /// Re-run the prioritizer on every stored finding (after the rules changed).
     /// Returns how many findings changed score, band or rule hits.
+    ///
+    /// Scoring runs on every core (the prioritizer is `Sync` and pure); only
+    /// the findings whose result changed are written, 512 per transaction.
     pub fn reprioritize(&self) -> Result<usize, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = Timestamp::now();
         let listing = self.list(&Selection::All)?;
-        let mut changed = 0;
-        for chunk in listing.findings.chunks(512) {
-            changed += self.transact(|tx, _| {
-                let mut n = 0;
-                for old in chunk {
-                    let mut f = old.clone();
-                    self.prioritizer.prioritize(&mut f, now);
-                    if f != *old {
-                        tx.put(Some(old), &f)?;
-                        n += 1;
-                    }
+        let old = &listing.findings;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+        let part = old.len().div_ceil(cores).max(1);
+        let prioritizer = &self.prioritizer;
+        let rescored: Vec<Option<Finding>> = std::thread::scope(|s| {
+            let handles: Vec<_> = old
+                .chunks(part)
+                .map(|chunk| {
+                    let spawned = s.spawn(move || {
+                        chunk
+                            .iter()
+                            .map(|o| {
+                                let mut f = o.clone();
+                                prioritizer.prioritize(&mut f, now);
+                                (f != *o).then_some(f)
+                            })
+                            .collect::<Vec<_>>()
+                    });
+                    (chunk.len(), spawned)
+                })
+                .collect();
+            // A scoring thread that panicked leaves its findings as they were.
+            handles.into_iter().flat_map(|(n, h)| h.join().unwrap_or_else(|_| vec![None; n])).collect()
+        });
+        let pairs: Vec<(&Finding, Finding)> = old.iter().zip(rescored).filter_map(|(o, n)| n.map(|n| (o, n))).collect();
+        for chunk in pairs.chunks(512) {
+            self.transact(|tx, _| {
+                for (o, n) in chunk {
+                    tx.put(Some(o), n)?;
                 }
-                Ok(n)
+                Ok(())
             })?;
         }
         self.flush()?;
-        Ok(changed)
+        Ok(pairs.len())
     }
 
     /// Start a scan run.

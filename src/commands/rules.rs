@@ -1,0 +1,60 @@
+//! `haetae rules check | apply | explain`.
+
+use std::io::Write;
+
+use anyhow::Result;
+use haetae_findings::{Prioritizer, Timestamp};
+
+use crate::config::Workspace;
+
+/// Validate rules.toml: every rule compiles and type-checks.
+pub(crate) fn check(ws: &Workspace) -> Result<()> {
+    let rules = super::prioritizer(ws)?;
+    let mut out = std::io::stdout().lock();
+    if !ws.rules.exists() {
+        writeln!(out, "no {}: the default score, bands and SLAs apply", ws.rules.display())?;
+        return Ok(());
+    }
+    writeln!(out, "rules OK: {} rule(s) in {}", rules.rules().len(), ws.rules.display())?;
+    for r in rules.rules() {
+        writeln!(out, "  {}: {}", r.name, r.when)?;
+    }
+    Ok(())
+}
+
+/// Re-score every stored finding with the current rules.
+pub(crate) fn apply(ws: &Workspace) -> Result<()> {
+    let store = super::open_existing_store(ws)?;
+    let changed = store.reprioritize()?;
+    writeln!(std::io::stdout().lock(), "re-scored with {}: {changed} finding(s) changed", ws.rules.display())?;
+    Ok(())
+}
+
+/// How the current rules score one finding, line by line.
+pub(crate) fn explain(ws: &Workspace, id: &str) -> Result<()> {
+    let store = super::open_existing_store(ws)?;
+    let rules = super::prioritizer(ws)?;
+    let id = store.resolve_id(id)?;
+    let Some(stored) = store.get(&id)? else {
+        anyhow::bail!("no finding {id}");
+    };
+    let mut f = stored.clone();
+    rules.prioritize(&mut f, Timestamp::now());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{} {} {} on {}", f.id, f.check, f.title, f.endpoint())?;
+    for hit in &f.rules {
+        writeln!(out, "  {:<40} {}", hit.name, hit.effect)?;
+    }
+    let fired = f.rules.iter().filter(|h| h.name != haetae_rules::DEFAULT_RULE && h.name != "result").count();
+    writeln!(out, "{fired} of {} rule(s) fired", rules.rules().len())?;
+    if (stored.priority, stored.score, stored.suppressed) != (f.priority, f.score, f.suppressed) {
+        writeln!(
+            out,
+            "stored: {} score {}{}; run `haetae rules apply` to store the new result",
+            stored.priority,
+            stored.score,
+            if stored.suppressed { " (suppressed)" } else { "" }
+        )?;
+    }
+    Ok(())
+}
