@@ -31,10 +31,13 @@
 
 use std::path::{Path, PathBuf};
 
-use cel::objects::Value;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::objects::{Key, Map, Value};
 use cel::{Context, Program};
 use haetae_findings::{Finding, Prioritizer, Priority, RuleHit, SourceError, Timestamp};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use toml::Spanned;
 
 use crate::{DEFAULT_RULE, DefaultScorer};
@@ -98,76 +101,88 @@ struct RawSla {
     P4: Option<Spanned<i64>>,
 }
 
-/// What conditions see as `finding`.
-#[derive(Serialize)]
-struct FindingVars<'a> {
-    id: &'a str,
-    check: &'a str,
-    title: &'a str,
-    severity: String,
-    confidence: String,
-    state: String,
-    score: f64,
-    cwe: i64,
-    evidence: &'a str,
-    age_days: i64,
-    seen_count: i64,
-    baseline: String,
-    tags: &'a [String],
-}
-
-/// What conditions see as `asset`.
-#[derive(Serialize)]
-struct AssetVars<'a> {
-    host: &'a str,
-    ip: String,
-    port: i64,
-    url: &'a str,
-    tags: &'a [String],
-    cloud: &'a str,
-}
-
-/// What conditions see as `scan`.
-#[derive(Serialize)]
-struct ScanVars<'a> {
-    engagement: &'a str,
-    now: i64,
-}
-
 thread_local! {
     /// The built-in functions, registered once per thread; each finding gets
     /// an inner scope with its variables.
     static ROOT: Context<'static, 'static> = Context::default();
 }
 
+/// The field names conditions see, made once: every finding's maps share them.
+const FINDING_FIELDS: [&str; 13] = [
+    "id",
+    "check",
+    "title",
+    "severity",
+    "confidence",
+    "state",
+    "score",
+    "cwe",
+    "evidence",
+    "age_days",
+    "seen_count",
+    "baseline",
+    "tags",
+];
+const ASSET_FIELDS: [&str; 6] = ["host", "ip", "port", "url", "tags", "cloud"];
+const SCAN_FIELDS: [&str; 2] = ["engagement", "now"];
+
+static KEYS: std::sync::LazyLock<Vec<Key>> = std::sync::LazyLock::new(|| {
+    FINDING_FIELDS
+        .iter()
+        .chain(&ASSET_FIELDS)
+        .chain(&SCAN_FIELDS)
+        .map(|k| Key::String(Arc::new((*k).to_owned())))
+        .collect()
+});
+
+fn text(s: &str) -> Value {
+    Value::String(Arc::new(s.to_owned()))
+}
+
+fn map(keys: &[Key], values: Vec<Value>) -> Value {
+    let m: HashMap<Key, Value> = keys.iter().cloned().zip(values).collect();
+    Value::Map(Map { map: Arc::new(m) })
+}
+
+/// The variables `finding`, `asset` and `scan` of one finding. Every field is
+/// always present: absent values are "" and 0.
 fn vars(f: &Finding, base: f64, now: Timestamp) -> Result<(Value, Value, Value), String> {
+    let keys = &*KEYS;
+    let (fk, rest) = keys.split_at(FINDING_FIELDS.len());
+    let (ak, sk) = rest.split_at(ASSET_FIELDS.len());
+    let tags = Value::List(Arc::new(f.tags.iter().map(|t| text(t)).collect()));
     let cloud = f.tags.iter().find_map(|t| t.strip_prefix("cloud:")).unwrap_or("");
-    let finding = FindingVars {
-        id: &f.id,
-        check: f.check.as_str(),
-        title: &f.title,
-        severity: f.severity.to_string(),
-        confidence: f.confidence.to_string(),
-        state: f.state.to_string(),
-        score: base,
-        cwe: f.cwe.map_or(0, i64::from),
-        evidence: &f.evidence,
-        age_days: now.days_since(f.first_seen),
-        seen_count: i64::try_from(f.seen_count).unwrap_or(i64::MAX),
-        baseline: f.baseline.to_string(),
-        tags: &f.tags,
-    };
-    let asset = AssetVars {
-        host: &f.host,
-        ip: f.ip.map(|a| a.to_string()).unwrap_or_default(),
-        port: f.port.map_or(0, i64::from),
-        url: f.url.as_deref().unwrap_or(""),
-        tags: &f.tags,
-        cloud,
-    };
-    let scan = ScanVars { engagement: &f.engagement, now: now.unix() };
-    let conv = |e: cel::SerializationError| e.to_string();
-    Ok((cel::to_value(finding).map_err(conv)?, cel::to_value(asset).map_err(conv)?, cel::to_value(scan).map_err(conv)?))
+    let finding = map(
+        fk,
+        vec![
+            text(&f.id),
+            text(f.check.as_str()),
+            text(&f.title),
+            text(f.severity.as_str()),
+            text(f.confidence.as_str()),
+            text(f.state.as_str()),
+            Value::Float(base),
+            Value::Int(f.cwe.map_or(0, i64::from)),
+            text(&f.evidence),
+            Value::Int(now.days_since(f.first_seen)),
+            Value::Int(i64::try_from(f.seen_count).unwrap_or(i64::MAX)),
+            text(f.baseline.as_str()),
+            tags.clone(),
+        ],
+    );
+    let asset = map(
+        ak,
+        vec![
+            text(&f.host),
+            text(&f.ip.map(|a| a.to_string()).unwrap_or_default()),
+            Value::Int(f.port.map_or(0, i64::from)),
+            text(f.url.as_deref().unwrap_or("")),
+            tags,
+            text(cloud),
+        ],
+    );
+    let scan = map(sk, vec![text(&f.engagement), Value::Int(now.unix())]);
+    Ok((finding, asset, scan))
 }
 
 /// Evaluate `rule` in a context holding the variables; `Ok(bool)` or why not.
