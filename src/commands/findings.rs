@@ -153,6 +153,12 @@ pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
             Baseline::Absent => "absent",
             Baseline::Unchanged => "",
         };
+        // Past its SLA: said where the eye goes first.
+        let change = if f.is_overdue(Timestamp::now()) {
+            if change.is_empty() { "overdue".to_owned() } else { format!("{change}, overdue") }
+        } else {
+            change.to_owned()
+        };
         table.row(
             vec![
                 f.id.clone(),
@@ -160,7 +166,7 @@ pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
                 format!("{:.1}", f.score),
                 f.severity.to_string(),
                 f.state.to_string(),
-                change.to_owned(),
+                change,
                 f.check.to_string(),
                 truncate(&f.endpoint(), 40),
                 f.last_seen.date_string(),
@@ -225,6 +231,11 @@ fn write_detail(out: &mut impl Write, f: &Finding) -> std::io::Result<()> {
     field(out, "tags", &f.tags.join(", "))?;
     field(out, "assignee", f.assignee.as_deref().unwrap_or(""))?;
     field(out, "accepted until", &f.accepted_until.map(|t| t.to_string()).unwrap_or_default())?;
+    let due = f.due.map(|d| {
+        let late = if f.is_overdue(Timestamp::now()) { " (OVERDUE)" } else { "" };
+        format!("{}{late}", d.date_string())
+    });
+    field(out, "due", &due.unwrap_or_default())?;
     let audit: Vec<String> = f.audit.iter().map(u64::to_string).collect();
     field(out, "audit records", &audit.join(", "))?;
     if !f.rules.is_empty() {

@@ -105,5 +105,7 @@ fn overdue_lists_open_findings_past_their_sla() {
     let ids: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [old.as_str()], "only the open one past its day: not the fresh ones, not the fixed {old_fixed}");
     let o = haetae(&s.path(), &["findings", "--overdue"]);
-    assert!(stdout(&o).contains("1 finding(s)") && stdout(&o).contains("overdue"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("1 finding(s)") && stdout(&o).contains("new, overdue"), "{}", stdout(&o));
+    let o = haetae(&s.path(), &["findings", "show", &old[..8]]);
+    assert!(stdout(&o).contains("(OVERDUE)"), "{}", stdout(&o));
 }
