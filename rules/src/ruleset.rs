@@ -56,6 +56,9 @@ pub struct Rule {
     /// The condition, as written.
     pub when: String,
     program: Program,
+    /// The fields the condition reads, when it reads nothing else (then its
+    /// answer is a function of them, and is remembered per value).
+    deps: Option<Vec<(Var, String)>>,
     add: Option<f64>,
     priority: Option<Priority>,
     tag: Option<String>,
@@ -66,6 +69,8 @@ pub struct Rule {
 /// The rules of one `rules.toml`, compiled and checked.
 #[derive(Debug)]
 pub struct RuleSet {
+    /// Tells this set's remembered answers from another's.
+    id: u64,
     rules: Vec<Rule>,
     sla: [u32; 4],
     path: PathBuf,
@@ -185,6 +190,102 @@ fn vars(f: &Finding, base: f64, now: Timestamp) -> Result<(Value, Value, Value),
     Ok((finding, asset, scan))
 }
 
+/// The variables conditions see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Var {
+    Finding,
+    Asset,
+    Scan,
+}
+
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The `var.field` reads of `e`, or `None` when it reads anything else (a
+/// bare variable, a comprehension): then its answer is never remembered.
+fn deps_of(e: &cel::parser::Expression) -> Option<Vec<(Var, String)>> {
+    use cel::common::ast::{EntryExpr, Expr};
+    fn walk(e: &cel::parser::Expression, out: &mut Vec<(Var, String)>) -> bool {
+        match &e.expr {
+            Expr::Literal(_) => true,
+            Expr::Select(s) => match &s.operand.expr {
+                Expr::Ident(v) => {
+                    let var = match v.as_str() {
+                        "finding" => Var::Finding,
+                        "asset" => Var::Asset,
+                        "scan" => Var::Scan,
+                        _ => return false,
+                    };
+                    if !out.iter().any(|(w, f)| *w == var && *f == s.field) {
+                        out.push((var, s.field.clone()));
+                    }
+                    true
+                }
+                _ => walk(&s.operand, out),
+            },
+            Expr::Call(c) => c.target.as_deref().is_none_or(|t| walk(t, out)) && c.args.iter().all(|a| walk(a, out)),
+            Expr::List(l) => l.elements.iter().all(|x| walk(x, out)),
+            Expr::Map(m) => m.entries.iter().all(|x| match &x.expr {
+                EntryExpr::MapEntry(me) => walk(&me.key, out) && walk(&me.value, out),
+                EntryExpr::StructField(_) => false,
+            }),
+            Expr::Ident(_) | Expr::Comprehension(_) | Expr::Struct(_) | Expr::Unspecified => false,
+        }
+    }
+    let mut out = Vec::new();
+    walk(e, &mut out).then_some(out)
+}
+
+/// The memo key of `rule` for `f`: the values of the fields it reads.
+fn memo_key(deps: &[(Var, String)], f: &Finding, base: f64, now: Timestamp, key: &mut String) -> bool {
+    use std::fmt::Write;
+    key.clear();
+    for (var, field) in deps {
+        let ok = match (var, field.as_str()) {
+            (Var::Finding, "id") => write!(key, "{}", f.id),
+            (Var::Finding, "check") => write!(key, "{}", f.check),
+            (Var::Finding, "title") => write!(key, "{}", f.title),
+            (Var::Finding, "severity") => write!(key, "{}", f.severity),
+            (Var::Finding, "confidence") => write!(key, "{}", f.confidence),
+            (Var::Finding, "state") => write!(key, "{}", f.state),
+            (Var::Finding, "score") => write!(key, "{base}"),
+            (Var::Finding, "cwe") => write!(key, "{}", f.cwe.unwrap_or(0)),
+            (Var::Finding, "evidence") => write!(key, "{}", f.evidence),
+            (Var::Finding, "age_days") => write!(key, "{}", now.days_since(f.first_seen)),
+            (Var::Finding, "seen_count") => write!(key, "{}", f.seen_count),
+            (Var::Finding, "baseline") => write!(key, "{}", f.baseline),
+            (Var::Finding | Var::Asset, "tags") => write!(key, "{}", f.tags.join("\u{1e}")),
+            (Var::Asset, "host") => write!(key, "{}", f.host),
+            (Var::Asset, "ip") => write!(key, "{}", f.ip.map(|a| a.to_string()).unwrap_or_default()),
+            (Var::Asset, "port") => write!(key, "{}", f.port.unwrap_or(0)),
+            (Var::Asset, "url") => write!(key, "{}", f.url.as_deref().unwrap_or("")),
+            (Var::Asset, "cloud") => {
+                write!(key, "{}", f.tags.iter().find_map(|t| t.strip_prefix("cloud:")).unwrap_or(""))
+            }
+            (Var::Scan, "engagement") => write!(key, "{}", f.engagement),
+            (Var::Scan, "now") => write!(key, "{}", now.unix()),
+            _ => return false,
+        };
+        if ok.is_err() {
+            return false;
+        }
+        key.push('\u{1f}');
+    }
+    true
+}
+
+/// Remembered answers per (rule set, rule, field values), per thread.
+type Memo = HashMap<(u64, usize), HashMap<String, Result<bool, String>>>;
+
+/// Most answers remembered per rule and thread before that rule's memo starts over.
+const MEMO_CAP: usize = 50_000;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(HashMap::new());
+}
+
 /// Evaluate `rule` in a context holding the variables; `Ok(bool)` or why not.
 fn holds_in(rule: &Rule, cx: &Context<'_, '_>) -> Result<bool, String> {
     match rule.program.execute(cx) {
@@ -248,7 +349,7 @@ fn offset_in_file(text: &str, start: usize, expr: &str, pos: (isize, isize)) -> 
 impl RuleSet {
     /// No rules: the default score, bands and SLAs only.
     pub fn empty() -> RuleSet {
-        RuleSet { rules: Vec::new(), sla: DEFAULT_SLA_DAYS, path: PathBuf::new() }
+        RuleSet { id: next_id(), rules: Vec::new(), sla: DEFAULT_SLA_DAYS, path: PathBuf::new() }
     }
 
     /// Read and compile `path`; a missing file is no rules.
@@ -354,7 +455,9 @@ impl RuleSet {
                 );
                 continue;
             }
-            let rule = Rule { name: name.clone(), when: expr.clone(), program, add, priority, tag, sla_days, suppress };
+            let deps = deps_of(program.expression());
+            let rule =
+                Rule { name: name.clone(), when: expr.clone(), program, deps, add, priority, tag, sla_days, suppress };
             // Type check: every field the condition names exists on the sample,
             // and the answer is a bool.
             let checked = match &sample_vars {
@@ -376,7 +479,7 @@ impl RuleSet {
             }
             rules.push(rule);
         }
-        if errors.is_empty() { Ok(RuleSet { rules, sla, path: path.to_owned() }) } else { Err(errors) }
+        if errors.is_empty() { Ok(RuleSet { id: next_id(), rules, sla, path: path.to_owned() }) } else { Err(errors) }
     }
 
     /// The rules, in file order.
@@ -417,11 +520,40 @@ impl Prioritizer for RuleSet {
         let mut suppressed = false;
         ROOT.with(|root| {
             let mut cx = root.new_inner_scope();
-            let mut bound = vars(f, base, now).map(|v| bind(&mut cx, v));
-            for rule in &self.rules {
-                let answer = match &bound {
-                    Ok(()) => holds_in(rule, &cx),
-                    Err(e) => Err(e.clone()),
+            // The variables are bound only when some rule must really be
+            // evaluated (and again after a rule added a tag).
+            let mut bound: Option<Result<(), String>> = None;
+            let mut key = String::new();
+            for (index, rule) in self.rules.iter().enumerate() {
+                // A condition that reads only fields is a function of their
+                // values: many findings share them (same check, same host).
+                let memo = rule.deps.as_deref().is_some_and(|d| memo_key(d, f, base, now, &mut key));
+                let remembered = if memo {
+                    MEMO.with(|m| m.borrow().get(&(self.id, index)).and_then(|r| r.get(key.as_str())).cloned())
+                } else {
+                    None
+                };
+                if remembered.is_none() && bound.is_none() {
+                    bound = Some(vars(f, base, now).map(|v| bind(&mut cx, v)));
+                }
+                let answer = match (remembered, &bound) {
+                    (Some(a), _) => a,
+                    (None, Some(Ok(()))) => {
+                        let a = holds_in(rule, &cx);
+                        if memo {
+                            MEMO.with(|m| {
+                                let mut m = m.borrow_mut();
+                                let answers = m.entry((self.id, index)).or_default();
+                                if answers.len() >= MEMO_CAP {
+                                    answers.clear();
+                                }
+                                answers.insert(key.clone(), a.clone());
+                            });
+                        }
+                        a
+                    }
+                    (None, Some(Err(e))) => Err(e.clone()),
+                    (None, None) => Err("variables not bound".to_owned()),
                 };
                 match answer {
                     Ok(false) => {}
@@ -444,7 +576,7 @@ impl Prioritizer for RuleSet {
                                 f.tags.push(t.clone());
                                 f.rule_tags.push(t.clone());
                                 // Later rules see the tag.
-                                bound = vars(f, base, now).map(|v| bind(&mut cx, v));
+                                bound = None;
                             }
                         }
                         if let Some(d) = rule.sla_days {
@@ -481,5 +613,34 @@ impl Prioritizer for RuleSet {
                 if suppressed { "; suppressed" } else { "" }
             ),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deps(expr: &str) -> Option<Vec<(Var, String)>> {
+        deps_of(Program::compile(expr).unwrap().expression())
+    }
+
+    #[test]
+    fn conditions_that_read_only_fields_are_remembered_by_their_values() {
+        let f = |v, s: &str| (v, s.to_owned());
+        assert_eq!(deps(r#"finding.check == "dns.caa-missing""#), Some(vec![f(Var::Finding, "check")]));
+        assert_eq!(
+            deps(r#"asset.host.endsWith(".test") && ("x" in asset.tags || finding.check in ["a", "b"])"#),
+            Some(vec![f(Var::Asset, "host"), f(Var::Asset, "tags"), f(Var::Finding, "check")])
+        );
+        assert_eq!(deps("true"), Some(vec![]));
+        // Anything else is evaluated every time.
+        assert_eq!(deps("finding == {}"), None);
+        assert_eq!(deps("asset.tags.exists(t, t == \"x\")"), None);
+        assert_eq!(deps("size(other) > 0"), None);
+        let mut key = String::new();
+        let ex = Finding::example();
+        assert!(memo_key(&[f(Var::Finding, "check"), f(Var::Asset, "port")], &ex, 1.0, Timestamp::now(), &mut key));
+        assert_eq!(key, "http.exposed-env\u{1f}443\u{1f}");
+        assert!(!memo_key(&[f(Var::Finding, "nope")], &ex, 1.0, Timestamp::now(), &mut key));
     }
 }
