@@ -235,7 +235,8 @@ fn deps_of(e: &cel::parser::Expression) -> Option<Vec<(Var, String)>> {
         }
     }
     let mut out = Vec::new();
-    walk(e, &mut out).then_some(out)
+    let plain = walk(e, &mut out);
+    (plain && !out.iter().any(|(_, f)| UNIQUE_FIELDS.contains(&f.as_str()))).then_some(out)
 }
 
 /// The memo key of `rule` for `f`: the values of the fields it reads.
@@ -276,14 +277,46 @@ fn memo_key(deps: &[(Var, String)], f: &Finding, base: f64, now: Timestamp, key:
     true
 }
 
-/// Remembered answers per (rule set, rule, field values), per thread.
-type Memo = HashMap<(u64, usize), HashMap<String, Result<bool, String>>>;
+/// Remembered answers of one rule set, per thread: the set's id, and per
+/// rule the answers by field values. Another set (rules.toml reloaded)
+/// starts it over.
+type Memo = (u64, Vec<HashMap<String, Result<bool, String>>>);
 
 /// Most answers remembered per rule and thread before that rule's memo starts over.
-const MEMO_CAP: usize = 50_000;
+const MEMO_CAP: usize = 4096;
+
+/// Fields that differ on nearly every finding: a condition reading one is
+/// evaluated every time rather than remembered.
+const UNIQUE_FIELDS: [&str; 4] = ["id", "title", "evidence", "url"];
 
 thread_local! {
-    static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(HashMap::new());
+    static MEMO: std::cell::RefCell<Memo> = const { std::cell::RefCell::new((0, Vec::new())) };
+}
+
+/// The remembered answer of rule `index` of set `set` for `key`.
+fn recall(set: u64, index: usize, key: &str) -> Option<Result<bool, String>> {
+    MEMO.with(|m| {
+        let m = m.borrow();
+        if m.0 != set {
+            return None;
+        }
+        m.1.get(index).and_then(|answers| answers.get(key)).cloned()
+    })
+}
+
+fn remember(set: u64, rules: usize, index: usize, key: &str, answer: &Result<bool, String>) {
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.0 != set {
+            *m = (set, vec![HashMap::new(); rules]);
+        }
+        if let Some(answers) = m.1.get_mut(index) {
+            if answers.len() >= MEMO_CAP {
+                answers.clear();
+            }
+            answers.insert(key.to_owned(), answer.clone());
+        }
+    })
 }
 
 /// Evaluate `rule` in a context holding the variables; `Ok(bool)` or why not.
@@ -528,11 +561,7 @@ impl Prioritizer for RuleSet {
                 // A condition that reads only fields is a function of their
                 // values: many findings share them (same check, same host).
                 let memo = rule.deps.as_deref().is_some_and(|d| memo_key(d, f, base, now, &mut key));
-                let remembered = if memo {
-                    MEMO.with(|m| m.borrow().get(&(self.id, index)).and_then(|r| r.get(key.as_str())).cloned())
-                } else {
-                    None
-                };
+                let remembered = if memo { recall(self.id, index, &key) } else { None };
                 if remembered.is_none() && bound.is_none() {
                     bound = Some(vars(f, base, now).map(|v| bind(&mut cx, v)));
                 }
@@ -541,14 +570,7 @@ impl Prioritizer for RuleSet {
                     (None, Some(Ok(()))) => {
                         let a = holds_in(rule, &cx);
                         if memo {
-                            MEMO.with(|m| {
-                                let mut m = m.borrow_mut();
-                                let answers = m.entry((self.id, index)).or_default();
-                                if answers.len() >= MEMO_CAP {
-                                    answers.clear();
-                                }
-                                answers.insert(key.clone(), a.clone());
-                            });
+                            remember(self.id, self.rules.len(), index, &key, &a);
                         }
                         a
                     }
@@ -637,6 +659,7 @@ mod tests {
         assert_eq!(deps("finding == {}"), None);
         assert_eq!(deps("asset.tags.exists(t, t == \"x\")"), None);
         assert_eq!(deps("size(other) > 0"), None);
+        assert_eq!(deps(r#"finding.evidence.contains("x")"#), None, "unique per finding: not worth remembering");
         let mut key = String::new();
         let ex = Finding::example();
         assert!(memo_key(&[f(Var::Finding, "check"), f(Var::Asset, "port")], &ex, 1.0, Timestamp::now(), &mut key));
