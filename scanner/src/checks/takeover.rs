@@ -54,6 +54,9 @@ pub struct TakeoverReport {
     pub provider: Option<&'static Provider>,
     /// The provider's own answer proved the resource unclaimed (not DNS alone).
     pub definite: bool,
+    /// Every request to the provider failed: a time-out says nothing about
+    /// the resource, so the name is not covered.
+    pub inconclusive: bool,
 }
 
 /// Longest evidence excerpt of a matched body.
@@ -88,11 +91,20 @@ pub async fn check_on(
         return report;
     }
     let target = &res.chain[index];
-    if let Some(o) = ask_provider(guard, http, res, provider, target, engagement, ports).await {
+    let asked = ask_provider(guard, http, res, provider, target, engagement, ports).await;
+    report.inconclusive = !asked.answered;
+    if let Some(o) = asked.found {
         report.observations.push(o);
         report.definite = true;
     }
     report
+}
+
+/// What asking the provider gave.
+struct Asked {
+    found: Option<Observation>,
+    /// The provider answered (or there was nothing to ask).
+    answered: bool,
 }
 
 /// What DNS alone says, without a packet to the provider (the passive
@@ -177,8 +189,8 @@ async fn ask_provider(
     target: &str,
     engagement: &str,
     ports: Ports,
-) -> Option<Observation> {
-    let fp = p.fingerprint.as_ref()?;
+) -> Asked {
+    let Some(fp) = p.fingerprint.as_ref() else { return Asked { found: None, answered: true } };
     let mut audit = res.audit.clone();
     // The Host the request carries, and the addresses the guard checked for that name.
     let (host, addrs): (&str, Vec<IpAddr>) = match p.host {
@@ -187,14 +199,16 @@ async fn ask_provider(
             let r = guard.resolve(target).await;
             audit.extend(&r.audit);
             if r.out_of_scope_target.is_some() {
-                return None;
+                return Asked { found: None, answered: true };
             }
             (target, r.allowed.clone())
         }
     };
     if addrs.is_empty() {
-        return None;
+        return Asked { found: None, answered: true };
     }
+    // Whether any request got an HTTP answer (else nothing is known).
+    let mut answered = false;
     let mut schemes = vec![(false, ports.http)];
     if p.https {
         schemes.push((true, ports.https));
@@ -204,6 +218,7 @@ async fn ask_provider(
         for &addr in addrs.iter().filter(|a| guard.permit(host, **a, port).is_ok()).take(MAX_ADDRESSES) {
             let req = Request { https, host, addr, port, method: Method::Get, path: "/", headers: &[] };
             let Ok(resp) = http.fetch(guard, &req).await else { continue };
+            answered = true;
             audit.push(resp.audit);
             let Some(matched) = fp.matches(resp.status, &resp.body) else { break };
             let scheme = if https { "https" } else { "http" };
@@ -221,10 +236,10 @@ async fn ask_provider(
                 Some(Claim::Vulnerable) => Confidence::Certain,
                 _ => Confidence::Firm,
             };
-            return Some(o);
+            return Asked { found: Some(o), answered: true };
         }
     }
-    None
+    Asked { found: None, answered }
 }
 
 /// The bucket an S3 error document names (`<BucketName>`), when it looks like one.

@@ -458,8 +458,11 @@ async fn takeovers(ctx: &Arc<Ctx>, resolutions: &[Arc<crate::guard::Resolution>]
             // Passive: DNS evidence only (no client: the same).
             _ => checks::takeover::check_on_dns(r, &eng),
         };
+        let inconclusive = rep.inconclusive;
         ctx.found(rep.observations).await;
-        ctx.covered(CheckId::DnsTakeover, &r.name, None).await;
+        if !inconclusive {
+            ctx.covered(CheckId::DnsTakeover, &r.name, None).await;
+        }
     }
 }
 

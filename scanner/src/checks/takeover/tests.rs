@@ -210,6 +210,7 @@ async fn a_claimed_bucket_and_the_bare_endpoint_are_silent() {
         let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
         assert!(report.observations.is_empty(), "{name}: {:?}", report.observations);
         assert_eq!((report.cloud, report.definite), (Some("naver-cloud"), false));
+        assert!(!report.inconclusive, "the store answered: the name is covered");
     }
     assert_eq!(store.requests(), 2, "both were asked, over plain HTTP only");
     token.cancel();
@@ -413,4 +414,26 @@ fn excerpts_are_short_and_single_line() {
     let long = "é".repeat(500);
     let e = excerpt(&long);
     assert!(e.ends_with("...") && e.chars().count() == EXCERPT + 3);
+}
+
+#[tokio::test]
+async fn a_provider_that_never_answers_leaves_the_name_uncovered() {
+    // A port that accepts and closes at once: no HTTP answer at all.
+    let l = tokio::net::TcpListener::bind((LOCAL, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = l.accept().await {
+            drop(s);
+        }
+    });
+    let ns = dns(vec![
+        ("files.agency.test", Rr::Cname("agency-files.kr.object.gov-ncloudstorage.com")),
+        ("agency-files.kr.object.gov-ncloudstorage.com", Rr::A(LOCAL)),
+    ])
+    .await;
+    let (g, _dir) = guard(scope(&["agency.test", "kr.object.gov-ncloudstorage.com"], &[port]), ns);
+    let res = g.resolve("files.agency.test").await;
+    let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
+    assert!(report.observations.is_empty());
+    assert!(report.inconclusive, "nothing is known about the bucket");
 }
