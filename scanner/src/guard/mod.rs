@@ -427,6 +427,13 @@ impl ScopeGuard {
         }
     }
 
+    /// Wait for the rate limits (whole scan, `host`, `addr`) before a request
+    /// on a connection [`Self::connect`] opened earlier: every request, on a
+    /// new connection or a kept one, draws one token from the same buckets.
+    pub async fn pace(&self, host: &str, addr: IpAddr) {
+        self.limits.acquire(Some(host), addr).await;
+    }
+
     /// Send a DNS message on a connection opened by [`Self::connect`] and read replies.
     pub async fn dns_over(&self, conn: &mut Connected, msg: &[u8]) -> Result<(), GuardError> {
         net::tcp_send_dns(&mut conn.stream, msg).await.map_err(|e| GuardError::Failed(e.to_string()))

@@ -15,15 +15,10 @@
 //! sides) costs more than the request it carries.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use governor::clock::DefaultClock;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::state::{InMemoryState, NotKeyed};
-use governor::{Quota, RateLimiter};
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
@@ -32,7 +27,6 @@ use tokio_rustls::TlsConnector;
 
 use super::parse::{Chunked, Framing, Head, MAX_HEAD, ParseError, dechunk_framed, framing, keeps_alive, parse_head};
 use crate::guard::{GuardError, ScopeGuard};
-use crate::scope::Limits;
 use crate::tls::handshake::provider;
 
 /// Default body cap: 1 MiB.
@@ -216,41 +210,6 @@ impl std::fmt::Debug for Session {
     }
 }
 
-type Direct = RateLimiter<NotKeyed, InMemoryState, DefaultClock>;
-type Keyed<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock>;
-
-/// Token buckets for requests, at the scope's rates: the guard's buckets
-/// count connections, and a persistent connection carries many requests, so
-/// every request also waits here (for the whole scan, its host and its
-/// address, with bursts of a tenth of a second, as the guard does).
-struct Pacer {
-    global: Direct,
-    per_host: Keyed<String>,
-    per_addr: Keyed<IpAddr>,
-}
-
-fn quota(per_second: u32) -> Quota {
-    let rate = NonZeroU32::new(per_second.max(1)).unwrap_or(NonZeroU32::MIN);
-    let burst = NonZeroU32::new((per_second / 10).max(1)).unwrap_or(NonZeroU32::MIN);
-    Quota::per_second(rate).allow_burst(burst)
-}
-
-impl Pacer {
-    fn new(limits: &Limits) -> Pacer {
-        Pacer {
-            global: RateLimiter::direct(quota(limits.max_rps)),
-            per_host: RateLimiter::keyed(quota(limits.per_host_rps)),
-            per_addr: RateLimiter::keyed(quota(limits.per_host_rps)),
-        }
-    }
-
-    async fn acquire(&self, host: &str, addr: IpAddr) {
-        self.global.until_ready().await;
-        self.per_host.until_key_ready(&host.to_owned()).await;
-        self.per_addr.until_key_ready(&addr).await;
-    }
-}
-
 /// How one exchange on a connection went.
 enum Exchange {
     /// A response, and whether the connection may carry another request.
@@ -276,8 +235,6 @@ pub struct HttpClient {
     user_agent: String,
     tls: TlsConnector,
     body_cap: usize,
-    /// Set from the limits of the first guard the client is used with.
-    pacer: OnceLock<Pacer>,
 }
 
 impl HttpClient {
@@ -297,7 +254,6 @@ impl HttpClient {
             ),
             tls: TlsConnector::from(Arc::new(config)),
             body_cap: BODY_CAP,
-            pacer: OnceLock::new(),
         })
     }
 
@@ -356,7 +312,7 @@ impl HttpClient {
         // window does. When it has closed, the connection is dropped and the
         // new attempt below is refused by the guard and audited as such.
         if let Some(mut live) = reuse.filter(|_| guard.window().is_ok()) {
-            self.pacer.get_or_init(|| Pacer::new(&guard.scope().limits)).acquire(req.host, req.addr).await;
+            guard.pace(req.host, req.addr).await;
             let exchange = tokio::time::timeout(limit, self.exchange(&mut live, req, true, !session.close));
             match exchange.await.map_err(|_| FetchError::Timeout)? {
                 Exchange::Done(mut resp, keep) => {
@@ -375,8 +331,8 @@ impl HttpClient {
             Method::Head => "http.head",
         };
         let conn = guard.connect(req.host, req.addr, req.port, probe).await?;
+        // The guard took this request's token when it opened the connection.
         session.connections += 1;
-        self.pacer.get_or_init(|| Pacer::new(&guard.scope().limits)).acquire(req.host, req.addr).await;
         let work = async {
             let stream: Box<dyn Io> = if req.https {
                 let name = ServerName::try_from(req.host.trim_end_matches('.').to_owned())
