@@ -329,9 +329,13 @@ impl Store {
     /// Re-run the prioritizer on every stored finding (after the rules changed).
     /// Returns how many findings changed score, band or rule hits.
     ///
-    /// Scoring runs on every core (the prioritizer is `Sync` and pure); only
-    /// the findings whose result changed are written, 512 per transaction.
+    /// Scoring and encoding run on every core (the prioritizer is `Sync` and
+    /// pure); only the findings whose result changed are written, each with
+    /// its index entries in one transaction, 512 per transaction.
     pub fn reprioritize(&self) -> Result<usize, StoreError> {
+        /// A changed finding, ready to write: its id, old and new index
+        /// entries, and the encoded record.
+        type Ready = (String, IndexKeys, IndexKeys, Vec<u8>);
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = Timestamp::now();
         let listing = self.list(&Selection::All)?;
@@ -339,37 +343,47 @@ impl Store {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
         let part = old.len().div_ceil(cores).max(1);
         let prioritizer = &self.prioritizer;
-        let rescored: Vec<Option<Finding>> = std::thread::scope(|s| {
+        let ready: Vec<Ready> = std::thread::scope(|s| {
             let handles: Vec<_> = old
                 .chunks(part)
                 .map(|chunk| {
-                    let spawned = s.spawn(move || {
+                    s.spawn(move || {
                         chunk
                             .iter()
-                            .map(|o| {
+                            .filter_map(|o| {
                                 let mut f = o.clone();
                                 prioritizer.prioritize(&mut f, now);
-                                (f != *o).then_some(f)
+                                (f != *o).then(|| (f.id.clone(), IndexKeys::of(o), IndexKeys::of(&f), encode(&f)))
                             })
-                            .collect::<Vec<_>>()
-                    });
-                    (chunk.len(), spawned)
+                            .collect::<Vec<Ready>>()
+                    })
                 })
                 .collect();
             // A scoring thread that panicked leaves its findings as they were.
-            handles.into_iter().flat_map(|(n, h)| h.join().unwrap_or_else(|_| vec![None; n])).collect()
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
         });
-        let pairs: Vec<(&Finding, Finding)> = old.iter().zip(rescored).filter_map(|(o, n)| n.map(|n| (o, n))).collect();
-        for chunk in pairs.chunks(512) {
-            self.transact(|tx, _| {
-                for (o, n) in chunk {
-                    tx.put(Some(o), n)?;
+        let trees = (&self.findings, &self.by_status, &self.by_host);
+        for chunk in ready.chunks(512) {
+            let r = trees.transaction(|(findings, by_status, by_host)| {
+                for (_, ok, nk, _) in chunk {
+                    if ok.status != nk.status {
+                        by_status.remove(ok.status.as_slice())?;
+                        by_status.insert(nk.status.as_slice(), &[])?;
+                    }
+                    if ok.host != nk.host {
+                        by_host.remove(ok.host.as_slice())?;
+                        by_host.insert(nk.host.as_slice(), &[])?;
+                    }
                 }
-                Ok(())
-            })?;
+                for (id, _, _, bytes) in chunk {
+                    findings.insert(id.as_bytes(), bytes.as_slice())?;
+                }
+                Ok::<(), ConflictableTransactionError<StoreError>>(())
+            });
+            unwrap_tx(self, r)?;
         }
         self.flush()?;
-        Ok(pairs.len())
+        Ok(ready.len())
     }
 
     /// Start a scan run.
