@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -22,8 +22,6 @@ use crate::tcp;
 
 /// How long the store waits for a request.
 const WAIT: Duration = Duration::from_secs(5);
-/// Longest request head read.
-const HEAD_CAP: usize = 8192;
 
 /// What the store holds.
 #[derive(Debug)]
@@ -115,20 +113,7 @@ pub async fn serve_object_store(
 }
 
 async fn serve_one(mut stream: TcpStream, store: Arc<ObjectStore>) {
-    let mut head = Vec::new();
-    let mut buf = [0u8; 2048];
-    let read = async {
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < HEAD_CAP {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-            }
-        }
-        true
-    };
-    if !matches!(tokio::time::timeout(WAIT, read).await, Ok(true)) {
-        return;
-    }
+    let Some(head) = crate::web::read_head(&mut stream).await else { return };
     let text = String::from_utf8_lossy(&head);
     let mut lines = text.split("\r\n");
     let mut first = lines.next().unwrap_or("").split_whitespace();
@@ -155,6 +140,7 @@ async fn serve_one(mut stream: TcpStream, store: Arc<ObjectStore>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     #[test]
     fn buckets_come_from_the_host() {

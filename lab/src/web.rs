@@ -242,8 +242,9 @@ fn respond(site: Site, path: &str, origin: Option<&str>) -> Reply {
     }
 }
 
-/// Serves one request on `stream` as `site`, then closes. I/O errors end it.
-pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site) {
+/// Reads a request head (up to the blank line, at most [`HEAD_CAP`] bytes,
+/// within [`WAIT`]); `None` if the client closed or stayed silent first.
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Vec<u8>> {
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     let read = async {
@@ -255,11 +256,16 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site
         }
         true
     };
-    if !matches!(tokio::time::timeout(WAIT, read).await, Ok(true)) {
+    matches!(tokio::time::timeout(WAIT, read).await, Ok(true)).then_some(head)
+}
+
+/// Serves one request on `stream` as `site`, then closes. I/O errors end it.
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site) {
+    let Some(head) = read_head(&mut stream).await else {
         // No request (a TLS client that only said hello): close cleanly.
         let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;
         return;
-    }
+    };
     let text = String::from_utf8_lossy(&head).into_owned();
     let mut lines = text.split("\r\n");
     let mut parts = lines.next().unwrap_or("").split_whitespace();
