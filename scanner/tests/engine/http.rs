@@ -122,14 +122,7 @@ async fn retry_after_is_honoured_or_declined_and_garbage_is_an_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_works_whatever_the_certificate() {
-    haetae_scanner::tls::handshake::install_crypto_provider();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["self.agency.test".to_owned()]).unwrap().self_signed(&key).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::support::self_signed_acceptor();
     let l = TcpListener::bind((ADDR, 0)).await.unwrap();
     let port = l.local_addr().unwrap().port();
     tokio::spawn(async move {

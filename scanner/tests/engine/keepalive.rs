@@ -268,14 +268,7 @@ async fn the_engine_sends_the_requests_of_a_name_over_one_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn https_sessions_keep_their_tls_connection() {
-    haetae_scanner::tls::handshake::install_crypto_provider();
-    let key = rcgen::KeyPair::generate().unwrap();
-    let cert = rcgen::CertificateParams::new(vec!["self.agency.test".to_owned()]).unwrap().self_signed(&key).unwrap();
-    let config = rustls::ServerConfig::builder()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
-        .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let acceptor = crate::support::self_signed_acceptor();
     let l = TcpListener::bind((ADDR, 0)).await.unwrap();
     let port = l.local_addr().unwrap().port();
     let handshakes = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -97,3 +97,16 @@ timeout_ms = 2000
     );
     Scope::parse(Path::new("scope.toml"), &text).unwrap()
 }
+
+/// A TLS acceptor with a fresh self-signed certificate for `self.agency.test`
+/// (the process's crypto provider installed first).
+pub(crate) fn self_signed_acceptor() -> tokio_rustls::TlsAcceptor {
+    haetae_scanner::tls::handshake::install_crypto_provider();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["self.agency.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert.der().clone()], rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into()))
+        .unwrap();
+    tokio_rustls::TlsAcceptor::from(Arc::new(config))
+}
