@@ -231,45 +231,74 @@ impl Store {
         let mut out = Listing::default();
         match selection {
             Selection::All => {
+                // Walking the tree is cheap (values are shared, not copied);
+                // decoding is what costs, so it runs on every core.
+                let mut raw = Vec::new();
                 for item in self.findings.iter() {
-                    let (k, v) = item.map_err(|e| self.engine(e))?;
-                    match decode::<Finding>(&v) {
-                        Ok(f) => out.findings.push(f),
-                        Err(reason) => out.skipped.push(CorruptRecord { tree: "findings", key: show_key(&k), reason }),
+                    raw.push(item.map_err(|e| self.engine(e))?);
+                }
+                let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+                let part = raw.len().div_ceil(cores).max(1024);
+                let decode_part = |part: &[(sled::IVec, sled::IVec)]| {
+                    let mut out = Listing::default();
+                    for (k, v) in part {
+                        match decode::<Finding>(v) {
+                            Ok(f) => out.findings.push(f),
+                            Err(reason) => {
+                                out.skipped.push(CorruptRecord { tree: "findings", key: show_key(k), reason })
+                            }
+                        }
                     }
+                    out
+                };
+                let parts: Vec<Listing> = std::thread::scope(|s| {
+                    let handles: Vec<_> = raw.chunks(part).map(|c| s.spawn(move || decode_part(c))).collect();
+                    // A thread cannot panic here (decode returns errors), but
+                    // if one did, its part is decoded again on this thread.
+                    handles
+                        .into_iter()
+                        .zip(raw.chunks(part))
+                        .map(|(h, c)| h.join().unwrap_or_else(|_| decode_part(c)))
+                        .collect()
+                });
+                for p in parts {
+                    out.findings.extend(p.findings);
+                    out.skipped.extend(p.skipped);
                 }
             }
             Selection::States(states) => {
                 for &s in states {
-                    self.collect(&self.by_status, &[state_byte(s)], 2, &mut out, |f| f.state == s)?;
+                    self.collect(&self.by_status, &[state_byte(s)], 2, &mut out, |f| IndexKeys::of(f).status)?;
                 }
             }
             Selection::MinPriority(min) => {
                 for &p in Priority::ALL.iter().filter(|p| **p <= *min) {
                     for &s in State::ALL {
                         let prefix = [state_byte(s), priority_byte(p)];
-                        self.collect(&self.by_status, &prefix, 2, &mut out, |f| f.priority == p && f.state == s)?;
+                        self.collect(&self.by_status, &prefix, 2, &mut out, |f| IndexKeys::of(f).status)?;
                     }
                 }
             }
             Selection::Host(host) => {
                 let host = crate::fingerprint::normalize_host(host);
                 let prefix = host_prefix(&host);
-                self.collect(&self.by_host, &prefix, prefix.len(), &mut out, |f| f.host == host)?;
+                self.collect(&self.by_host, &prefix, prefix.len(), &mut out, |f| IndexKeys::of(f).host)?;
             }
         }
         Ok(out)
     }
 
     /// Fetch the findings an index prefix points at (the id starts at byte
-    /// `id_start` of each key). Entries whose record no longer matches are ignored.
+    /// `id_start` of each key). An entry counts only while its record still
+    /// derives it (`derive`); stale entries, such as those a crash in the
+    /// middle of `reprioritize` can leave, are ignored.
     fn collect(
         &self,
         index: &sled::Tree,
         prefix: &[u8],
         id_start: usize,
         out: &mut Listing,
-        matches: impl Fn(&Finding) -> bool,
+        derive: impl Fn(&Finding) -> Vec<u8>,
     ) -> Result<(), StoreError> {
         for item in index.scan_prefix(prefix).keys() {
             let key = item.map_err(|e| self.engine(e))?;
@@ -278,7 +307,7 @@ impl Store {
                 continue;
             };
             match decode::<Finding>(&v) {
-                Ok(f) if matches(&f) => out.findings.push(f),
+                Ok(f) if derive(&f) == key.as_ref() => out.findings.push(f),
                 Ok(_) => {}
                 Err(reason) => out.skipped.push(CorruptRecord { tree: "findings", key: show_key(id), reason }),
             }
