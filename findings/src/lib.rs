@@ -76,6 +76,7 @@ pub use model::{
 pub use prioritize::Prioritizer;
 pub use source::SourceError;
 pub use store::{
-    ChangeEvent, ChangeKind, CorruptRecord, Coverage, Listing, ScanCounts, ScanRun, Selection, Store, UpsertOutcome,
+    AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, Listing, ScanCounts, ScanRun, Selection, Store,
+    UpsertOutcome,
 };
 pub use time::{ParseTimeError, Timestamp};

@@ -211,7 +211,14 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         match ev {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
-            ScanEvent::OpenPort { host, addr, port } => open_ports.push((host, addr, port)),
+            ScanEvent::OpenPort { host, addr, port } => {
+                if let Err(e) = store.observe_open_port(&host, addr, port) {
+                    failure = Some(e.into());
+                    cancel.cancel();
+                    break;
+                }
+                open_ports.push((host, addr, port));
+            }
             ScanEvent::Resolved { host, addrs } => match store.observe_addresses(Some(run.id), &host, &addrs) {
                 Ok(Some(change)) => changes.push(change),
                 Ok(None) => {}
@@ -221,8 +228,8 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
                     break;
                 }
             },
-            ScanEvent::Certificate { host, port, sha256 } => {
-                match store.observe_certificate(Some(run.id), &host, port, &sha256) {
+            ScanEvent::Certificate { host, port, sha256, not_after } => {
+                match store.observe_certificate(Some(run.id), &host, port, &sha256, not_after) {
                     Ok(Some(change)) => changes.push(change),
                     Ok(None) => {}
                     Err(e) => {
@@ -342,6 +349,9 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
             )?,
             haetae_findings::ChangeKind::Addresses => {
                 writeln!(out, "  changed: addresses of {}: {} -> {}", c.host, c.before, c.after)?
+            }
+            haetae_findings::ChangeKind::Port => {
+                writeln!(out, "  changed: port {port} of {}: {} -> {}", c.host, c.before, c.after)?
             }
         }
     }

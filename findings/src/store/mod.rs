@@ -28,11 +28,13 @@ mod write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use serde::de::DeserializeOwned;
+
 use crate::error::StoreError;
 use crate::model::{Finding, Priority, State};
 use crate::prioritize::Prioritizer;
 
-pub use changes::{ChangeEvent, ChangeKind};
+pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
 pub use scan::{Coverage, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 
@@ -231,40 +233,9 @@ impl Store {
         let mut out = Listing::default();
         match selection {
             Selection::All => {
-                // Walking the tree is cheap (values are shared, not copied);
-                // decoding is what costs, so it runs on every core.
-                let mut raw = Vec::new();
-                for item in self.findings.iter() {
-                    raw.push(item.map_err(|e| self.engine(e))?);
-                }
-                let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
-                let part = raw.len().div_ceil(cores).max(1024);
-                let decode_part = |part: &[(sled::IVec, sled::IVec)]| {
-                    let mut out = Listing::default();
-                    for (k, v) in part {
-                        match decode::<Finding>(v) {
-                            Ok(f) => out.findings.push(f),
-                            Err(reason) => {
-                                out.skipped.push(CorruptRecord { tree: "findings", key: show_key(k), reason })
-                            }
-                        }
-                    }
-                    out
-                };
-                let parts: Vec<Listing> = std::thread::scope(|s| {
-                    let handles: Vec<_> = raw.chunks(part).map(|c| s.spawn(move || decode_part(c))).collect();
-                    // A thread cannot panic here (decode returns errors), but
-                    // if one did, its part is decoded again on this thread.
-                    handles
-                        .into_iter()
-                        .zip(raw.chunks(part))
-                        .map(|(h, c)| h.join().unwrap_or_else(|_| decode_part(c)))
-                        .collect()
-                });
-                for p in parts {
-                    out.findings.extend(p.findings);
-                    out.skipped.extend(p.skipped);
-                }
+                let (findings, skipped) = self.list_all_as::<Finding>()?;
+                out.findings = findings;
+                out.skipped = skipped;
             }
             Selection::States(states) => {
                 for &s in states {
@@ -286,6 +257,48 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Every finding, decoded as `T`: any type that deserializes from a
+    /// finding's JSON, such as a lighter row that keeps only the fields a
+    /// listing needs (unknown fields are skipped while parsing, which is
+    /// faster than building whole findings). Key order; unreadable records
+    /// are skipped and reported.
+    pub fn list_all_as<T: DeserializeOwned + Send>(&self) -> Result<(Vec<T>, Vec<CorruptRecord>), StoreError> {
+        // Walking the tree is cheap (values are shared, not copied);
+        // decoding is what costs, so it runs on every core.
+        let mut raw = Vec::new();
+        for item in self.findings.iter() {
+            raw.push(item.map_err(|e| self.engine(e))?);
+        }
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+        let part = raw.len().div_ceil(cores).max(1024);
+        let decode_part = |part: &[(sled::IVec, sled::IVec)]| {
+            let (mut ok, mut bad) = (Vec::with_capacity(part.len()), Vec::new());
+            for (k, v) in part {
+                match decode::<T>(v) {
+                    Ok(f) => ok.push(f),
+                    Err(reason) => bad.push(CorruptRecord { tree: "findings", key: show_key(k), reason }),
+                }
+            }
+            (ok, bad)
+        };
+        let parts: Vec<(Vec<T>, Vec<CorruptRecord>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = raw.chunks(part).map(|c| s.spawn(move || decode_part(c))).collect();
+            // Decoding returns errors rather than panicking, but a part whose
+            // thread died anyway is decoded again on this thread.
+            handles
+                .into_iter()
+                .zip(raw.chunks(part))
+                .map(|(h, c)| h.join().unwrap_or_else(|_| decode_part(c)))
+                .collect()
+        });
+        let (mut all, mut skipped) = (Vec::with_capacity(raw.len()), Vec::new());
+        for (ok, bad) in parts {
+            all.extend(ok);
+            skipped.extend(bad);
+        }
+        Ok((all, skipped))
     }
 
     /// Fetch the findings an index prefix points at (the id starts at byte

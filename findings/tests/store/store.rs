@@ -255,11 +255,11 @@ fn scan_ids_count_up_across_restarts() {
 #[test]
 fn a_changed_certificate_is_a_change_event() {
     let store = temp_store();
-    assert_eq!(store.observe_certificate(Some(1), "www.a.test", 443, "aa").unwrap(), None);
-    assert_eq!(store.observe_certificate(Some(2), "WWW.a.test.", 443, "aa").unwrap(), None, "same certificate");
-    let e = store.observe_certificate(Some(3), "www.a.test", 443, "bb").unwrap().unwrap();
+    assert_eq!(store.observe_certificate(Some(1), "www.a.test", 443, "aa", None).unwrap(), None);
+    assert_eq!(store.observe_certificate(Some(2), "WWW.a.test.", 443, "aa", None).unwrap(), None, "same certificate");
+    let e = store.observe_certificate(Some(3), "www.a.test", 443, "bb", None).unwrap().unwrap();
     assert_eq!((e.before.as_str(), e.after.as_str(), e.port, e.scan), ("aa", "bb", Some(443), Some(3)));
-    assert_eq!(store.observe_certificate(Some(3), "www.a.test", 8443, "cc").unwrap(), None, "another endpoint");
+    assert_eq!(store.observe_certificate(Some(3), "www.a.test", 8443, "cc", None).unwrap(), None, "another endpoint");
     assert_eq!(store.changes().unwrap(), vec![e]);
 }
 
@@ -278,4 +278,34 @@ fn addresses_a_host_left_are_its_earlier_addresses() {
     let earlier = store.earlier_addresses().unwrap();
     assert_eq!(earlier.len(), 1);
     assert_eq!(earlier["portal.a.test"], vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("172.16.0.9")]);
+}
+
+#[test]
+fn assets_lists_addresses_certificates_and_open_ports() {
+    use haetae_findings::{ChangeKind, Timestamp};
+    use std::net::IpAddr;
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let store = temp_store();
+    let expires: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
+    store.observe_addresses(Some(1), "www.a.test", &[ip("10.0.0.1")]).unwrap();
+    store.observe_certificate(Some(1), "www.a.test", 443, "aa", Some(expires)).unwrap();
+    store.observe_open_port("www.a.test", ip("10.0.0.1"), 443).unwrap();
+    store.observe_open_port("www.a.test", ip("10.0.0.1"), 80).unwrap();
+    // A port seen on another address is no change event.
+    store.observe_open_port("www.a.test", ip("10.0.0.2"), 80).unwrap();
+    // The same certificate seen without its expiry keeps the one known.
+    store.observe_certificate(Some(2), "www.a.test", 443, "aa", None).unwrap();
+    let assets = store.assets().unwrap();
+    let got: Vec<(ChangeKind, &str, Option<u16>, &str, Option<Timestamp>)> =
+        assets.iter().map(|a| (a.kind, a.host.as_str(), a.port, a.value.as_str(), a.expires)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (ChangeKind::Addresses, "www.a.test", None, "10.0.0.1", None),
+            (ChangeKind::Certificate, "www.a.test", Some(443), "aa", Some(expires)),
+            (ChangeKind::Port, "www.a.test", Some(443), "10.0.0.1", None),
+            (ChangeKind::Port, "www.a.test", Some(80), "10.0.0.2", None),
+        ]
+    );
+    assert!(store.changes().unwrap().is_empty(), "ports and repeated values are not change events");
 }

@@ -38,6 +38,8 @@ pub(crate) struct TlsReport {
     pub(crate) is_tls: bool,
     /// SHA-256 of the leaf certificate, for change tracking.
     pub(crate) leaf_sha256: Option<String>,
+    /// When that certificate expires.
+    pub(crate) leaf_not_after: Option<haetae_findings::Timestamp>,
     pub(crate) window_closed: Option<String>,
 }
 
@@ -209,6 +211,7 @@ fn certificate_checks(
     let infos: Vec<CertInfo> = chain.iter().filter_map(|der| cert::inspect(der).ok()).collect();
     let Some(leaf) = infos.first() else { return };
     rep.leaf_sha256 = Some(leaf.sha256.clone());
+    rep.leaf_not_after = Some(leaf.not_after);
     let described = cert::describe(leaf);
     let mut add = |check: CheckId, what: String| {
         rep.observations.push(observe(check, eng, asset.clone(), "certificate", format!("{what}; {described}"), audit));

@@ -111,6 +111,8 @@ pub enum ScanEvent {
         port: u16,
         /// SHA-256 of the leaf certificate.
         sha256: String,
+        /// When the leaf certificate expires.
+        not_after: Option<haetae_findings::Timestamp>,
     },
     /// The in-scope addresses a host resolved to (for change tracking and
     /// the next scan's legacy-origin check).

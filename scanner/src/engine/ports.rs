@@ -324,7 +324,8 @@ async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, 
     let is_tls = rep.is_tls;
     ctx.found(rep.observations).await;
     if let Some(sha256) = rep.leaf_sha256 {
-        ctx.send(ScanEvent::Certificate { host: name.to_owned(), port, sha256 }).await;
+        let not_after = rep.leaf_not_after;
+        ctx.send(ScanEvent::Certificate { host: name.to_owned(), port, sha256, not_after }).await;
     }
     if rep.definite {
         for c in checks::tls::CHECKS {
