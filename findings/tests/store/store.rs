@@ -296,8 +296,8 @@ fn assets_lists_addresses_certificates_and_open_ports() {
     // The same certificate seen without its expiry keeps the one known.
     store.observe_certificate(Some(2), "www.a.test", 443, "aa", None).unwrap();
     let assets = store.assets().unwrap();
-    let got: Vec<(ChangeKind, &str, Option<u16>, &str, Option<Timestamp>)> =
-        assets.iter().map(|a| (a.kind, a.host.as_str(), a.port, a.value.as_str(), a.expires)).collect();
+    type Row<'a> = (ChangeKind, &'a str, Option<u16>, &'a str, Option<Timestamp>);
+    let got: Vec<Row> = assets.iter().map(|a| (a.kind, a.host.as_str(), a.port, a.value.as_str(), a.expires)).collect();
     assert_eq!(
         got,
         vec![
