@@ -57,7 +57,7 @@ pub(crate) enum Command {
     /// Run the schedules until stopped.
     Daemon,
     /// Open the triage UI.
-    Tui,
+    Tui(TuiArgs),
     /// List findings, or show one.
     Findings(FindingsArgs),
     /// Change the state of findings, with a note in their history.
@@ -95,6 +95,17 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TuiArgs {
+    /// Run a scan of the seeds in this process and follow it live (until the
+    /// daemon arrives, this is how the TUI shows a running scan).
+    #[arg(long)]
+    pub(crate) scan: bool,
+    /// Who is triaging [default: $HAETAE_ACTOR, else $USER].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) actor: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

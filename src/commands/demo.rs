@@ -61,10 +61,15 @@ pub(crate) fn run(g: &Global, keep: Option<PathBuf>, tui: bool) -> Result<()> {
         Some(_) => writeln!(out, "(pass --keep DIR to keep the workspace and try `haetae -C DIR findings`)")?,
         None => writeln!(out, "workspace kept in {}: try `haetae -C {} findings`", dir.display(), dir.display())?,
     }
-    rt.block_on(lab.shutdown());
     if tui {
-        bail!("`--tui` is not implemented yet (issue 7)");
+        // The lab stays up while the UI is open, so what it shows can be
+        // checked against it.
+        let actor = super::triage::actor(None).unwrap_or_else(|_| "demo".to_owned());
+        let ws = Workspace::load(&Global { chdir: Some(dir.clone()), ..Global::default() })?;
+        let store = super::open_existing_store(&ws)?;
+        super::tui::open(&ws, &store, &actor, false)?;
     }
+    rt.block_on(lab.shutdown());
     finish(&report, None)
 }
 

@@ -9,6 +9,7 @@ mod scan;
 mod scope;
 mod templates;
 mod triage;
+mod tui;
 
 use std::sync::Arc;
 
@@ -32,7 +33,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Scan(args) => scan::run(&Workspace::load(g)?, args),
         Command::Demo { tui, keep } => demo::run(g, keep, tui),
         Command::Daemon => not_yet("daemon", None),
-        Command::Tui => not_yet("tui", Some(7)),
+        Command::Tui(args) => tui::run(&Workspace::load(g)?, args),
         Command::Export { .. } => not_yet("export", Some(8)),
         Command::Rules { command: RulesCommand::Check } => rules::check(&Workspace::load(g)?),
         Command::Rules { command: RulesCommand::Apply } => rules::apply(&Workspace::load(g)?),

@@ -14,6 +14,7 @@ use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Sto
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
 use haetae_scanner::tls::handshake::TlsOptions;
+use haetae_tui::{Live, Progress as LiveProgress};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -143,12 +144,35 @@ pub(crate) fn authorize(ws: &Workspace, targets: &[String]) -> Result<(Scope, Ve
     Ok((scope, targets))
 }
 
+/// How a scan talks to whoever started it, besides its report.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    /// Live updates for the TUI; when set, nothing is written to stderr.
+    pub(crate) live: Option<std::sync::mpsc::Sender<Live>>,
+    /// Cancelled by the caller (the TUI's quit); Ctrl-C and SIGTERM cancel it too.
+    pub(crate) cancel: CancellationToken,
+}
+
+impl Hooks {
+    fn send(&self, ev: Live) {
+        if let Some(tx) = &self.live {
+            // A TUI that has quit no longer listens; the scan goes on.
+            let _ = tx.send(ev);
+        }
+    }
+}
+
 /// Run one scan of the workspace and commit it.
 pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
+    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
+    scan_with(ws, opts, &store, &Hooks::default()).await
+}
+
+/// Run one scan into an open store.
+pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store, hooks: &Hooks) -> Result<Report> {
     let (scope, targets) = authorize(ws, &opts.targets)?;
     let nameservers = nameservers(ws)?;
     let tls = TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?;
-    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
     let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
 
     let (run, skip) = if opts.resume {
@@ -169,7 +193,7 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         audit: audit.clone(),
         clock: Arc::new(Timestamp::now),
     })?);
-    let cancel = CancellationToken::new();
+    let cancel = hooks.cancel.clone();
     // Handlers are installed before the scan is announced, so a Ctrl-C at any
     // moment after that stops it cleanly.
     let mut sigint = signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
@@ -184,7 +208,8 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
             cancel.cancel();
         })
     };
-    {
+    hooks.send(Live::Started { id: run.id, targets: targets.len() });
+    if hooks.live.is_none() {
         let mut err = std::io::stderr().lock();
         let verb = if opts.resume { "resumed" } else { "started" };
         let _ = writeln!(
@@ -200,7 +225,9 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     let request = ScanRequest { targets, profile: opts.profile, skip, tls, templates, earlier_addresses };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
 
-    let bar = progress_bar(opts.progress);
+    let bar = progress_bar(opts.progress && hooks.live.is_none());
+    let started = Instant::now();
+    let mut assets_changed = false;
     let mut pending_obs: Vec<Observation> = Vec::new();
     let mut pending_cov: Vec<Coverage> = Vec::new();
     let mut open_ports = Vec::new();
@@ -211,35 +238,37 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
         match ev {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
-            ScanEvent::OpenPort { host, addr, port } => {
-                if let Err(e) = store.observe_open_port(&host, addr, port) {
-                    failure = Some(e.into());
-                    cancel.cancel();
-                    break;
-                }
-                open_ports.push((host, addr, port));
-            }
-            ScanEvent::Resolved { host, addrs } => match store.observe_addresses(Some(run.id), &host, &addrs) {
-                Ok(Some(change)) => changes.push(change),
-                Ok(None) => {}
-                Err(e) => {
-                    failure = Some(e.into());
-                    cancel.cancel();
-                    break;
-                }
-            },
-            ScanEvent::Certificate { host, port, sha256, not_after } => {
-                match store.observe_certificate(Some(run.id), &host, port, &sha256, not_after) {
-                    Ok(Some(change)) => changes.push(change),
-                    Ok(None) => {}
-                    Err(e) => {
-                        failure = Some(e.into());
-                        cancel.cancel();
-                        break;
+            ScanEvent::OpenPort { .. } | ScanEvent::Resolved { .. } | ScanEvent::Certificate { .. } => {
+                assets_changed = true;
+                let r = match ev {
+                    ScanEvent::OpenPort { host, addr, port } => {
+                        let r = store.observe_open_port(&host, addr, port).map(|()| None);
+                        open_ports.push((host, addr, port));
+                        r
                     }
+                    ScanEvent::Resolved { host, addrs } => store.observe_addresses(Some(run.id), &host, &addrs),
+                    ScanEvent::Certificate { host, port, sha256, not_after } => {
+                        store.observe_certificate(Some(run.id), &host, port, &sha256, not_after)
+                    }
+                    _ => Ok(None),
+                };
+                if let Err(e) = r.map(|change| changes.extend(change)) {
+                    failure = Some(e.into());
+                    cancel.cancel();
+                    break;
                 }
             }
             ScanEvent::Progress(p) => {
+                hooks.send(Live::Progress(LiveProgress {
+                    hosts_done: p.hosts_done,
+                    hosts: p.hosts,
+                    ports_done: p.ports_done,
+                    ports_total: p.ports_total,
+                    open_ports: p.open_ports,
+                    requests: p.requests,
+                    findings: p.findings,
+                    elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+                }));
                 if let Some(bar) = &bar {
                     bar.set_length(p.hosts + p.ports_total);
                     bar.set_position(p.hosts_done + p.ports_done);
@@ -251,10 +280,17 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
             }
         }
         if pending_obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
-            if let Err(e) = commit(&store, &audit, run.id, &mut pending_obs, &mut pending_cov) {
-                failure = Some(e);
-                cancel.cancel();
-                break;
+            match commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov) {
+                Ok(ids) if !ids.is_empty() => hooks.send(Live::Changed(ids)),
+                Ok(_) => {}
+                Err(e) => {
+                    failure = Some(e);
+                    cancel.cancel();
+                    break;
+                }
+            }
+            if std::mem::take(&mut assets_changed) {
+                hooks.send(Live::Assets);
             }
             last_commit = Instant::now();
         }
@@ -266,7 +302,8 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     ctrl_c.abort();
     // Whatever happened, commit what was found: observations first, then the
     // coverage that vouches for them.
-    commit(&store, &audit, run.id, &mut pending_obs, &mut pending_cov)?;
+    let ids = commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov)?;
+    hooks.send(Live::Changed(ids));
     if let Some(e) = failure {
         return Err(e);
     }
@@ -284,24 +321,26 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
     Ok(Report { run, outcome, seen, open_ports, changes })
 }
 
+/// Commit what is pending; returns the ids of the findings written.
 fn commit(
     store: &Store,
     audit: &AuditLog,
     scan: u64,
     obs: &mut Vec<Observation>,
     cov: &mut Vec<Coverage>,
-) -> Result<()> {
+) -> Result<Vec<String>> {
     // The audit records behind the observations reach disk first.
     audit.sync()?;
+    let mut ids = Vec::new();
     if !obs.is_empty() {
-        store.upsert_batch(Some(scan), obs)?;
+        ids = store.upsert_batch(Some(scan), obs)?.into_iter().map(|(id, _)| id).collect();
         obs.clear();
     }
     if !cov.is_empty() {
         store.cover(scan, cov)?;
         cov.clear();
     }
-    Ok(())
+    Ok(ids)
 }
 
 fn progress_bar(enabled: bool) -> Option<ProgressBar> {

@@ -10,7 +10,7 @@ use crate::config::Workspace;
 use crate::exit::UsageError;
 
 /// Who is triaging: `--actor`, else `$HAETAE_ACTOR`, else `$USER`.
-fn actor(flag: Option<String>) -> Result<String> {
+pub(crate) fn actor(flag: Option<String>) -> Result<String> {
     flag.or_else(|| std::env::var("HAETAE_ACTOR").ok())
         .or_else(|| std::env::var("USER").ok())
         .map(|a| a.trim().to_owned())

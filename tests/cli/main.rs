@@ -7,3 +7,4 @@ mod rules;
 mod scan;
 mod support;
 mod triage;
+mod tui;

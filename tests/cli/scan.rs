@@ -17,15 +17,15 @@ fn one_lab() -> std::sync::MutexGuard<'static, ()> {
 }
 
 /// A workspace for the lab in a temp dir; the lab runs on a runtime owned by the test.
-struct LabWorkspace {
-    dir: tempfile::TempDir,
-    lab: Lab,
+pub(crate) struct LabWorkspace {
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) lab: Lab,
     rt: tokio::runtime::Runtime,
     /// Dropped last, after the lab.
     _one: std::sync::MutexGuard<'static, ()>,
 }
 
-fn lab_workspace() -> LabWorkspace {
+pub(crate) fn lab_workspace() -> LabWorkspace {
     let one = one_lab();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let lab = rt.block_on(Lab::start()).unwrap();

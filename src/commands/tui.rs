@@ -1,0 +1,89 @@
+//! `haetae tui [--scan]`: the triage UI on the workspace's store; with
+//! `--scan`, a scan runs in this process and the UI follows it live.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::sync::mpsc;
+
+use anyhow::Result;
+use haetae_findings::{Finding, Store, Timestamp};
+use haetae_scanner::engine::Profile;
+use haetae_scanner::scope::Scope;
+use haetae_tui::{App, Live};
+
+use super::scan::{Hooks, Report, ScanOptions, scan_with};
+use crate::cli::TuiArgs;
+use crate::config::Workspace;
+
+pub(crate) fn run(ws: &Workspace, args: TuiArgs) -> Result<()> {
+    let actor = super::triage::actor(args.actor)?;
+    let store =
+        if args.scan { Store::open(&ws.store, super::prioritizer(ws)?)? } else { super::open_existing_store(ws)? };
+    open(ws, &store, &actor, args.scan)
+}
+
+/// The UI on `store` (already open); with `scan`, a scan of the seeds runs
+/// alongside it. Quitting stops the scan, which commits what it found.
+pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Result<()> {
+    let engagement = Scope::load(&ws.scope).map(|s| s.engagement.id).unwrap_or_default();
+    let mut app = App::new(Vec::new(), Timestamp::now(), actor, &engagement);
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.export_dir = ws.dir.display().to_string();
+    haetae_tui::load(&mut app, store)?;
+    let exporter = |findings: &[Finding], format: &str, path: &Path| export(findings, format, path);
+    if !scan {
+        return Ok(haetae_tui::run_in_terminal(&mut app, store, None, &exporter)?);
+    }
+    let (tx, rx) = mpsc::channel();
+    let hooks = Hooks { live: Some(tx.clone()), ..Hooks::default() };
+    let opts =
+        ScanOptions { targets: Vec::new(), profile: Profile::Standard, fail_on: None, resume: false, progress: false };
+    let rt = super::scan::runtime()?;
+    let (ui, scanned) = std::thread::scope(|s| {
+        let scanner = s.spawn(|| {
+            let r = rt.block_on(scan_with(ws, &opts, store, &hooks));
+            let (id, summary) = match &r {
+                Ok(report) => (report.run.id, summary(report)),
+                Err(e) => (0, format!("scan failed: {e:#}")),
+            };
+            let _ = tx.send(Live::Finished { id, summary });
+            r
+        });
+        let ui = haetae_tui::run_in_terminal(&mut app, store, Some(rx), &exporter);
+        // Leaving the UI stops the scan; it commits what it found.
+        hooks.cancel.cancel();
+        (ui, scanner.join())
+    });
+    ui?;
+    match scanned {
+        Ok(Ok(report)) => {
+            writeln!(std::io::stdout().lock(), "{}", summary(&report))?;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e),
+        Err(_) => anyhow::bail!("the scan thread panicked; what it committed is in the store"),
+    }
+}
+
+/// One line on how a scan ended.
+fn summary(r: &Report) -> String {
+    let c = &r.run.counts;
+    let how = match (&r.outcome.stop, r.outcome.complete) {
+        (Some(_), _) => "stopped (run `haetae scan --resume` to finish it)",
+        (None, true) => "complete",
+        (None, false) => "incomplete",
+    };
+    format!(
+        "scan {} {how}: {} new, {} still open, {} fixed, {} reopened",
+        r.run.id,
+        c.new,
+        c.seen.saturating_sub(c.reopened),
+        c.fixed,
+        c.reopened
+    )
+}
+
+fn export(findings: &[Finding], format: &str, path: &Path) -> Result<String, String> {
+    let _ = (findings, format, path);
+    Err("exports arrive with issue 8".to_owned())
+}
