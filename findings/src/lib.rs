@@ -61,6 +61,7 @@ pub mod fingerprint;
 pub mod lifecycle;
 pub mod model;
 pub mod prioritize;
+pub mod redact;
 pub mod source;
 pub mod store;
 pub mod time;
@@ -74,6 +75,7 @@ pub use model::{
     Asset, Baseline, Confidence, Finding, HistoryEntry, Observation, ParseEnumError, Priority, RuleHit, Severity, State,
 };
 pub use prioritize::Prioritizer;
+pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
     ChangeEvent, ChangeKind, CorruptRecord, Coverage, Listing, ScanCounts, ScanRun, Selection, Store, UpsertOutcome,
