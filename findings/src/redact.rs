@@ -78,11 +78,16 @@ static COMPILED: LazyLock<Option<Compiled>> = LazyLock::new(|| {
 /// `password|passwd|secret|token|api_key|apikey|... = value` assignment
 /// (the name is kept).
 pub fn redact(text: &str) -> String {
+    redact_cow(text).into_owned()
+}
+
+/// [`redact`] without a copy when there is nothing to hide.
+pub fn redact_cow(text: &str) -> Cow<'_, str> {
     let Some(compiled) = COMPILED.as_ref() else {
-        return "[redacted]".to_owned();
+        return Cow::Owned("[redacted]".to_owned());
     };
     if !compiled.any.is_match(text) {
-        return text.to_owned();
+        return Cow::Borrowed(text);
     }
     let mut out = Cow::Borrowed(text);
     for (re, replace) in &compiled.rules {
@@ -101,7 +106,7 @@ pub fn redact(text: &str) -> String {
             out = Cow::Owned(changed);
         }
     }
-    out.into_owned()
+    out
 }
 
 #[cfg(test)]
