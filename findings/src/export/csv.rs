@@ -52,7 +52,7 @@ pub(crate) fn write(doc: &Doc<'_>, out: &mut dyn Write) -> Result<(), Fault> {
     out.write_all("\u{feff}".as_bytes())?;
     let mut row = String::with_capacity(1024);
     for (i, h) in HEADER.iter().enumerate() {
-        push_raw(&mut row, i, h);
+        push_field(&mut row, i, h, false);
     }
     row.push_str("\r\n");
     out.write_all(row.as_bytes())?;
@@ -117,20 +117,20 @@ fn finding_row(row: &mut String, f: &Finding, exported_at: &str, filters: &str) 
         (true, filters.to_owned()),
     ];
     for (i, (text, cell)) in cells.iter().enumerate() {
-        if *text && cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            push_raw(row, i, &format!("'{cell}"));
-        } else {
-            push_raw(row, i, cell);
-        }
+        push_field(row, i, cell, *text);
     }
     row.push_str("\r\n");
 }
 
 /// Append one field (after a comma unless it is the first), quoted when it
-/// holds a comma, quote, CR or LF.
-fn push_raw(row: &mut String, index: usize, field: &str) {
+/// holds a comma, quote, CR or LF; a `text` field that a spreadsheet would
+/// take for a formula gets a leading `'`.
+pub(crate) fn push_field(row: &mut String, index: usize, field: &str, text: bool) {
     if index > 0 {
         row.push(',');
+    }
+    if text && field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        return push_field(row, 0, &format!("'{field}"), false);
     }
     if field.contains([',', '"', '\r', '\n']) {
         row.push('"');

@@ -8,7 +8,7 @@
 use std::fmt::Write as _;
 use std::io::Write;
 
-use super::{Doc, Fault, Summary, classify, detail_rows, history_line};
+use super::{Doc, Fault, Summary, classify, detail_rows, finding_lists};
 use crate::model::{Finding, Priority, Severity};
 
 /// Escape text for HTML element content and quoted attribute values.
@@ -161,15 +161,8 @@ fn finding(doc: &Doc<'_>, i: usize, f: &Finding, out: &mut dyn Write) -> std::io
     if !f.remediation.is_empty() {
         writeln!(out, "<h4>{}</h4><p>{}</p>", l.remediation, esc(&f.remediation))?;
     }
-    let lists: [(&str, Vec<String>); 3] = [
-        (l.references, f.references.iter().map(|r| esc(r)).collect()),
-        (l.rules, f.rules.iter().map(|r| format!("<b>{}</b>: {}", esc(&r.name), esc(&r.effect))).collect()),
-        (l.history, f.history.iter().map(|h| esc(&history_line(h, l))).collect()),
-    ];
-    for (label, items) in lists {
-        if items.is_empty() {
-            continue;
-        }
+    let rule = |name: &str, effect: &str| format!("<b>{}</b>: {}", esc(name), esc(effect));
+    for (label, items) in finding_lists(f, l, esc, rule) {
         write!(out, "<h4>{label}</h4><ul>")?;
         for item in items {
             write!(out, "<li>{item}</li>")?;

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use super::{Doc, Fault, Summary, classify, detail_rows, history_line};
+use super::{Doc, Fault, Summary, classify, detail_rows, finding_lists};
 use crate::model::{Finding, Priority, Severity};
 
 /// Inline text: CommonMark-escaped, on one line.
@@ -95,15 +95,8 @@ fn finding(doc: &Doc<'_>, i: usize, f: &Finding, out: &mut dyn Write) -> std::io
     if !f.remediation.is_empty() {
         writeln!(out, "**{}**: {}\n", l.remediation, inline(&f.remediation))?;
     }
-    let lists: [(&str, Vec<String>); 3] = [
-        (l.references, f.references.iter().map(|r| reference(r)).collect()),
-        (l.rules, f.rules.iter().map(|r| format!("{}: {}", inline(&r.name), inline(&r.effect))).collect()),
-        (l.history, f.history.iter().map(|h| inline(&history_line(h, l))).collect()),
-    ];
-    for (label, items) in lists {
-        if items.is_empty() {
-            continue;
-        }
+    let rule = |name: &str, effect: &str| format!("{}: {}", inline(name), inline(effect));
+    for (label, items) in finding_lists(f, l, reference, rule) {
         writeln!(out, "**{label}**\n")?;
         for item in items {
             writeln!(out, "- {item}")?;

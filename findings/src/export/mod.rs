@@ -1,7 +1,7 @@
 //! Exports for the agency: the findings of one engagement as JSON, JSON Lines,
 //! CSV, SARIF 2.1.0, a Markdown report or a self-contained HTML report.
 //!
-//! [`write`] takes a [`Report`] (the engagement, when it was made, by which
+//! [`write()`] takes a [`Report`] (the engagement, when it was made, by which
 //! version, the filters that chose the findings, the findings, the language)
 //! and a [`Format`], and writes to any [`std::io::Write`]. It does no I/O of
 //! its own otherwise: the binary and the TUI open files and pick findings.
@@ -48,6 +48,7 @@ use std::io;
 use std::str::FromStr;
 
 pub use classify::{Classification, Kisa, Owasp, classify};
+pub(crate) use csv::push_field as push_csv_field;
 
 use crate::model::{Finding, ParseEnumError, Priority, Severity, State};
 use crate::redact::redact_cow;
@@ -210,7 +211,7 @@ pub fn write(report: &Report<'_>, format: Format, out: &mut dyn io::Write) -> Re
     })
 }
 
-/// What the format writers fail with; [`write`] names the format.
+/// What the format writers fail with; [`write()`] names the format.
 #[derive(Debug)]
 pub(crate) enum Fault {
     Io(io::Error),
@@ -414,6 +415,22 @@ pub(crate) fn detail_rows(f: &Finding, l: &labels::Labels, now: Timestamp) -> Ve
     }
     rows.push((l.engagement, f.engagement.clone()));
     rows
+}
+
+/// References, rules and history of a finding as (label, items): texts
+/// through `text`, a rule through `rule(name, effect)`. Empty lists are left out.
+pub(crate) fn finding_lists(
+    f: &Finding,
+    l: &labels::Labels,
+    text: fn(&str) -> String,
+    rule: fn(&str, &str) -> String,
+) -> Vec<(&'static str, Vec<String>)> {
+    let lists = [
+        (l.references, f.references.iter().map(|r| text(r)).collect::<Vec<_>>()),
+        (l.rules, f.rules.iter().map(|r| rule(&r.name, &r.effect)).collect()),
+        (l.history, f.history.iter().map(|h| text(&history_line(h, l))).collect()),
+    ];
+    lists.into_iter().filter(|(_, items)| !items.is_empty()).collect()
 }
 
 /// One history entry as a line: `time actor: from -> to — note`.
