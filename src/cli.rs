@@ -63,14 +63,7 @@ pub(crate) enum Command {
     /// Change the state of findings, with a note in their history.
     Triage(TriageArgs),
     /// Export findings for the agency.
-    Export {
-        /// Output format.
-        #[arg(long, value_name = "FORMAT")]
-        format: String,
-        /// Output file [default: stdout].
-        #[arg(long, value_name = "FILE")]
-        out: Option<PathBuf>,
-    },
+    Export(ExportArgs),
     /// Validate, apply and explain prioritization rules.
     Rules {
         #[command(subcommand)]
@@ -168,8 +161,30 @@ pub(crate) enum AuditCommand {
         /// An audit log file [default: the workspace's].
         file: Option<PathBuf>,
     },
-    /// Export the audit log.
-    Export,
+    /// Export the audit log, with its chain hashes.
+    Export {
+        /// jsonl (the log's own lines, verifiable with `audit verify`) or csv.
+        #[arg(long, value_name = "FORMAT", default_value = "jsonl")]
+        format: String,
+        /// Output file [default: stdout]; with jsonl a FILE.head seal is written beside it.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// json, jsonl, csv, sarif, md or html.
+    #[arg(long, value_name = "FORMAT")]
+    pub(crate) format: String,
+    /// Output file [default: stdout].
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// Language of md and html reports: en or ko.
+    #[arg(long, value_name = "LANG", default_value = "en")]
+    pub(crate) lang: String,
+    #[command(flatten)]
+    pub(crate) filter: FilterArgs,
 }
 
 #[derive(Debug, Args)]
@@ -209,6 +224,9 @@ pub(crate) struct FilterArgs {
     /// Only hosts matching this glob (e.g. '*.agency.test').
     #[arg(long, value_name = "GLOB")]
     pub(crate) host: Option<String>,
+    /// Only findings seen on or after DATE (YYYY-MM-DD or RFC 3339).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) since: Option<String>,
     /// Only findings past their SLA due date.
     #[arg(long)]
     pub(crate) overdue: bool,

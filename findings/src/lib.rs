@@ -9,6 +9,8 @@
 //! - [`Store`]: the embedded database (sled behind our own interface) with
 //!   indexes by state, priority, host and asset, scan runs, and the lifecycle
 //!   across scans (close what a complete scan did not see, reopen regressions).
+//! - [`export`]: the agency exports (JSON, JSON Lines, CSV, SARIF, Markdown,
+//!   HTML), every text redacted again on the way out ([`redact()`]).
 //! - [`AuditLog`]: the append-only, SHA-256-chained log of every connection
 //!   attempt and DNS query, allowed or refused, with [`audit::verify`].
 //!
@@ -57,10 +59,12 @@ pub(crate) use serde_as_string;
 pub mod audit;
 pub mod check;
 pub mod error;
+pub mod export;
 pub mod fingerprint;
 pub mod lifecycle;
 pub mod model;
 pub mod prioritize;
+pub mod redact;
 pub mod source;
 pub mod store;
 pub mod time;
@@ -74,6 +78,7 @@ pub use model::{
     Asset, Baseline, Confidence, Finding, HistoryEntry, Observation, ParseEnumError, Priority, RuleHit, Severity, State,
 };
 pub use prioritize::Prioritizer;
+pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
     AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, Listing, ScanCounts, ScanRun, Selection, Store,

@@ -1,15 +1,18 @@
-//! `haetae audit verify [FILE]`: check the audit log's hash chain.
+//! `haetae audit verify [FILE]` (the hash chain of the workspace's audit log,
+//! or of an exported copy) and `haetae audit export --format jsonl|csv [--out FILE]`.
 
-use std::io::Write as _;
+use std::io::{BufWriter, Write as _};
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
-use haetae_findings::audit;
+use anyhow::{Result, anyhow, bail};
+use haetae_findings::audit::{self, AuditFormat, ChainProblem};
 
 use crate::config::Workspace;
+use crate::exit::UsageError;
 
 pub(crate) fn verify(ws: &Workspace, file: Option<PathBuf>) -> Result<()> {
-    let path = file.unwrap_or_else(|| ws.store.join(super::scan::AUDIT_FILE));
+    let exported = file.is_some();
+    let path = file.map_or_else(|| ws.store.join(super::scan::AUDIT_FILE), |f| ws.dir.join(f));
     if !path.exists() {
         bail!("no audit log at {}: nothing has been scanned in this workspace yet", path.display());
     }
@@ -20,6 +23,56 @@ pub(crate) fn verify(ws: &Workspace, file: Option<PathBuf>) -> Result<()> {
             writeln!(out, "{}: {} record(s), hash chain intact", path.display(), report.records)?;
             Ok(())
         }
+        // A copy exported to stdout has no seal beside it: its chain is still
+        // checked line by line, but a cut end cannot show.
+        Some(ChainProblem::NoHead { records }) if exported => {
+            writeln!(
+                out,
+                "{}: {records} record(s), hash chain intact; no {}.head seal beside it, so records removed from its end would not show (export with --out to get one)",
+                path.display(),
+                path.display()
+            )?;
+            Ok(())
+        }
         Some(problem) => bail!("{}: {problem}", path.display()),
     }
+}
+
+pub(crate) fn export(ws: &Workspace, format: &str, out: Option<PathBuf>) -> Result<()> {
+    let format = match format.trim().to_ascii_lowercase().as_str() {
+        "jsonl" => AuditFormat::Jsonl,
+        "csv" => AuditFormat::Csv,
+        other => {
+            return Err(anyhow!(UsageError(format!(
+                "--format: invalid audit export format `{other}`: expected jsonl or csv"
+            ))));
+        }
+    };
+    let log = ws.store.join(super::scan::AUDIT_FILE);
+    if !log.exists() {
+        bail!("no audit log at {}: nothing has been scanned in this workspace yet", log.display());
+    }
+    // Say so when the log itself does not verify; export it all the same, as evidence.
+    if let Some(problem) = audit::verify(&log)?.problem.filter(|p| !p.recoverable()) {
+        writeln!(std::io::stderr().lock(), "warning: {}: {problem}", log.display())?;
+    }
+    match out {
+        None => {
+            let mut stdout = BufWriter::new(std::io::stdout().lock());
+            audit::export(&log, format, &mut stdout)?;
+            stdout.flush()?;
+        }
+        Some(file) => {
+            let path = ws.dir.join(file);
+            let mut exported = None;
+            super::export::write_file(&path, |w| {
+                exported = Some(audit::export(&log, format, w)?);
+                Ok(())
+            })?;
+            if let (AuditFormat::Jsonl, Some(done)) = (format, exported) {
+                audit::seal_export(&path, &done)?;
+            }
+        }
+    }
+    Ok(())
 }

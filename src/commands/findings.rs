@@ -21,6 +21,7 @@ pub(crate) struct Filter {
     check: Option<GlobMatcher>,
     host: Option<GlobMatcher>,
     host_literal: Option<String>,
+    since: Option<Timestamp>,
     overdue: bool,
     suppressed: bool,
 }
@@ -58,6 +59,10 @@ impl Filter {
             None => None,
             Some(p) => Some(p.parse::<Priority>().map_err(|e| usage(format!("--min-priority: {e}")))?),
         };
+        let since = match &a.since {
+            None => None,
+            Some(d) => Some(parse_since(d)?),
+        };
         let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
         Ok(Filter {
             states,
@@ -65,13 +70,19 @@ impl Filter {
             check: a.check.as_deref().map(|p| glob("--check", p)).transpose()?,
             host: a.host.as_deref().map(|p| glob("--host", p)).transpose()?,
             host_literal: a.host.clone().filter(|p| !is_glob(p)),
+            since,
             overdue: a.overdue,
             suppressed: a.suppressed,
         })
     }
 
-    /// Describe the filters in force (also stated in exports).
+    /// Describe the filters in force.
     pub(crate) fn describe(&self, a: &FilterArgs) -> String {
+        self.parts(a).join("; ")
+    }
+
+    /// The filters in force, one per entry (as exports state them).
+    pub(crate) fn parts(&self, a: &FilterArgs) -> Vec<String> {
         let mut parts =
             vec![format!("state: {}", self.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))];
         if let Some(p) = self.min_priority {
@@ -83,11 +94,14 @@ impl Filter {
         if let Some(h) = &a.host {
             parts.push(format!("host: {h}"));
         }
+        if let Some(t) = self.since {
+            parts.push(format!("seen since: {t}"));
+        }
         if self.overdue {
             parts.push("overdue".to_owned());
         }
         parts.push(if self.suppressed { "suppressed only" } else { "suppressed hidden" }.to_owned());
-        parts.join("; ")
+        parts
     }
 
     fn matches(&self, f: &Finding) -> bool {
@@ -95,6 +109,7 @@ impl Filter {
             && self.min_priority.is_none_or(|p| f.priority <= p)
             && self.check.as_ref().is_none_or(|g| g.is_match(f.check.as_str()))
             && self.host.as_ref().is_none_or(|g| g.is_match(&f.host))
+            && self.since.is_none_or(|t| f.last_seen >= t)
             && (!self.overdue || f.is_overdue(haetae_findings::Timestamp::now()))
             && f.suppressed == self.suppressed
     }
@@ -114,6 +129,14 @@ impl Filter {
         sort(&mut found);
         Ok(found)
     }
+}
+
+/// `--since`: a bare date means the start of that day (UTC), unlike
+/// `--until`, where it means the end.
+fn parse_since(text: &str) -> Result<Timestamp> {
+    let t: Timestamp = text.parse().map_err(|e| usage(format!("--since: {e}")))?;
+    let bare_date = text.trim().len() == 10;
+    Ok(if bare_date { Timestamp::from_unix(t.unix() - 86_399) } else { t })
 }
 
 /// Priority, then score (high first), then most recently seen, then id.

@@ -2,6 +2,7 @@
 
 mod audit;
 mod demo;
+mod export;
 mod findings;
 mod init;
 mod rules;
@@ -34,14 +35,16 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Demo { tui, keep } => demo::run(g, keep, tui),
         Command::Daemon => not_yet("daemon", None),
         Command::Tui(args) => tui::run(&Workspace::load(g)?, args),
-        Command::Export { .. } => not_yet("export", Some(8)),
+        Command::Export(args) => export::run(&Workspace::load(g)?, args),
         Command::Rules { command: RulesCommand::Check } => rules::check(&Workspace::load(g)?),
         Command::Rules { command: RulesCommand::Apply } => rules::apply(&Workspace::load(g)?),
         Command::Rules { command: RulesCommand::Explain { id } } => rules::explain(&Workspace::load(g)?, &id),
         Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
         Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
         Command::Audit { command: AuditCommand::Verify { file } } => audit::verify(&Workspace::load(g)?, file),
-        Command::Audit { command: AuditCommand::Export } => not_yet("audit export", Some(8)),
+        Command::Audit { command: AuditCommand::Export { format, out } } => {
+            audit::export(&Workspace::load(g)?, &format, out)
+        }
     }
 }
 

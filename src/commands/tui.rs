@@ -2,14 +2,13 @@
 //! `--scan`, a scan runs in this process and the UI follows it live.
 
 use std::io::Write as _;
-use std::path::Path;
 use std::sync::mpsc;
 
 use anyhow::Result;
-use haetae_findings::{Finding, Store, Timestamp};
+use haetae_findings::{Store, Timestamp};
 use haetae_scanner::engine::Profile;
 use haetae_scanner::scope::Scope;
-use haetae_tui::{App, Live};
+use haetae_tui::{App, ExportJob, Live};
 
 use super::scan::{Hooks, Report, ScanOptions, scan_with};
 use crate::cli::TuiArgs;
@@ -30,7 +29,11 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
     app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     app.export_dir = ws.dir.display().to_string();
     haetae_tui::load(&mut app, store)?;
-    let exporter = |findings: &[Finding], format: &str, path: &Path| export(findings, format, path);
+    let exporter = |job: &ExportJob<'_>| {
+        super::export::to_file(ws, job.findings, job.format, job.lang, job.filters.to_vec(), job.path)
+            .map(|()| format!("exported {} finding(s) to {}", job.findings.len(), job.path.display()))
+            .map_err(|e| format!("{e:#}"))
+    };
     if !scan {
         return Ok(haetae_tui::run_in_terminal(&mut app, store, None, &exporter)?);
     }
@@ -81,9 +84,4 @@ fn summary(r: &Report) -> String {
         c.fixed,
         c.reopened
     )
-}
-
-fn export(findings: &[Finding], format: &str, path: &Path) -> Result<String, String> {
-    let _ = (findings, format, path);
-    Err("exports arrive with issue 8".to_owned())
 }

@@ -45,9 +45,12 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
     let d = tempfile::tempdir().unwrap();
     let o = haetae(d.path(), &["findings", "--bogus"]);
     assert_eq!(code(&o), 2);
-    let o = haetae(d.path(), &["export", "--format", "csv"]);
+    let o = haetae(d.path(), &["daemon"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("not implemented yet"), "{}", stderr(&o));
+    let o = haetae(d.path(), &["export", "--format", "csv"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no store at"), "{}", stderr(&o));
     let o = haetae(d.path(), &["--help"]);
     assert_eq!(code(&o), 0);
     for cmd in [

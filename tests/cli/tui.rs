@@ -105,6 +105,15 @@ fn starts_filters_and_triages_in_a_real_terminal() {
     t.keys(&["관리망 전용 포트"]);
     t.keys(&["Enter"]);
     t.wait_for("1 finding(s) recorded: false-positive", "triaged");
+    t.keys(&["0", "e"]);
+    t.wait_for("Language", "filters cleared; the export dialog");
+    t.keys(&["Enter"]);
+    let exported = t.wait_for("exported 1 finding(s)", "exported the shown finding as an HTML report");
+    assert!(!exported.contains("export failed"), "{exported}");
+    // No scope.toml in this workspace: the file is named for the export.
+    let report = s.path().join("haetae-export.html");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("www.agency.test") && html.contains("<svg"), "{}", report.display());
     t.keys(&["?"]);
     t.wait_for("any key closes this", "help");
     t.keys(&["Escape", "q"]);

@@ -51,7 +51,7 @@ fn fill(store: &Store) {
     }
 }
 
-fn no_export(_: &[Finding], _: &str, _: &std::path::Path) -> Result<String, String> {
+fn no_export(_: &haetae_tui::ExportJob<'_>) -> Result<String, String> {
     Ok(String::new())
 }
 

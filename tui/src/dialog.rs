@@ -1,6 +1,7 @@
 //! Dialogs that ask for what a triage action needs: a note, a date, a name,
 //! an export format. A dialog turns into an `Effect` only when its fields are valid.
 
+use haetae_findings::export::{Format, Lang};
 use haetae_findings::{State, Timestamp, Transition};
 
 /// What a dialog is for.
@@ -72,15 +73,14 @@ pub enum Submitted {
     Export {
         /// Finding ids.
         ids: Vec<String>,
-        /// Format name (json, jsonl, csv, sarif, md, html).
-        format: String,
+        /// Format.
+        format: Format,
+        /// Language of the report's labels.
+        lang: Lang,
         /// File to write.
         path: String,
     },
 }
-
-/// Export formats the dialog accepts.
-pub const FORMATS: &[&str] = &["json", "jsonl", "csv", "sarif", "md", "html"];
 
 impl Dialog {
     /// A dialog of `kind` over `targets`.
@@ -94,10 +94,12 @@ impl Dialog {
             DialogKind::Note => vec![Field::new("Note", "the note (required)")],
             DialogKind::Export => {
                 let mut format = Field::new("Format", "json, jsonl, csv, sarif, md or html");
-                format.value = "md".to_owned();
-                let mut file = Field::new("File", "where to write it");
+                format.value = "html".to_owned();
+                let mut lang = Field::new("Language", "en or ko (the report's labels)");
+                lang.value = "en".to_owned();
+                let mut file = Field::new("File", "where to write it (the format's extension is added)");
                 file.value = default_file.to_owned();
-                vec![format, file]
+                vec![format, lang, file]
             }
         };
         Dialog { kind, fields, focus: 0, error: None, targets }
@@ -171,15 +173,13 @@ impl Dialog {
                 Some(n) => Ok(Submitted::Triage(self.per_state(|s| Transition::new(s, actor).note(n.clone())))),
             },
             DialogKind::Export => {
-                let format = self.value(0).to_lowercase();
-                if !FORMATS.contains(&format.as_str()) {
-                    return Err(format!("format: expected one of {}, got \"{format}\"", FORMATS.join(", ")));
-                }
-                let path = self.value(1).to_owned();
+                let format: Format = self.value(0).parse().map_err(|e| format!("format: {e}"))?;
+                let lang: Lang = self.value(1).parse().map_err(|e| format!("language: {e}"))?;
+                let path = self.value(2).to_owned();
                 if path.is_empty() {
                     return Err("file: where should the export go?".to_owned());
                 }
-                Ok(Submitted::Export { ids: ids(), format, path })
+                Ok(Submitted::Export { ids: ids(), format, lang, path })
             }
         }
     }

@@ -37,12 +37,12 @@ mod theme;
 
 pub use action::{Action, KEYS, keymap};
 pub use assets::AssetRow;
-pub use dialog::{Dialog, DialogKind, FORMATS, Field};
+pub use dialog::{Dialog, DialogKind, Field};
 pub use draw::{draw, table_rows};
 pub use filter::{Filter, StateFilter};
 pub use live::{Live, Progress};
 pub use row::Row;
-pub use run::{Event, Exporter, handle, load, run, sync_detail};
+pub use run::{Event, ExportJob, Exporter, handle, load, run, sync_detail};
 pub use source::Source;
 pub use state::{App, Effect, Mode, ScanStatus, Tab};
 pub use terminal::run_in_terminal;

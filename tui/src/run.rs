@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
 
+use haetae_findings::export::{Format, Lang};
 use haetae_findings::{Finding, Timestamp};
 use ratatui::Terminal;
 use ratatui::backend::Backend;
@@ -30,8 +31,23 @@ pub enum Event {
     Tick(Timestamp),
 }
 
-/// Writes an export: (findings, format name, file) → a line saying what was written.
-pub type Exporter<'a> = &'a dyn Fn(&[Finding], &str, &std::path::Path) -> Result<String, String>;
+/// An export the user asked for.
+#[derive(Debug)]
+pub struct ExportJob<'a> {
+    /// The findings, whole.
+    pub findings: &'a [Finding],
+    /// Format.
+    pub format: Format,
+    /// Language of the labels.
+    pub lang: Lang,
+    /// File to write.
+    pub path: &'a std::path::Path,
+    /// What chose the findings, in words.
+    pub filters: &'a [String],
+}
+
+/// Writes an export (the binary knows the engagement) and says what it wrote.
+pub type Exporter<'a> = &'a dyn Fn(&ExportJob<'_>) -> Result<String, String>;
 
 /// Load everything the app shows from `source`.
 pub fn load(app: &mut App, source: &dyn Source) -> Result<(), TuiError> {
@@ -146,12 +162,14 @@ fn perform(app: &mut App, source: &dyn Source, exporter: Exporter<'_>, effect: E
                 }
             }
         }
-        Effect::Export { ids, format, path } => {
+        Effect::Export { ids, format, lang, path, filters } => {
             let mut path = PathBuf::from(path);
             if path.extension().is_none() {
-                path.set_extension(&format);
+                path.set_extension(format.extension());
             }
-            let r = fetch(source, &ids).and_then(|findings| exporter(&findings, &format, &path));
+            let r = fetch(source, &ids).and_then(|findings| {
+                exporter(&ExportJob { findings: &findings, format, lang, path: &path, filters: &filters })
+            });
             app.message = Some(match r {
                 Ok(m) => (false, m),
                 Err(e) => (true, format!("export failed: {e}")),

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use haetae_findings::export::{Format, Lang};
 use haetae_findings::{AssetRecord, Finding, Priority, ScanRun, Severity, State, Timestamp, Transition};
 
 use crate::action::Action;
@@ -64,10 +65,14 @@ pub enum Effect {
     Export {
         /// Finding ids.
         ids: Vec<String>,
-        /// Format name.
-        format: String,
-        /// File.
+        /// Format.
+        format: Format,
+        /// Language of the labels.
+        lang: Lang,
+        /// File (the format's extension is added when it has none).
         path: String,
+        /// What chose the findings, in words (stated in the export).
+        filters: Vec<String>,
     },
     /// Reload these findings (`App::merge`).
     Reload(Vec<String>),
@@ -433,7 +438,14 @@ impl App {
             Action::NextField => d.next_field(),
             Action::Submit => match d.submit(&self.actor, self.now) {
                 Ok(Submitted::Triage(groups)) => return Some(Effect::Triage(groups)),
-                Ok(Submitted::Export { ids, format, path }) => return Some(Effect::Export { ids, format, path }),
+                Ok(Submitted::Export { ids, format, lang, path }) => {
+                    let filters = if self.marks.is_empty() {
+                        self.filter.describe()
+                    } else {
+                        vec![format!("marked in the TUI: {} finding(s)", self.marks.len())]
+                    };
+                    return Some(Effect::Export { ids, format, lang, path, filters });
+                }
                 Err(_) => {}
             },
             _ => {}
@@ -474,7 +486,8 @@ impl App {
             return None;
         }
         // The runner adds the format's extension when the name has none.
-        let file = format!("{}/haetae-{}", self.export_dir.trim_end_matches('/'), self.engagement);
+        let name = if self.engagement.is_empty() { "export" } else { self.engagement.as_str() };
+        let file = format!("{}/haetae-{name}", self.export_dir.trim_end_matches('/'));
         self.mode = Mode::Dialog(Dialog::new(kind, targets, &file));
         None
     }

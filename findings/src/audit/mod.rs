@@ -62,8 +62,10 @@ const WRITE_BUFFER: usize = 64 * 1024;
 /// Size of the read buffer when scanning a log.
 const READ_BUFFER: usize = 256 * 1024;
 
+mod export;
 mod types;
 
+pub use export::{AuditFormat, Exported, export, seal_export};
 pub use types::{AuditEntry, AuditError, AuditRecord, ChainProblem, Protocol, Verdict, VerifyReport};
 
 /// The head file: the last record sealed by [`AuditLog::sync`].

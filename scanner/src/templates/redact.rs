@@ -1,87 +1,7 @@
-//! [`redact`]: secrets out of evidence, keeping enough to recognise the kind.
-//!
-//! Over-redaction is harmless and under-redaction is a leak, so the patterns
-//! are loose (no word boundaries) and a pattern that failed to compile makes
-//! the whole text `[redacted]`.
+//! Redaction of evidence. [`redact`] lives in `haetae-findings` (every export
+//! runs it again); re-exported here so the scanner's path stays the same.
 
-use std::borrow::Cow;
-use std::sync::LazyLock;
-
-use regex::{Captures, Regex};
-
-/// What replaces a match.
-enum Replace {
-    /// A replacement string (`${1}` refers to capture groups).
-    With(&'static str),
-    /// Keep the name and the `=`/`:` (group 1), replace the value (group 2),
-    /// keeping its quotes.
-    Value,
-}
-
-/// The rules, in order. Specific kinds first, so their short prefix stays.
-const RULES: &[(&str, Replace)] = &[
-    // PEM private keys, also when cut off before the END line.
-    (
-        r"-----BEGIN ((?:[A-Z0-9]+ )*)PRIVATE KEY( BLOCK)?-----(?s:.*?)(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
-        Replace::With("-----BEGIN ${1}PRIVATE KEY${2}-----[redacted]"),
-    ),
-    // AWS access key ids.
-    (r"(AKIA|ASIA)[0-9A-Z]{16}", Replace::With("${1}…[redacted]")),
-    // AWS secret access keys, after their name.
-    (r#"(?i)(aws_?secret_?(?:access_?)?key["']?\s*[:=]\s*["']?)[A-Za-z0-9/+=]{16,}"#, Replace::With("${1}[redacted]")),
-    // JSON Web Tokens.
-    (r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*", Replace::With("eyJ…[redacted]")),
-    // GitHub tokens (classic and fine-grained).
-    (r"(gh[pousr])_[A-Za-z0-9]{36,}", Replace::With("${1}_…[redacted]")),
-    (r"github_pat_[A-Za-z0-9_]{22,}", Replace::With("github_pat_…[redacted]")),
-    // Slack tokens and incoming webhooks.
-    (r"(xox[a-z])-[A-Za-z0-9-]{10,}", Replace::With("${1}-…[redacted]")),
-    (r"(hooks\.slack\.com/services/)[A-Za-z0-9/_-]+", Replace::With("${1}[redacted]")),
-    // Google API keys.
-    (r"AIza[0-9A-Za-z_-]{35}", Replace::With("AIza…[redacted]")),
-    // Credentials in URLs.
-    (r"(://[^/\s:@]+:)[^@\s/]+@", Replace::With("${1}[redacted]@")),
-    // Authorization values.
-    (r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{8,}", Replace::With("${1}${2}[redacted]")),
-    // name = value assignments (`DB_PASSWORD=...`, `"apiKey": "..."`, `token: ...`).
-    (
-        r#"(?i)([A-Za-z0-9_.-]*(?:pass|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?)[A-Za-z0-9_.-]*["']?\s*[:=]\s*)("[^"\n]+"|'[^'\n]+'|[^\s"',;&<>]+)"#,
-        Replace::Value,
-    ),
-];
-
-static COMPILED: LazyLock<Option<Vec<(Regex, &'static Replace)>>> =
-    LazyLock::new(|| RULES.iter().map(|(pattern, replace)| Regex::new(pattern).ok().map(|re| (re, replace))).collect());
-
-/// `text` with every secret it recognises replaced by a short, non-secret
-/// prefix and `[redacted]`: AWS access keys (`AKIA…[redacted]`) and secret
-/// keys, private key blocks, JWTs, GitHub, Slack and Google API tokens,
-/// credentials in URLs and `Authorization` values, and the value of any
-/// `password|passwd|secret|token|api_key|apikey|... = value` assignment
-/// (the name is kept).
-pub fn redact(text: &str) -> String {
-    let Some(rules) = COMPILED.as_ref() else {
-        return "[redacted]".to_owned();
-    };
-    let mut out = Cow::Borrowed(text);
-    for (re, replace) in rules {
-        let next = match replace {
-            Replace::With(with) => re.replace_all(&out, *with),
-            Replace::Value => re.replace_all(&out, |c: &Captures<'_>| {
-                let value = c.get(2).map_or("", |m| m.as_str());
-                let quoted = match value.chars().next() {
-                    Some(q @ ('"' | '\'')) => format!("{q}[redacted]{q}"),
-                    _ => "[redacted]".to_owned(),
-                };
-                format!("{}{quoted}", c.get(1).map_or("", |m| m.as_str()))
-            }),
-        };
-        if let Cow::Owned(changed) = next {
-            out = Cow::Owned(changed);
-        }
-    }
-    out.into_owned()
-}
+pub use haetae_findings::redact::redact;
 
 /// Redact `text`, and when no rule recognised it, hide it anyway: it was
 /// extracted as a secret. Long values keep 4 characters to stay recognisable.
@@ -96,9 +16,4 @@ pub(crate) fn mask(text: &str) -> String {
     } else {
         "[redacted]".to_owned()
     }
-}
-
-#[cfg(test)]
-pub(crate) fn rules_compile() -> bool {
-    COMPILED.as_ref().is_some_and(|rules| rules.len() == RULES.len())
 }

@@ -184,7 +184,7 @@ pub(crate) fn typed(s: &str) -> Vec<Event> {
     s.chars().map(key).collect()
 }
 
-fn no_export(_: &[Finding], _: &str, _: &std::path::Path) -> Result<String, String> {
+fn no_export(_: &haetae_tui::ExportJob<'_>) -> Result<String, String> {
     Err("no exports in this test".to_owned())
 }
 

@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
+use haetae_findings::export::{Format, Lang};
 use haetae_findings::{Asset, CheckId, Observation, State, Store};
 use haetae_rules::DefaultScorer;
-use haetae_tui::{App, Mode, Source};
+use haetae_tui::{App, ExportJob, Mode, Source};
 use ratatui::crossterm::event::KeyCode;
 
 use crate::fixture::{code, drive, key, typed};
@@ -133,30 +134,47 @@ fn e_exports_the_marked_findings() {
     app.export_dir = dir.path().display().to_string();
     let ids: Vec<String> = app.shown().map(|r| r.id.clone()).collect();
     let got = std::cell::RefCell::new(Vec::new());
-    let exporter = |f: &[haetae_findings::Finding], format: &str, path: &std::path::Path| {
-        got.borrow_mut().push((f.iter().map(|f| f.id.clone()).collect::<Vec<_>>(), format.to_owned(), path.to_owned()));
-        Ok(format!("exported {}", f.len()))
+    let exporter = |job: &ExportJob<'_>| {
+        let ids: Vec<String> = job.findings.iter().map(|f| f.id.clone()).collect();
+        got.borrow_mut().push((ids, job.format, job.lang, job.path.to_owned(), job.filters.to_vec()));
+        Ok(format!("exported {}", job.findings.len()))
     };
     let mut events = vec![key(' '), key('e')];
-    // Format: csv instead of md.
-    events.extend([code(KeyCode::Backspace), code(KeyCode::Backspace)]);
+    // Format: csv instead of html; language: ko.
+    events.extend((0..4).map(|_| code(KeyCode::Backspace)));
     events.extend(typed("csv"));
+    events.push(code(KeyCode::Tab));
+    events.extend([code(KeyCode::Backspace), code(KeyCode::Backspace)]);
+    events.extend(typed("ko"));
     events.push(code(KeyCode::Enter));
     crate::fixture::drive_with(&mut app, &store, 120, 30, events, &exporter);
     let got = got.into_inner();
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].0, vec![ids[0].clone()]);
-    assert_eq!(got[0].1, "csv");
-    assert_eq!(got[0].2, dir.path().join("haetae-KR-T.csv"));
+    assert_eq!((got[0].1, got[0].2), (Format::Csv, Lang::Ko));
+    assert_eq!(got[0].3, dir.path().join("haetae-KR-T.csv"));
+    assert_eq!(got[0].4, vec!["marked in the TUI: 1 finding(s)".to_owned()]);
     assert_eq!(app.message, Some((false, "exported 1".to_owned())));
     // Without marks, the shown findings.
     let got = std::cell::RefCell::new(0);
-    let exporter = |f: &[haetae_findings::Finding], _: &str, _: &std::path::Path| {
-        *got.borrow_mut() = f.len();
+    let exporter = |job: &ExportJob<'_>| {
+        *got.borrow_mut() = job.findings.len();
+        assert_eq!(job.filters, ["state: open, confirmed, accepted-risk".to_owned()], "the filters are stated");
         Ok(String::new())
     };
     assert_eq!(app.marks.len(), 1, "exporting keeps the marks");
     crate::fixture::drive_with(&mut app, &store, 120, 30, vec![key('u'), key('e'), code(KeyCode::Enter)], &exporter);
-    assert_eq!(got.into_inner(), 3);
+    assert_eq!(*got.borrow(), 3);
     let _ = store.rows().unwrap();
+    // A format that does not exist is refused in the dialog.
+    let mut events = vec![key('e')];
+    events.extend((0..4).map(|_| code(KeyCode::Backspace)));
+    events.extend(typed("pdf"));
+    events.push(code(KeyCode::Enter));
+    crate::fixture::drive_with(&mut app, &store, 120, 30, events, &exporter);
+    assert!(
+        matches!(&app.mode, Mode::Dialog(d) if d.error.as_deref().is_some_and(|e| e.starts_with("format:"))),
+        "{:?}",
+        app.mode
+    );
 }
