@@ -265,36 +265,55 @@ impl Store {
     /// faster than building whole findings). Key order; unreadable records
     /// are skipped and reported.
     pub fn list_all_as<T: DeserializeOwned + Send>(&self) -> Result<(Vec<T>, Vec<CorruptRecord>), StoreError> {
-        // Walking the tree is cheap (values are shared, not copied);
-        // decoding is what costs, so it runs on every core.
-        let mut raw = Vec::new();
-        for item in self.findings.iter() {
-            raw.push(item.map_err(|e| self.engine(e))?);
-        }
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
-        let part = raw.len().div_ceil(cores).max(1024);
-        let decode_part = |part: &[(sled::IVec, sled::IVec)]| {
-            let (mut ok, mut bad) = (Vec::with_capacity(part.len()), Vec::new());
-            for (k, v) in part {
-                match decode::<T>(v) {
+        // Walking sled costs about as much as decoding, so both run on every
+        // core: ids are hex fingerprints, spread evenly over 16 key ranges
+        // (cut at '1'..'f'; the first and last ranges are open, so a key of
+        // any shape is still read). Threads take ranges in turn; the ranges
+        // are joined back in key order.
+        type Part<T> = Result<(Vec<T>, Vec<CorruptRecord>), StoreError>;
+        let cuts: Vec<u8> = b"123456789abcdef".to_vec();
+        let read_range = |i: usize| -> Part<T> {
+            use std::ops::Bound::{Excluded, Included, Unbounded};
+            let lo = match i.checked_sub(1).and_then(|j| cuts.get(j)) {
+                Some(c) => Included(vec![*c]),
+                None => Unbounded,
+            };
+            let hi = match cuts.get(i) {
+                Some(c) => Excluded(vec![*c]),
+                None => Unbounded,
+            };
+            let (mut ok, mut bad) = (Vec::new(), Vec::new());
+            for item in self.findings.range::<Vec<u8>, _>((lo, hi)) {
+                let (k, v) = item.map_err(|e| self.engine(e))?;
+                match decode::<T>(&v) {
                     Ok(f) => ok.push(f),
-                    Err(reason) => bad.push(CorruptRecord { tree: "findings", key: show_key(k), reason }),
+                    Err(reason) => bad.push(CorruptRecord { tree: "findings", key: show_key(&k), reason }),
                 }
             }
-            (ok, bad)
+            Ok((ok, bad))
         };
-        let parts: Vec<(Vec<T>, Vec<CorruptRecord>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = raw.chunks(part).map(|c| s.spawn(move || decode_part(c))).collect();
-            // Decoding returns errors rather than panicking, but a part whose
-            // thread died anyway is decoded again on this thread.
-            handles
-                .into_iter()
-                .zip(raw.chunks(part))
-                .map(|(h, c)| h.join().unwrap_or_else(|_| decode_part(c)))
-                .collect()
+        let ranges = cuts.len() + 1;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, ranges);
+        let parts: Vec<Part<T>> = std::thread::scope(|s| {
+            let read_range = &read_range;
+            let handles: Vec<_> = (0..cores)
+                .map(|t| s.spawn(move || (t..ranges).step_by(cores).map(|i| (i, read_range(i))).collect::<Vec<_>>()))
+                .collect();
+            let mut by_range: Vec<(usize, Part<T>)> = Vec::with_capacity(ranges);
+            for (t, h) in handles.into_iter().enumerate() {
+                // Reading returns errors rather than panicking, but the ranges
+                // of a thread that died anyway are read again here.
+                match h.join() {
+                    Ok(done) => by_range.extend(done),
+                    Err(_) => by_range.extend((t..ranges).step_by(cores).map(|i| (i, read_range(i)))),
+                }
+            }
+            by_range.sort_by_key(|(i, _)| *i);
+            by_range.into_iter().map(|(_, p)| p).collect()
         });
-        let (mut all, mut skipped) = (Vec::with_capacity(raw.len()), Vec::new());
-        for (ok, bad) in parts {
+        let (mut all, mut skipped) = (Vec::with_capacity(self.findings.len()), Vec::new());
+        for part in parts {
+            let (ok, bad) = part?;
             all.extend(ok);
             skipped.extend(bad);
         }
