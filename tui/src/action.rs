@@ -109,7 +109,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("n", "add a note"),
     ("e", "export marked, else shown, findings"),
     ("?", "this help"),
-    ("Esc", "leave filter, dialog or help"),
+    ("Esc", "leave a dialog or help; clear the text filter"),
     ("q / Ctrl-c", "quit"),
 ];
 

@@ -507,7 +507,12 @@ impl App {
         let on_assets = self.tab == Tab::Assets;
         match action {
             Action::Quit => return Some(Effect::Quit),
-            Action::Escape => self.message = None,
+            Action::Escape => {
+                // Esc leaves what is open: a message, then a kept text filter.
+                if self.message.take().is_none() && !self.filter.text.is_empty() {
+                    return self.set_filter(|f| f.text.clear());
+                }
+            }
             Action::Up if on_assets => self.move_assets(-1),
             Action::Down if on_assets => self.move_assets(1),
             Action::PageUp if on_assets => self.move_assets(-page),

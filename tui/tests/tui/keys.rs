@@ -28,3 +28,17 @@ fn escape_leaves_modes_and_q_types_into_a_filter() {
         assert_eq!(keymap(&mode, ctrl_c), Some(Action::Quit), "Ctrl-C quits from {mode:?}");
     }
 }
+
+#[test]
+fn escape_clears_a_kept_text_filter() {
+    use crate::fixture::{Fake, app, code, drive, key, typed};
+    let src = Fake::new();
+    let mut a = app(&src);
+    let mut events = vec![key('/')];
+    events.extend(typed("redis"));
+    events.push(code(KeyCode::Enter));
+    drive(&mut a, &src, 120, 30, events);
+    assert_eq!((a.mode.clone(), a.shown_len()), (Mode::Normal, 1));
+    drive(&mut a, &src, 120, 30, vec![code(KeyCode::Esc)]);
+    assert_eq!((a.filter.text.as_str(), a.shown_len()), ("", 7));
+}
