@@ -135,6 +135,20 @@ fn ctrl_c_quits_and_restores_the_terminal() {
 }
 
 #[test]
+fn sigterm_quits_and_restores_the_terminal() {
+    let s = seeded();
+    let mut t = Tmux::start("sigterm", &s.path(), "tui", 80, 24);
+    t.wait_for("2 of 3 shown", "started");
+    let shell = t.tmux(&["display-message", "-p", "#{pane_pid}"]);
+    let children = Command::new("pgrep").args(["-P", shell.trim()]).output().unwrap();
+    let pid = String::from_utf8_lossy(&children.stdout).lines().next().unwrap_or_default().trim().to_owned();
+    assert!(!pid.is_empty(), "haetae runs under the pane's shell");
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let screen = t.wait_for("EXITED:0", "SIGTERM quits like q");
+    assert!(!screen.contains("shown"), "the alternate screen is gone:\n{screen}");
+}
+
+#[test]
 fn a_scan_in_the_same_process_shows_live() {
     let lw = crate::scan::lab_workspace();
     let mut t = Tmux::start("live", lw.dir.path(), "tui --scan", 140, 40);

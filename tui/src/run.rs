@@ -29,6 +29,8 @@ pub enum Event {
     Live(Live),
     /// Time passed (ages and due dates move on).
     Tick(Timestamp),
+    /// The process was asked to stop (SIGTERM, SIGHUP): quit like `q`.
+    Terminate,
 }
 
 /// An export the user asked for.
@@ -106,6 +108,7 @@ pub fn handle(app: &mut App, source: &dyn Source, exporter: Exporter<'_>, ev: Ev
             app.now = now;
             None
         }
+        Event::Terminate => Some(Effect::Quit),
     };
     match effect {
         None => false,

@@ -17,8 +17,11 @@ use crate::run::{Event, Exporter, run, sync_detail};
 use crate::source::Source;
 use crate::state::App;
 
-fn input(tx: Sender<Event>, stop: Arc<AtomicBool>) {
+fn input(tx: Sender<Event>, stop: Arc<AtomicBool>, terminate: Arc<AtomicBool>) {
     while !stop.load(Ordering::Relaxed) {
+        if terminate.swap(false, Ordering::Relaxed) && tx.send(Event::Terminate).is_err() {
+            break;
+        }
         match event::poll(Duration::from_millis(100)) {
             Ok(false) => {}
             Ok(true) => {
@@ -55,9 +58,18 @@ pub fn run_in_terminal(
     })?;
     let (tx, rx) = channel();
     let stop = Arc::new(AtomicBool::new(false));
+    // SIGTERM and SIGHUP (a closed terminal window) quit like `q`, so the
+    // terminal is restored and a running scan commits; Ctrl-C is a key.
+    let terminate = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGHUP] {
+        if let Err(e) = signal_hook::flag::register(sig, terminate.clone()) {
+            ratatui::restore();
+            return Err(TuiError::Terminal(format!("cannot install a signal handler: {e}")));
+        }
+    }
     let reader = {
         let (tx, stop) = (tx.clone(), stop.clone());
-        std::thread::spawn(move || input(tx, stop))
+        std::thread::spawn(move || input(tx, stop, terminate))
     };
     if let Some(live) = live {
         let tx = tx.clone();
