@@ -70,16 +70,22 @@ pub enum Submitted {
     /// Apply transitions (one per group of findings).
     Triage(Vec<(Vec<String>, Transition)>),
     /// Export these findings.
-    Export {
-        /// Finding ids.
-        ids: Vec<String>,
-        /// Format.
-        format: Format,
-        /// Language of the report's labels.
-        lang: Lang,
-        /// File to write.
-        path: String,
-    },
+    Export(ExportRequest),
+}
+
+/// An export the user asked for: which findings, how, where, and why those.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRequest {
+    /// Finding ids.
+    pub ids: Vec<String>,
+    /// Format.
+    pub format: Format,
+    /// Language of the report's labels.
+    pub lang: Lang,
+    /// File to write (the format's extension is added when it has none).
+    pub path: String,
+    /// What chose the findings, in words (stated in the export).
+    pub filters: Vec<String>,
 }
 
 impl Dialog {
@@ -179,7 +185,7 @@ impl Dialog {
                 if path.is_empty() {
                     return Err("file: where should the export go?".to_owned());
                 }
-                Ok(Submitted::Export { ids: ids(), format, lang, path })
+                Ok(Submitted::Export(ExportRequest { ids: ids(), format, lang, path, filters: Vec::new() }))
             }
         }
     }

@@ -37,7 +37,7 @@ mod theme;
 
 pub use action::{Action, KEYS, keymap};
 pub use assets::AssetRow;
-pub use dialog::{Dialog, DialogKind, Field};
+pub use dialog::{Dialog, DialogKind, ExportRequest, Field};
 pub use draw::{draw, table_rows};
 pub use filter::{Filter, StateFilter};
 pub use live::{Live, Progress};

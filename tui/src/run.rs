@@ -12,6 +12,7 @@ use ratatui::crossterm::event::KeyEvent;
 
 use crate::TuiError;
 use crate::action::keymap;
+use crate::dialog::ExportRequest;
 use crate::draw::draw;
 use crate::live::Live;
 use crate::row::Row;
@@ -165,7 +166,7 @@ fn perform(app: &mut App, source: &dyn Source, exporter: Exporter<'_>, effect: E
                 }
             }
         }
-        Effect::Export { ids, format, lang, path, filters } => {
+        Effect::Export(ExportRequest { ids, format, lang, path, filters }) => {
             let mut path = PathBuf::from(path);
             if path.extension().is_none() {
                 path.set_extension(format.extension());

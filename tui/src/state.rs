@@ -4,12 +4,11 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use haetae_findings::export::{Format, Lang};
 use haetae_findings::{AssetRecord, Finding, Priority, ScanRun, Severity, State, Timestamp, Transition};
 
 use crate::action::Action;
 use crate::assets::{AssetRow, asset_rows};
-use crate::dialog::{Dialog, DialogKind, Submitted};
+use crate::dialog::{Dialog, DialogKind, ExportRequest, Submitted};
 use crate::filter::{Filter, cycle};
 use crate::live::{Live, Progress};
 use crate::row::{Row, table_order};
@@ -62,18 +61,7 @@ pub enum Effect {
     /// Apply transitions to findings and report back with `App::triaged`.
     Triage(Vec<(Vec<String>, Transition)>),
     /// Export findings.
-    Export {
-        /// Finding ids.
-        ids: Vec<String>,
-        /// Format.
-        format: Format,
-        /// Language of the labels.
-        lang: Lang,
-        /// File (the format's extension is added when it has none).
-        path: String,
-        /// What chose the findings, in words (stated in the export).
-        filters: Vec<String>,
-    },
+    Export(ExportRequest),
     /// Reload these findings (`App::merge`).
     Reload(Vec<String>),
     /// Reload every finding, the assets and the scans.
@@ -438,13 +426,13 @@ impl App {
             Action::NextField => d.next_field(),
             Action::Submit => match d.submit(&self.actor, self.now) {
                 Ok(Submitted::Triage(groups)) => return Some(Effect::Triage(groups)),
-                Ok(Submitted::Export { ids, format, lang, path }) => {
-                    let filters = if self.marks.is_empty() {
+                Ok(Submitted::Export(mut request)) => {
+                    request.filters = if self.marks.is_empty() {
                         self.filter.describe()
                     } else {
                         vec![format!("marked in the TUI: {} finding(s)", self.marks.len())]
                     };
-                    return Some(Effect::Export { ids, format, lang, path, filters });
+                    return Some(Effect::Export(request));
                 }
                 Err(_) => {}
             },
