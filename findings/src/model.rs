@@ -99,7 +99,20 @@ string_enum!(
     Reopened => "reopened",
 });
 
+/// `host:port` (`[v6]:port` for an IPv6 address), or the host alone.
+pub fn endpoint(host: &str, port: Option<u16>) -> String {
+    match port {
+        Some(p) if host.contains(':') => format!("[{host}]:{p}"),
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_owned(),
+    }
+}
+
 impl State {
+    /// What listings show unless asked otherwise (`haetae findings`, the TUI):
+    /// open, confirmed and accepted risk.
+    pub const LISTED_BY_DEFAULT: [State; 3] = [State::Open, State::Confirmed, State::AcceptedRisk];
+
     /// States in which the weakness is still considered present and actionable.
     pub fn is_active(self) -> bool {
         matches!(self, State::Open | State::Confirmed)
@@ -295,11 +308,7 @@ impl Finding {
 
     /// `host` or `host:port`, for listings.
     pub fn endpoint(&self) -> String {
-        match self.port {
-            Some(p) if self.host.contains(':') => format!("[{}]:{p}", self.host),
-            Some(p) => format!("{}:{p}", self.host),
-            None => self.host.clone(),
-        }
+        endpoint(&self.host, self.port)
     }
 
     /// A finding with every field set (an exposed `.env` on a portal), for

@@ -11,9 +11,6 @@ use crate::config::Workspace;
 use crate::exit::UsageError;
 use crate::output::{Table, color_enabled, priority_color, truncate};
 
-/// States listed when `--state` is not given: everything still needing attention.
-const DEFAULT_STATES: [State; 3] = [State::Open, State::Confirmed, State::AcceptedRisk];
-
 /// Validated filters.
 pub(crate) struct Filter {
     states: Vec<State>,
@@ -53,7 +50,7 @@ impl Filter {
             }
         }
         if states.is_empty() {
-            states = DEFAULT_STATES.to_vec();
+            states = State::LISTED_BY_DEFAULT.to_vec();
         }
         let min_priority = match &a.min_priority {
             None => None,

@@ -355,16 +355,16 @@ fn progress_bar(enabled: bool) -> Option<ProgressBar> {
     Some(bar)
 }
 
+/// What a scan changed: `N new, N still open, N fixed, N reopened`.
+pub(crate) fn counts_line(c: &haetae_findings::ScanCounts) -> String {
+    let still_open = c.seen.saturating_sub(c.reopened);
+    format!("{} new, {still_open} still open, {} fixed, {} reopened", c.new, c.fixed, c.reopened)
+}
+
 /// new / still open / fixed / reopened, then the findings of this scan by priority.
 pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
-    let c = &r.run.counts;
-    let still_open = c.seen.saturating_sub(c.reopened);
     let state = if r.outcome.complete { "complete" } else { "incomplete (nothing was closed)" };
-    writeln!(
-        out,
-        "scan {} {state}: {} new, {still_open} still open, {} fixed, {} reopened",
-        r.run.id, c.new, c.fixed, c.reopened
-    )?;
+    writeln!(out, "scan {} {state}: {}", r.run.id, counts_line(&r.run.counts))?;
     let p = &r.outcome.progress;
     writeln!(
         out,

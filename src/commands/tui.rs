@@ -10,7 +10,7 @@ use haetae_scanner::engine::Profile;
 use haetae_scanner::scope::Scope;
 use haetae_tui::{App, ExportJob, Live};
 
-use super::scan::{Hooks, Report, ScanOptions, scan_with};
+use super::scan::{Hooks, Report, ScanOptions, counts_line, scan_with};
 use crate::cli::TuiArgs;
 use crate::config::Workspace;
 
@@ -70,18 +70,10 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
 
 /// One line on how a scan ended.
 fn summary(r: &Report) -> String {
-    let c = &r.run.counts;
     let how = match (&r.outcome.stop, r.outcome.complete) {
         (Some(_), _) => "stopped (run `haetae scan --resume` to finish it)",
         (None, true) => "complete",
         (None, false) => "incomplete",
     };
-    format!(
-        "scan {} {how}: {} new, {} still open, {} fixed, {} reopened",
-        r.run.id,
-        c.new,
-        c.seen.saturating_sub(c.reopened),
-        c.fixed,
-        c.reopened
-    )
+    format!("scan {} {how}: {}", r.run.id, counts_line(&r.run.counts))
 }

@@ -32,7 +32,7 @@ impl StateFilter {
 
     fn admits(self, s: State) -> bool {
         match self {
-            StateFilter::Active => matches!(s, State::Open | State::Confirmed | State::AcceptedRisk),
+            StateFilter::Active => State::LISTED_BY_DEFAULT.contains(&s),
             StateFilter::Only(x) => x == s,
             StateFilter::All => true,
         }
@@ -88,7 +88,10 @@ impl Filter {
     pub fn describe(&self) -> Vec<String> {
         let mut out = Vec::new();
         out.push(match self.states {
-            StateFilter::Active => "state: open, confirmed, accepted-risk".to_owned(),
+            StateFilter::Active => {
+                let names: Vec<&str> = State::LISTED_BY_DEFAULT.iter().map(|s| s.as_str()).collect();
+                format!("state: {}", names.join(", "))
+            }
             StateFilter::Only(s) => format!("state: {s}"),
             StateFilter::All => "state: all".to_owned(),
         });

@@ -102,16 +102,12 @@ impl Row {
 
     /// `host:port`.
     pub fn endpoint(&self) -> String {
-        match self.port {
-            Some(p) if self.host.contains(':') => format!("[{}]:{p}", self.host),
-            Some(p) => format!("{}:{p}", self.host),
-            None => self.host.clone(),
-        }
+        haetae_findings::model::endpoint(&self.host, self.port)
     }
 
     /// Open or confirmed, with a due date in the past.
     pub fn is_overdue(&self, now: Timestamp) -> bool {
-        matches!(self.state, State::Open | State::Confirmed) && self.due.is_some_and(|d| d < now)
+        self.state.is_active() && self.due.is_some_and(|d| d < now)
     }
 
     /// New or reopened in `scan` (the latest scan).

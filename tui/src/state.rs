@@ -120,7 +120,7 @@ pub struct App {
     pub scan: ScanStatus,
     /// Past scans, newest last.
     pub scans: Vec<ScanRun>,
-    /// One row per host.
+    /// One row per host (kept current while the Assets view is shown).
     pub assets: Vec<AssetRow>,
     asset_records: Vec<AssetRecord>,
     /// Selected asset.
@@ -189,7 +189,23 @@ impl App {
 
     fn reindex(&mut self) {
         self.pos = self.rows.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
-        self.assets = asset_rows(&self.asset_records, &self.rows);
+        self.refresh_assets();
+    }
+
+    /// Rebuild the asset rows, only while the Assets view shows them: a
+    /// running scan reloads findings several times a second, and counting
+    /// every row per host each time would be wasted on the other views.
+    fn refresh_assets(&mut self) {
+        if self.tab == Tab::Assets {
+            self.assets = asset_rows(&self.asset_records, &self.rows);
+            self.asset_cursor = self.asset_cursor.min(self.assets.len().saturating_sub(1));
+        }
+    }
+
+    /// Switch to a view.
+    fn show(&mut self, tab: Tab) {
+        self.tab = tab;
+        self.refresh_assets();
     }
 
     /// Every row, in table order.
@@ -312,8 +328,7 @@ impl App {
     /// Set the assets the store knows.
     pub fn set_assets(&mut self, records: Vec<AssetRecord>) {
         self.asset_records = records;
-        self.assets = asset_rows(&self.asset_records, &self.rows);
-        self.asset_cursor = self.asset_cursor.min(self.assets.len().saturating_sub(1));
+        self.refresh_assets();
     }
 
     /// Set the past scans; the newest one's news are marked.
@@ -522,9 +537,9 @@ impl App {
             Action::DetailUp => self.detail_scroll = self.detail_scroll.saturating_sub(3),
             Action::NextTab => {
                 let i = Tab::ALL.iter().position(|t| *t == self.tab).unwrap_or(0);
-                self.tab = Tab::ALL.get(i + 1).copied().unwrap_or(Tab::Findings);
+                self.show(Tab::ALL.get(i + 1).copied().unwrap_or(Tab::Findings));
             }
-            Action::Tab(i) => self.tab = Tab::ALL.get(i).copied().unwrap_or(self.tab),
+            Action::Tab(i) => self.show(Tab::ALL.get(i).copied().unwrap_or(self.tab)),
             Action::Help => self.mode = Mode::Help,
             Action::Search => {
                 self.tab = Tab::Findings;

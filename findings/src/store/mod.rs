@@ -271,14 +271,14 @@ impl Store {
         // any shape is still read). Threads take ranges in turn; the ranges
         // are joined back in key order.
         type Part<T> = Result<(Vec<T>, Vec<CorruptRecord>), StoreError>;
-        let cuts: Vec<u8> = b"123456789abcdef".to_vec();
+        const CUTS: &[u8] = b"123456789abcdef";
         let read_range = |i: usize| -> Part<T> {
             use std::ops::Bound::{Excluded, Included, Unbounded};
-            let lo = match i.checked_sub(1).and_then(|j| cuts.get(j)) {
+            let lo = match i.checked_sub(1).and_then(|j| CUTS.get(j)) {
                 Some(c) => Included(vec![*c]),
                 None => Unbounded,
             };
-            let hi = match cuts.get(i) {
+            let hi = match CUTS.get(i) {
                 Some(c) => Excluded(vec![*c]),
                 None => Unbounded,
             };
@@ -292,7 +292,7 @@ impl Store {
             }
             Ok((ok, bad))
         };
-        let ranges = cuts.len() + 1;
+        let ranges = CUTS.len() + 1;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, ranges);
         let parts: Vec<Part<T>> = std::thread::scope(|s| {
             let read_range = &read_range;
