@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, anyhow, bail};
 use haetae_findings::audit::AuditLog;
-use haetae_findings::{Coverage, Finding, Observation, Priority, Selection, State, Store, Timestamp};
+use haetae_findings::{Coverage, FailedUnit, Finding, Observation, Priority, Selection, State, Store, Timestamp};
 use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Stop};
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
@@ -48,7 +48,14 @@ pub(crate) struct Report {
     pub(crate) seen: Vec<Finding>,
     pub(crate) open_ports: Vec<(String, std::net::IpAddr, u16)>,
     pub(crate) changes: Vec<haetae_findings::ChangeEvent>,
+    /// Units that got no definite answer (the first [`FAILED_KEPT`]).
+    pub(crate) failed: Vec<FailedUnit>,
 }
+
+/// Failed units kept in memory for the summary (all are counted and audited).
+const FAILED_KEPT: usize = 1000;
+/// Failed units listed in the summary.
+const FAILED_SHOWN: usize = 20;
 
 pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
     let profile = match args.profile.as_deref() {
@@ -230,6 +237,8 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let mut assets_changed = false;
     let mut pending_obs: Vec<Observation> = Vec::new();
     let mut pending_cov: Vec<Coverage> = Vec::new();
+    let mut pending_failed: Vec<FailedUnit> = Vec::new();
+    let mut failed: Vec<FailedUnit> = Vec::new();
     let mut open_ports = Vec::new();
     let mut changes = Vec::new();
     let mut last_commit = Instant::now();
@@ -238,6 +247,12 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         match ev {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
+            ScanEvent::Failed(u) => {
+                if failed.len() < FAILED_KEPT {
+                    failed.push(u.clone());
+                }
+                pending_failed.push(u);
+            }
             ScanEvent::OpenPort { .. } | ScanEvent::Resolved { .. } | ScanEvent::Certificate { .. } => {
                 assets_changed = true;
                 let r = match ev {
@@ -280,7 +295,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
             }
         }
         if pending_obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
-            match commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov) {
+            match commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov, &mut pending_failed) {
                 Ok(ids) if !ids.is_empty() => hooks.send(Live::Changed(ids)),
                 Ok(_) => {}
                 Err(e) => {
@@ -298,12 +313,26 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     // Stop listening before waiting: an engine blocked on a full channel then
     // sees it closed and winds down.
     drop(rx);
-    let outcome = engine.await.context("the scan engine failed")?;
+    let joined = engine.await;
     ctrl_c.abort();
     // Whatever happened, commit what was found: observations first, then the
     // coverage that vouches for them.
-    let ids = commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov)?;
+    let ids = commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov, &mut pending_failed)?;
     hooks.send(Live::Changed(ids));
+    let outcome = match joined {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A panic outside any probe unit (those become failed units):
+            // what was found is committed; the run closes nothing.
+            store.finish_scan(run.id, false)?;
+            audit.sync()?;
+            let why = if e.is_panic() { haetae_scanner::engine::panic_message(e.into_panic()) } else { e.to_string() };
+            bail!(
+                "the scan engine stopped on an internal error ({why}); what scan {} found is committed and it closed nothing. Run `haetae scan --resume` to continue",
+                run.id
+            );
+        }
+    };
     if let Some(e) = failure {
         return Err(e);
     }
@@ -318,7 +347,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         .into_iter()
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
-    Ok(Report { run, outcome, seen, open_ports, changes })
+    Ok(Report { run, outcome, seen, open_ports, changes, failed })
 }
 
 /// Commit what is pending; returns the ids of the findings written.
@@ -328,6 +357,7 @@ fn commit(
     scan: u64,
     obs: &mut Vec<Observation>,
     cov: &mut Vec<Coverage>,
+    failed: &mut Vec<FailedUnit>,
 ) -> Result<Vec<String>> {
     // The audit records behind the observations reach disk first.
     audit.sync()?;
@@ -339,6 +369,10 @@ fn commit(
     if !cov.is_empty() {
         store.cover(scan, cov)?;
         cov.clear();
+    }
+    if !failed.is_empty() {
+        store.record_failed(scan, failed)?;
+        failed.clear();
     }
     Ok(ids)
 }
@@ -371,6 +405,7 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         "  {} host(s), {} port(s) tried, {} open, {} request(s)",
         p.hosts, p.ports_done, p.open_ports, p.requests
     )?;
+    write_failed(out, r.run.failed_total.max(r.failed.len() as u64), &r.failed)?;
     if !r.open_ports.is_empty() {
         let mut ports: Vec<String> = r.open_ports.iter().map(|(h, a, p)| format!("{h} {a}:{p}")).collect();
         ports.sort();
@@ -401,6 +436,22 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
     writeln!(out, "  findings seen: {} [{}]", seen.len(), counts.join(", "))?;
     for f in &seen {
         writeln!(out, "  {}  {}  {:<28} {:<28} {}", f.id, f.priority, f.check.as_str(), f.endpoint(), f.title)?;
+    }
+    Ok(())
+}
+
+/// `N unit(s) failed (...)`, then the first [`FAILED_SHOWN`] of them.
+pub(crate) fn write_failed(out: &mut impl Write, total: u64, failed: &[FailedUnit]) -> std::io::Result<()> {
+    if total == 0 {
+        return Ok(());
+    }
+    writeln!(out, "  {total} unit(s) failed: no definite answer, so they covered nothing and closed nothing:")?;
+    for u in failed.iter().take(FAILED_SHOWN) {
+        writeln!(out, "    {u}")?;
+    }
+    let shown = failed.len().min(FAILED_SHOWN) as u64;
+    if total > shown {
+        writeln!(out, "    +{} more (every one is in the audit log, outcome \"failed: ...\")", total - shown)?;
     }
     Ok(())
 }

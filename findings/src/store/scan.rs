@@ -35,6 +35,40 @@ pub struct ScanRun {
     pub complete: bool,
     /// Counts.
     pub counts: ScanCounts,
+    /// Units that got no definite answer (timeout, reset, oversize reply,
+    /// 429/503 ...): they cover nothing and close nothing. At most
+    /// [`MAX_FAILED_KEPT`] are kept; `failed_total` counts them all.
+    #[serde(default)]
+    pub failed: Vec<FailedUnit>,
+    /// How many units failed in all.
+    #[serde(default)]
+    pub failed_total: u64,
+}
+
+/// Failed units kept on a scan record (the rest are only counted).
+pub const MAX_FAILED_KEPT: usize = 500;
+
+/// A unit of work (a check group on an asset) that ran but got no definite
+/// answer, so it covers nothing: recorded on the scan, counted in the summary.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FailedUnit {
+    /// What did not complete: a check id, or a group such as `tls.*`, `http.*`, `svc.*`.
+    pub checks: String,
+    /// Host (name or address).
+    pub host: String,
+    /// Port, when the unit is on one.
+    pub port: Option<u16>,
+    /// Why, as a short sentence fragment (`timeout after 5 s`, `503 Service Unavailable` ...).
+    pub reason: String,
+}
+
+impl std::fmt::Display for FailedUnit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.port {
+            Some(p) => write!(f, "{} on {}:{p}: {}", self.checks, self.host, self.reason),
+            None => write!(f, "{} on {}: {}", self.checks, self.host, self.reason),
+        }
+    }
 }
 
 /// A (check, asset) pair that ran to completion without error in a scan.

@@ -4,7 +4,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::keys::{IndexKeys, decode, encode, host_prefix, status_key};
-use super::scan::{Coverage, ScanCounts, ScanRun, coverage_key, scan_key};
+use super::scan::{Coverage, FailedUnit, ScanCounts, ScanRun, coverage_key, scan_key};
 use super::{Selection, Store};
 use crate::error::StoreError;
 use crate::fingerprint::{FINGERPRINT_VERSION, Normalized, fingerprint_normalized, normalize};
@@ -400,6 +400,8 @@ impl Store {
             targets,
             complete: false,
             counts: ScanCounts::default(),
+            failed: Vec::new(),
+            failed_total: 0,
         };
         self.scans.insert(scan_key(id), encode(&run)).map_err(|e| self.engine(e))?;
         self.flush()?;
@@ -434,6 +436,25 @@ impl Store {
             batch.insert(coverage_key(scan, c), &[]);
         }
         self.coverage.apply_batch(batch).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Record units of `scan` that got no definite answer (kept on the run,
+    /// the first [`MAX_FAILED_KEPT`](super::scan::MAX_FAILED_KEPT) of them,
+    /// and counted). They cover nothing.
+    pub fn record_failed(&self, scan: u64, units: &[FailedUnit]) -> Result<(), StoreError> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut run = self.scan(scan)?;
+        for u in units {
+            if run.failed.len() < super::scan::MAX_FAILED_KEPT && !run.failed.contains(u) {
+                run.failed.push(u.clone());
+            }
+        }
+        run.failed_total += units.len() as u64;
+        self.scans.insert(scan_key(scan), encode(&run)).map_err(|e| self.engine(e))?;
         self.flush()
     }
 

@@ -19,7 +19,10 @@ pub enum Spf {
 
 fn is_spf(txt: &str) -> bool {
     let t = txt.trim_start();
-    t.len() >= 6 && t[..6].eq_ignore_ascii_case("v=spf1") && t[6..].chars().next().is_none_or(|c| c == ' ')
+    // By bytes: a TXT string is the server's, and its sixth byte may fall
+    // inside a multi-byte character (Korean text), where a `str` slice panics.
+    let b = t.as_bytes();
+    b.get(..6).is_some_and(|p| p.eq_ignore_ascii_case(b"v=spf1")) && b.get(6).is_none_or(|&c| c == b' ')
 }
 
 /// Classify the SPF policy among a domain's TXT strings.
@@ -101,6 +104,27 @@ mod tests {
 
     fn v(xs: &[&str]) -> Vec<String> {
         xs.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn multibyte_txt_strings_do_not_panic() {
+        // The sixth byte falls inside a Hangul syllable (3 bytes each).
+        assert_eq!(analyze_spf(&v(&["v=s한국어 메일 정책"])), Spf::Missing);
+        assert_eq!(analyze_spf(&v(&["메일정책 v=spf1 -all"])), Spf::Missing);
+        assert_eq!(analyze_spf(&v(&["v=spf1한 -all"])), Spf::Missing);
+        assert_eq!(analyze_dmarc(&v(&["v=DMA한국; p=none"])), Dmarc::Missing);
+        assert!(matches!(analyze_spf(&v(&["v=spf1 한국 -all"])), Spf::Restrictive(_)));
+    }
+
+    proptest::proptest! {
+        /// No TXT content a server can send panics the mail analysis.
+        #[test]
+        fn mail_analysis_never_panics(txts in proptest::collection::vec(".{0,40}", 0..4), prefix in "(v=spf1|v=DMARC1;|V=sPf1 |)") {
+            let mut all = txts.clone();
+            all.extend(txts.iter().map(|t| format!("{prefix}{t}")));
+            let _ = analyze_spf(&all);
+            let _ = analyze_dmarc(&all);
+        }
     }
 
     #[test]

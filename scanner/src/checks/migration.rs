@@ -17,7 +17,7 @@ use haetae_findings::{Asset, CheckId, Observation};
 use regex::bytes::Regex;
 
 use super::observe;
-use crate::guard::{GuardError, ScopeGuard};
+use crate::guard::ScopeGuard;
 use crate::http::redirect::fetch_following_same_host;
 use crate::http::{FetchError, Followed, HttpClient, Method, Request};
 
@@ -148,12 +148,7 @@ fn page(f: &Followed) -> Page {
 /// A failure that says nothing about the server (time-out, rate limit,
 /// window): the unit is not covered.
 fn transient(e: &FetchError) -> bool {
-    match e {
-        FetchError::Timeout | FetchError::RetryLater(_) => true,
-        FetchError::Guard(GuardError::Failed(why)) => why != "closed",
-        FetchError::Guard(_) => true,
-        FetchError::ExcludedPath(_) | FetchError::Tls(_) | FetchError::Protocol(_) => false,
-    }
+    !e.is_definite()
 }
 
 #[cfg(test)]

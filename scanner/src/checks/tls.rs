@@ -28,19 +28,43 @@ pub(crate) const CHECKS: [CheckId; 9] = [
     CheckId::TlsLegacyProtocol,
 ];
 
+/// The certificate checks: covered only when a chain was read.
+const CERT_CHECKS: [CheckId; 6] = [
+    CheckId::TlsCertExpired,
+    CheckId::TlsCertExpiring,
+    CheckId::TlsCertUntrusted,
+    CheckId::TlsCertHostnameMismatch,
+    CheckId::TlsWeakKey,
+    CheckId::TlsWeakSignature,
+];
+
 /// What one endpoint showed.
 #[derive(Debug, Default)]
 pub(crate) struct TlsReport {
     pub(crate) observations: Vec<Observation>,
-    /// Whether every probe got a definite answer (then all [`CHECKS`] are covered).
-    pub(crate) definite: bool,
-    /// Whether the endpoint speaks TLS.
-    pub(crate) is_tls: bool,
+    /// Whether the endpoint speaks TLS: `Some` on a definite answer (a
+    /// ServerHello or an alert; a complete reply that is not TLS), `None`
+    /// when the first hello got none (timeout, reset, cut short, oversize).
+    pub(crate) speaks: Option<bool>,
+    /// Why `speaks` is unknown.
+    pub(crate) unknown: Option<String>,
+    /// Checks that ran to a definite answer on a TLS endpoint.
+    pub(crate) covered: Vec<CheckId>,
+    /// Check groups that did not, with why (`tls.legacy-protocol`, `tls.cert-*` ...).
+    pub(crate) failed: Vec<(&'static str, String)>,
     /// SHA-256 of the leaf certificate, for change tracking.
     pub(crate) leaf_sha256: Option<String>,
     /// When that certificate expires.
     pub(crate) leaf_not_after: Option<haetae_findings::Timestamp>,
     pub(crate) window_closed: Option<String>,
+}
+
+/// How one hello went.
+enum Hello {
+    /// A reply that answers the question (accepted, refused, not TLS).
+    Answer(Reply, u64),
+    /// No definite answer, and why.
+    Failed(String),
 }
 
 struct Endpoint<'a> {
@@ -51,10 +75,9 @@ struct Endpoint<'a> {
 }
 
 impl Endpoint<'_> {
-    /// One hand-built hello on a fresh, scope-checked connection. `None` when
-    /// the connection itself could not be made (no answer about TLS at all);
-    /// a server that stays silent after a ClientHello is an answer: not TLS.
-    async fn hello(&self, version: Version, suites: &[u16], rep: &mut TlsReport) -> Option<(Reply, u64)> {
+    /// One hand-built hello on a fresh, scope-checked connection. A timeout,
+    /// a reply cut short or past a bound, or a failed connection is no answer.
+    async fn hello(&self, version: Version, suites: &[u16], rep: &mut TlsReport) -> Hello {
         let probe = format!("tls.hello {}", version.name());
         let mut conn = match self.guard.connect(self.host, self.addr, self.port, &probe).await {
             Ok(c) => c,
@@ -62,25 +85,33 @@ impl Endpoint<'_> {
                 if let GuardError::Window(w) = &e {
                     rep.window_closed = Some(w.clone());
                 }
-                rep.definite = false;
-                return None;
+                return Hello::Failed(format!("{} hello: {e}", version.name()));
             }
         };
         let sni = self.host.parse::<IpAddr>().is_err().then_some(self.host);
         let msg = raw::client_hello(version, suites, sni);
-        Some((raw::probe(&mut conn.stream, &msg, self.guard.timeout()).await, conn.audit))
+        match raw::probe(&mut conn.stream, &msg, self.guard.timeout()).await {
+            Reply::Timeout => Hello::Failed(format!(
+                "{} hello: no answer within {} ms",
+                version.name(),
+                self.guard.timeout().as_millis()
+            )),
+            Reply::Failed(why) => Hello::Failed(format!("{} hello: {why}", version.name())),
+            reply => Hello::Answer(reply, conn.audit),
+        }
     }
 }
 
 /// Whether the endpoint answers a ClientHello like a TLS server (one hello;
-/// used when a resumed scan already ran the TLS checks).
-pub(crate) async fn speaks_tls(guard: &ScopeGuard, host: &str, addr: IpAddr, port: u16) -> bool {
+/// used when a resumed scan already ran the TLS checks). `None`: no definite answer.
+pub(crate) async fn speaks_tls(guard: &ScopeGuard, host: &str, addr: IpAddr, port: u16) -> Option<bool> {
     let ep = Endpoint { guard, host, addr, port };
     let mut rep = TlsReport::default();
-    matches!(
-        ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await,
-        Some((Reply::Hello(_) | Reply::Alert { .. }, _))
-    )
+    match ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await {
+        Hello::Answer(Reply::Hello(_) | Reply::Alert { .. }, _) => Some(true),
+        Hello::Answer(Reply::NotTls(_), _) => Some(false),
+        Hello::Answer(..) | Hello::Failed(_) => None,
+    }
 }
 
 pub(crate) async fn check_endpoint(
@@ -91,22 +122,38 @@ pub(crate) async fn check_endpoint(
     opts: &TlsOptions,
 ) -> TlsReport {
     let ep = Endpoint { guard, host, addr, port };
-    let mut rep = TlsReport { definite: true, ..TlsReport::default() };
+    let mut rep = TlsReport::default();
     let eng = guard.scope().engagement.id.clone();
     let asset = || Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
 
     // 0. Is it TLS at all? A TLS 1.2 hello with what any client offers gets a
-    // ServerHello or an alert from a TLS server; anything else is not TLS.
+    // ServerHello or an alert from a TLS server; a complete reply that is not
+    // TLS says it is not. A close without a byte, a timeout or a cut reply
+    // says nothing.
     let mut audit = Vec::new();
     let mut raw_chain: Vec<Vec<u8>> = Vec::new();
-    let Some((first, seq)) = ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await else { return rep };
+    let (first, seq) = match ep.hello(Version::Tls12, &raw::broad_suites(), &mut rep).await {
+        Hello::Answer(r, seq) => (r, seq),
+        Hello::Failed(why) => {
+            rep.unknown = Some(why);
+            return rep;
+        }
+    };
     audit.push(seq);
     match first {
         Reply::Hello(h) => raw_chain = h.certificates,
         Reply::Alert { .. } => {}
-        Reply::Closed | Reply::NotTls(_) | Reply::Timeout => return rep,
+        Reply::NotTls(_) => {
+            rep.speaks = Some(false);
+            return rep;
+        }
+        Reply::Closed => {
+            rep.unknown = Some("the connection was closed without a byte in reply to a ClientHello".to_owned());
+            return rep;
+        }
+        Reply::Timeout | Reply::Failed(_) => return rep,
     }
-    rep.is_tls = true;
+    rep.speaks = Some(true);
 
     // 1. rustls: the chain, verified the normal way and for trust alone.
     let mut inspection = None;
@@ -117,17 +164,25 @@ pub(crate) async fn check_endpoint(
         }
         Err(GuardError::Window(w)) => {
             rep.window_closed = Some(w);
-            rep.definite = false;
             return rep;
         }
         Err(_) => {}
     }
 
-    // 2. Legacy protocols, with what a legacy client offers.
+    // 2. Legacy protocols, with what a legacy client offers. A refusal (an
+    // alert, a close, a reply that is not a ServerHello of that version) is
+    // an answer; a timeout is not.
     let broad = raw::broad_suites();
     let mut legacy = Vec::new();
+    let mut legacy_failed = None;
     for v in [Version::Ssl3, Version::Tls10, Version::Tls11] {
-        let Some((reply, seq)) = ep.hello(v, &broad, &mut rep).await else { continue };
+        let (reply, seq) = match ep.hello(v, &broad, &mut rep).await {
+            Hello::Answer(r, seq) => (r, seq),
+            Hello::Failed(why) => {
+                legacy_failed.get_or_insert(why);
+                continue;
+            }
+        };
         audit.push(seq);
         if let Reply::Hello(h) = reply {
             if h.version == v.wire() {
@@ -143,8 +198,15 @@ pub(crate) async fn check_endpoint(
     // 3. Suites outside Mozilla intermediate: offer only those, enumerate what is picked.
     let mut offer = raw::weak_suites();
     let mut weak = Vec::new();
+    let mut weak_failed = None;
     for _ in 0..MAX_WEAK_SUITES {
-        let Some((reply, seq)) = ep.hello(Version::Tls12, &offer, &mut rep).await else { break };
+        let (reply, seq) = match ep.hello(Version::Tls12, &offer, &mut rep).await {
+            Hello::Answer(r, seq) => (r, seq),
+            Hello::Failed(why) => {
+                weak_failed = Some(why);
+                break;
+            }
+        };
         audit.push(seq);
         let Reply::Hello(h) = reply else { break };
         if raw_chain.is_empty() {
@@ -159,16 +221,20 @@ pub(crate) async fn check_endpoint(
     }
 
     // 4. DHE group size.
-    let dhe = ep.hello(Version::Tls12, &raw::dhe_suites(), &mut rep).await;
     let mut weak_dh = None;
-    if let Some((Reply::Hello(h), seq)) = &dhe {
-        audit.push(*seq);
-        if let Some(bits) = h.dh_bits
-            && bits < 2048
-        {
-            let name = raw::suite(h.cipher).map_or("DHE", |s| s.name);
-            weak_dh = Some(format!("DHE group of {bits} bits (suite {name})"));
+    let mut dh_failed = None;
+    match ep.hello(Version::Tls12, &raw::dhe_suites(), &mut rep).await {
+        Hello::Answer(Reply::Hello(h), seq) => {
+            audit.push(seq);
+            if let Some(bits) = h.dh_bits
+                && bits < 2048
+            {
+                let name = raw::suite(h.cipher).map_or("DHE", |s| s.name);
+                weak_dh = Some(format!("DHE group of {bits} bits (suite {name})"));
+            }
         }
+        Hello::Answer(_, seq) => audit.push(seq),
+        Hello::Failed(why) => dh_failed = Some(why),
     }
 
     // Certificates: from rustls, or from a hand-built handshake when rustls could not talk.
@@ -192,7 +258,26 @@ pub(crate) async fn check_endpoint(
     if let Some(dh) = weak_dh {
         add(CheckId::TlsWeakDh, format!("{host}:{port}: {dh}"));
     }
-    certificate_checks(&mut rep, &chain, verify_error.as_deref(), &trust, host, opts, &eng, asset(), &audit);
+    for (check, group, failed) in [
+        (CheckId::TlsLegacyProtocol, "tls.legacy-protocol", legacy_failed),
+        (CheckId::TlsWeakCipher, "tls.weak-cipher", weak_failed),
+        (CheckId::TlsWeakDh, "tls.weak-dh", dh_failed),
+    ] {
+        match failed {
+            None => rep.covered.push(check),
+            Some(why) => rep.failed.push((group, why)),
+        }
+    }
+    let readable = chain.iter().any(|der| cert::inspect(der).is_ok());
+    if readable {
+        certificate_checks(&mut rep, &chain, verify_error.as_deref(), &trust, host, opts, &eng, asset(), &audit);
+        rep.covered.extend(CERT_CHECKS);
+    } else {
+        rep.failed.push((
+            "tls.cert-*",
+            "no certificate chain could be read (handshake failed, timed out or went past a size bound)".to_owned(),
+        ));
+    }
     rep
 }
 

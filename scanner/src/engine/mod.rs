@@ -17,7 +17,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use haetae_findings::{CheckId, Coverage, Observation};
+use futures_util::FutureExt as _;
+use haetae_findings::{CheckId, Coverage, FailedUnit, Observation};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -92,6 +93,8 @@ pub struct Progress {
     pub requests: u64,
     /// Observations reported.
     pub findings: u64,
+    /// Units that got no definite answer.
+    pub failed: u64,
 }
 
 /// What the engine reports while it runs.
@@ -101,6 +104,9 @@ pub enum ScanEvent {
     Found(Box<Observation>),
     /// A (check, asset) unit ran to completion without error.
     Covered(Coverage),
+    /// A unit ran but got no definite answer (timeout, reset, oversize or
+    /// truncated reply, 429/503, a panic in its probe ...): it covers nothing.
+    Failed(FailedUnit),
     /// Counters.
     Progress(Progress),
     /// The leaf certificate an endpoint presented (for change tracking).
@@ -149,7 +155,9 @@ pub enum Stop {
 /// How the scan ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// Every planned unit ran (only then may the store close unseen findings).
+    /// Every planned unit ran to an end: covered (a definite answer) or
+    /// failed (reported as [`ScanEvent::Failed`]). Only a complete scan may
+    /// close unseen findings, and only on the units it covered.
     pub complete: bool,
     /// Why it stopped early.
     pub stop: Option<Stop>,
@@ -172,6 +180,7 @@ struct Ctx {
     ports_done: AtomicU64,
     open_ports: AtomicU64,
     findings: AtomicU64,
+    failed: AtomicU64,
     /// Open ports that waited for the client to speak: (address, port, speaks TLS).
     web: std::sync::Mutex<Vec<(IpAddr, u16, bool)>>,
     /// The cloud each host's CNAME chain points into (`cloud:<id>` tag).
@@ -224,6 +233,7 @@ impl Ctx {
             open_ports: self.open_ports.load(Ordering::Relaxed),
             requests: s.queries.load(Ordering::Relaxed) + s.connects.load(Ordering::Relaxed),
             findings: self.findings.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
         }
     }
 
@@ -254,10 +264,41 @@ impl Ctx {
         self.send(ScanEvent::Covered(Coverage { check, host: host.to_owned(), port })).await;
     }
 
+    /// A unit got no definite answer: it covers nothing. Reported, counted
+    /// and written to the audit log with the reason.
+    async fn failed(&self, checks: &str, host: &str, addr: Option<IpAddr>, port: Option<u16>, reason: &str) {
+        if self.cancel.is_cancelled() && self.stop.lock().unwrap_or_else(|p| p.into_inner()).is_some() {
+            // Stopped (window, audit): what was cut short is not a probe failure.
+            return;
+        }
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        if let Err(e) = self.guard.record_failure(checks, host, addr, port, reason) {
+            self.note_error(&e);
+        }
+        let unit = FailedUnit { checks: checks.to_owned(), host: host.to_owned(), port, reason: reason.to_owned() };
+        self.send(ScanEvent::Failed(unit)).await;
+    }
+
     async fn tick(&self) {
         let p = self.progress();
         // Progress is best effort: never wait for room in the channel for it.
         let _ = self.events.try_send(ScanEvent::Progress(p));
+    }
+}
+
+/// The message of a panic caught from a task ([`tokio::task::JoinError::into_panic`]).
+pub fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic_text(&*panic)
+}
+
+/// The message of a caught panic.
+pub(crate) fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "no message".to_owned()
     }
 }
 
@@ -294,6 +335,7 @@ pub async fn run(
         ports_done: AtomicU64::new(0),
         open_ports: AtomicU64::new(0),
         findings: AtomicU64::new(0),
+        failed: AtomicU64::new(0),
         web: std::sync::Mutex::new(Vec::new()),
         cloud: std::sync::Mutex::new(HashMap::new()),
         web_needed: std::sync::Mutex::new(HashSet::new()),
@@ -344,7 +386,19 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             return false;
         }
         let skip = |c: &CheckId| ctx.skipped(c, apex, None);
-        let rep = checks::zone::check_zone(&ctx.guard, apex, active, &skip).await;
+        let zone = std::panic::AssertUnwindSafe(checks::zone::check_zone(&ctx.guard, apex, active, &skip));
+        let rep = tokio::select! {
+            r = zone.catch_unwind() => r,
+            _ = ctx.cancel.cancelled() => return false,
+        };
+        let rep = match rep {
+            Ok(rep) => rep,
+            Err(panic) => {
+                let why = format!("the zone checks panicked: {}", panic_text(&*panic));
+                ctx.failed("dns.zone", apex, None, None, &why).await;
+                continue;
+            }
+        };
         if let Some(w) = rep.window_closed {
             ctx.halt(Stop::Window(w));
             return false;
@@ -403,8 +457,8 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     for r in &resolutions {
         let name_checks = [CheckId::DnsDanglingCname, CheckId::DnsPointsOutOfScope];
         if !name_checks.iter().all(|c| ctx.skipped(c, &r.name, None)) {
-            if let ChainEnd::Failed(_) = r.end {
-                complete = false;
+            if let ChainEnd::Failed(why) = &r.end {
+                ctx.failed("dns.names", &r.name, None, None, why).await;
             } else {
                 ctx.found(checks::names::check(r, &scope.engagement.id)).await;
                 for c in name_checks {
@@ -433,6 +487,8 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if active && !legacy_origins(ctx, req, &resolutions).await {
         complete = false;
     }
+    // Units without a definite answer were reported as failed and cover
+    // nothing; the scan is complete when every unit came to an end.
     complete && !ctx.cancel.is_cancelled()
 }
 
@@ -464,6 +520,9 @@ async fn takeovers(ctx: &Arc<Ctx>, resolutions: &[Arc<crate::guard::Resolution>]
         ctx.found(rep.observations).await;
         if !inconclusive {
             ctx.covered(CheckId::DnsTakeover, &r.name, None).await;
+        } else if !ctx.cancel.is_cancelled() {
+            let why = "the provider's endpoint gave no definite answer";
+            ctx.failed(CheckId::DnsTakeover.as_str(), &r.name, None, None, why).await;
         }
     }
 }
@@ -478,7 +537,6 @@ async fn legacy_origins(ctx: &Arc<Ctx>, req: &ScanRequest, resolutions: &[Arc<cr
     let web: Vec<(IpAddr, u16, bool)> = ctx.web.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let check = CheckId::MigrationLegacyOriginLive;
     let eng = scope.engagement.id.clone();
-    let mut definite = true;
     for r in resolutions {
         let mut legacy: BTreeSet<IpAddr> = BTreeSet::new();
         for m in scope.migrations.iter().filter(|m| m.host == r.name) {
@@ -523,11 +581,13 @@ async fn legacy_origins(ctx: &Arc<Ctx>, req: &ScanRequest, resolutions: &[Arc<cr
             }
             if unit_definite {
                 ctx.covered(check.clone(), &r.name, Some(port)).await;
+            } else if !ctx.cancel.is_cancelled() {
+                let why = "a page at the current or a legacy address got no definite answer";
+                ctx.failed(check.as_str(), &r.name, Some(current.addr), Some(port), why).await;
             }
-            definite &= unit_definite;
         }
     }
-    definite
+    !ctx.cancel.is_cancelled()
 }
 
 /// Try the common labels under `apex`; returns the in-scope names that exist.
@@ -579,8 +639,13 @@ async fn resolve_all(ctx: &Arc<Ctx>, names: &BTreeSet<String>) -> Vec<Arc<crate:
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Ok(r) = r {
-            out.push(r);
+        match r {
+            Ok(r) => out.push(r),
+            Err(e) if e.is_panic() => {
+                let why = format!("resolving panicked: {}", panic_message(e.into_panic()));
+                ctx.failed("dns.names", "(a name)", None, None, &why).await;
+            }
+            Err(_) => {}
         }
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use futures_util::StreamExt;
 use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt as _, StreamExt};
 use haetae_findings::{Asset, CheckId, Observation};
 use tokio::task::JoinSet;
 
@@ -87,7 +87,17 @@ async fn port_worker(
             }
             let addr = *addr;
             in_flight.push(async move {
-                let ok = probe_port(ctx, names, addr, port).await;
+                // A probe that panics (a bug, whatever the server sent) is a
+                // failed unit; the scan goes on and commits what it found.
+                let probe = std::panic::AssertUnwindSafe(probe_port(ctx, names, addr, port));
+                let ok = match probe.catch_unwind().await {
+                    Ok(ok) => ok,
+                    Err(panic) => {
+                        let why = format!("the probe panicked: {}", super::panic_text(&*panic));
+                        ctx.failed("port", host, Some(addr), Some(port), &why).await;
+                        true
+                    }
+                };
                 ctx.ports_done.fetch_add(1, Ordering::Relaxed);
                 ok
             });
@@ -102,7 +112,46 @@ async fn port_worker(
 /// Most names whose certificate is inspected on one address and port.
 pub(super) const MAX_TLS_NAMES: usize = 8;
 
-/// Connect, then probe the service. Returns false if the port gave no definite answer.
+/// Consecutive probes of one port without a definite answer before the
+/// rest of its probes are given up (and recorded as failed, with why).
+const BREAKER: u32 = 3;
+
+/// The per-port breaker, and the failed units of a port not yet reported.
+#[derive(Debug, Default)]
+struct PortFaults {
+    /// Consecutive probes without a definite answer.
+    streak: u32,
+    last: String,
+    /// (check group, name, why).
+    failed: Vec<(&'static str, String, String)>,
+}
+
+impl PortFaults {
+    fn fail(&mut self, group: &'static str, name: &str, why: String) {
+        self.streak += 1;
+        self.last.clone_from(&why);
+        self.failed.push((group, name.to_owned(), why));
+    }
+
+    fn ok(&mut self) {
+        self.streak = 0;
+    }
+
+    /// The port proved to be something that rules `group` out (a service
+    /// is no web server, a web server is no Redis): its failures are moot.
+    fn settle(&mut self, group: &str) {
+        self.failed.retain(|(g, _, _)| *g != group);
+    }
+
+    /// Why the port is given up, once the breaker has tripped.
+    fn tripped(&self) -> Option<String> {
+        (self.streak >= BREAKER)
+            .then(|| format!("gave up on the port after {BREAKER} consecutive failures (last: {})", self.last))
+    }
+}
+
+/// Connect, then probe the service. Returns false if the scan was stopped
+/// meanwhile; units without a definite answer are reported as failed.
 async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> bool {
     let Some(host) = names.first().map(String::as_str) else { return true };
     let conn = tokio::select! {
@@ -114,12 +163,18 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
         Err(GuardError::Failed(why)) if why == "closed" => {
             // Definitely not listening: previous service findings here are fixed.
             ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+            for c in services::CHECKS {
+                ctx.covered(c, host, Some(port)).await;
+            }
             cover_tls_and_web(ctx, names, port).await;
             return true;
         }
         Err(e) => {
             ctx.note_error(&e);
-            return false;
+            if !ctx.cancel.is_cancelled() {
+                ctx.failed("port", host, Some(addr), Some(port), &format!("connect: {e}")).await;
+            }
+            return !ctx.cancel.is_cancelled();
         }
     };
     ctx.open_ports.fetch_add(1, Ordering::Relaxed);
@@ -135,32 +190,46 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
         g = ssh::read_greeting(&mut conn.stream, fast) => g,
         _ = ctx.cancel.cancelled() => return false,
     };
-    let (data, definite) = match greeting {
-        ssh::Greeting::Data(d) => (d, true),
-        ssh::Greeting::Failed(_) => return false,
+    let data = match greeting {
+        ssh::Greeting::Data(d) if d.is_empty() => {
+            // Closed at once, without a byte: no answer about anything.
+            let why = "the connection was closed without a byte";
+            ctx.failed("port", host, Some(addr), Some(port), why).await;
+            return true;
+        }
+        ssh::Greeting::Data(d) => d,
+        ssh::Greeting::Failed(why) => {
+            ctx.failed("port", host, Some(addr), Some(port), &format!("reading the greeting: {why}")).await;
+            return true;
+        }
         ssh::Greeting::Silent => {
             let mut stream = conn.stream;
             let rest = wait.saturating_sub(fast);
             let late = async move { ssh::read_greeting(&mut stream, rest).await };
             tokio::pin!(late);
-            let work = silent_port(ctx, names, addr, port);
-            tokio::pin!(work);
-            let mut heard: Option<ssh::Greeting> = None;
-            let (definite, identified) = loop {
-                tokio::select! {
-                    r = &mut work => break r,
-                    g = &mut late, if heard.is_none() => {
-                        // The server spoke after all: what is still being
-                        // probed cannot be TLS or HTTP; stop it.
-                        let spoke = matches!(&g, ssh::Greeting::Data(d) if !d.is_empty());
-                        heard = Some(g);
-                        if spoke {
-                            break (true, false);
+            let mut faults = PortFaults::default();
+            let (identified, heard) = {
+                let work = silent_port(ctx, names, addr, port, &mut faults);
+                tokio::pin!(work);
+                let mut heard: Option<ssh::Greeting> = None;
+                let identified = loop {
+                    tokio::select! {
+                        r = &mut work => break r,
+                        g = &mut late, if heard.is_none() => {
+                            // The server spoke after all: what is still being
+                            // probed cannot be TLS or HTTP; stop it.
+                            let spoke = matches!(&g, ssh::Greeting::Data(d) if !d.is_empty());
+                            heard = Some(g);
+                            if spoke {
+                                break Some(false);
+                            }
                         }
+                        _ = ctx.cancel.cancelled() => return false,
                     }
-                    _ = ctx.cancel.cancelled() => return false,
-                }
+                };
+                (identified, heard)
             };
+            let Some(identified) = identified else { return false };
             let heard = match heard {
                 Some(g) => g,
                 None if identified => ssh::Greeting::Silent,
@@ -171,10 +240,24 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
             };
             match heard {
                 // A slow greeting: handled like a prompt one.
-                ssh::Greeting::Data(d) if !d.is_empty() => (d, definite),
-                _ => {
+                ssh::Greeting::Data(d) if !d.is_empty() => d,
+                _ if identified => {
+                    // TLS, HTTP or a service that waits: not SSH.
+                    report_faults(ctx, host, addr, port, faults).await;
                     ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
-                    return definite;
+                    ctx.tick().await;
+                    return true;
+                }
+                _ => {
+                    // Open, and nothing it said was a definite answer: every
+                    // check on the port is a failed unit, under one reason.
+                    let why = faults.failed.first().map_or_else(
+                        || "no greeting, and no reply to TLS, HTTP or the service probes".to_owned(),
+                        |(g, n, w)| format!("no protocol identified ({g} on {n}: {w})"),
+                    );
+                    ctx.failed("port", host, Some(addr), Some(port), &why).await;
+                    ctx.tick().await;
+                    return true;
                 }
             }
         }
@@ -203,7 +286,21 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     }
     ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
     ctx.tick().await;
-    definite
+    true
+}
+
+/// Report the failed units of a port that was identified.
+async fn report_faults(ctx: &Ctx, _host: &str, addr: IpAddr, port: u16, faults: PortFaults) {
+    for (group, name, why) in faults.failed {
+        ctx.failed(group, &name, Some(addr), Some(port), &why).await;
+    }
+}
+
+fn method_name(m: templates::Method) -> &'static str {
+    match m {
+        templates::Method::Get => "GET",
+        templates::Method::Head => "HEAD",
+    }
 }
 
 /// How long a server that speaks first is given to do so.
@@ -212,60 +309,165 @@ const GREETING_WAIT: Duration = Duration::from_secs(3);
 /// port as one that waits for the client (and keeps listening meanwhile).
 const FAST_GREETING: Duration = Duration::from_millis(100);
 
+/// What the TLS probes of one name said about a port.
+enum TlsSaid {
+    /// It speaks TLS.
+    Yes,
+    /// A complete reply that is not TLS.
+    No,
+    /// No definite answer, and why.
+    Unknown(String),
+    /// The scan was stopped.
+    Stopped,
+}
+
+/// What the content checks said about a port.
+#[derive(Debug, PartialEq, Eq)]
+enum WebSaid {
+    /// Some request got an HTTP answer.
+    Served,
+    /// Definitely not a web server (refused, or a complete reply that is not HTTP).
+    NotWeb,
+    /// No definite answer.
+    Unknown,
+    /// The scan was stopped.
+    Stopped,
+}
+
 /// Probe a port whose server waits for the client: TLS; then HTTP and the
 /// services that wait (Redis, PostgreSQL, MongoDB, RDP), the services first
 /// on their usual ports and otherwise only when HTTP got no answer. Returns
-/// whether the answers were definite, and whether the port proved to be TLS,
-/// HTTP or one of those services.
-async fn silent_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> (bool, bool) {
-    let Some(host) = names.first().map(String::as_str) else { return (true, false) };
-    let mut definite = true;
+/// whether the port proved to be TLS, HTTP or one of those services (`None`:
+/// the scan was stopped). Units without a definite answer go to `faults`;
+/// the caller reports them.
+async fn silent_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, faults: &mut PortFaults) -> Option<bool> {
+    let Some(host) = names.first().map(String::as_str) else { return Some(false) };
     let mut is_tls = false;
+    let mut not_tls = false;
+    // Names whose TLS probes got no definite answer.
+    let mut tls_unknown: Vec<(String, String)> = Vec::new();
     for name in names.iter().take(MAX_TLS_NAMES) {
-        let (d, tls) = tls_endpoint(ctx, name, addr, port).await;
-        definite &= d;
-        is_tls |= tls;
+        if let Some(why) = faults.tripped() {
+            tls_unknown.push((name.clone(), why));
+            continue;
+        }
+        if !is_tls
+            && !not_tls
+            && let Some((_, why)) = tls_unknown.first()
+        {
+            // The port gave the first name's hello no answer: it will not
+            // answer the next one's either (TLS is a property of the port).
+            let why = why.clone();
+            tls_unknown.push((name.clone(), why));
+            continue;
+        }
+        match tls_endpoint(ctx, name, addr, port).await {
+            TlsSaid::Yes => {
+                is_tls = true;
+                faults.ok();
+            }
+            TlsSaid::No => {
+                not_tls = true;
+                faults.ok();
+            }
+            TlsSaid::Unknown(why) => {
+                faults.streak += 1;
+                faults.last.clone_from(&why);
+                tls_unknown.push((name.clone(), why));
+            }
+            TlsSaid::Stopped => return None,
+        }
     }
+    // TLS checks of a name that got no answer: failed while the port may be
+    // TLS; covered once it proves to be something else.
+    let settle_tls = |faults: &mut PortFaults, identified: bool, tls_unknown: Vec<(String, String)>| {
+        let mut cover = Vec::new();
+        for (name, why) in tls_unknown {
+            if identified && !is_tls {
+                cover.push(name);
+            } else {
+                faults.failed.push(("tls.*", name, why));
+            }
+        }
+        cover
+    };
     if is_tls {
         ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, true));
-        let (d, _) = http_endpoint(ctx, names, addr, port, true).await;
-        return (definite && d, true);
+        let web = http_endpoint(ctx, names, addr, port, true, faults).await;
+        if web == WebSaid::Stopped {
+            return None;
+        }
+        settle_tls(faults, true, tls_unknown);
+        return Some(true);
     }
     if services::is_service_port(port) {
-        let (d, found) = service_probes(ctx, host, addr, port).await;
-        if found {
-            // Not a web server: the content checks have nothing to read here.
-            cover_web(ctx, names, port).await;
-            return (definite && d, true);
+        match service_probes(ctx, host, addr, port, faults).await {
+            None => return None,
+            Some(true) => {
+                // Not a web server: the content checks have nothing to read here.
+                faults.settle("http.*");
+                cover_web(ctx, names, port).await;
+                for name in settle_tls(faults, true, tls_unknown) {
+                    cover_tls(ctx, &name, port).await;
+                }
+                return Some(true);
+            }
+            Some(false) => {}
         }
-        definite &= d;
     }
     ctx.web.lock().unwrap_or_else(|p| p.into_inner()).push((addr, port, false));
-    let (d, http) = http_endpoint(ctx, names, addr, port, false).await;
-    definite &= d;
-    if http {
-        // A web server: none of the services that wait for the client.
-        for c in services::CHECKS {
-            ctx.covered(c, host, Some(port)).await;
+    let web = http_endpoint(ctx, names, addr, port, false, faults).await;
+    match web {
+        WebSaid::Stopped => return None,
+        WebSaid::Served => {
+            // A web server: none of the services that wait for the client, and not TLS.
+            faults.settle("svc.*");
+            for c in services::CHECKS {
+                ctx.covered(c, host, Some(port)).await;
+            }
+            for name in settle_tls(faults, true, tls_unknown) {
+                cover_tls(ctx, &name, port).await;
+            }
+            return Some(true);
         }
-        return (definite, true);
+        WebSaid::NotWeb | WebSaid::Unknown => {}
     }
-    if services::is_service_port(port) {
-        return (definite, false);
+    let found = if services::is_service_port(port) {
+        // Probed above, before HTTP.
+        false
+    } else {
+        match service_probes(ctx, host, addr, port, faults).await {
+            None => return None,
+            Some(found) => found,
+        }
+    };
+    // A complete reply that is neither TLS nor HTTP nor a known service is
+    // still an answer: the port speaks something else.
+    let identified = found || (not_tls && web == WebSaid::NotWeb);
+    if found {
+        // A service: no web server, whatever HTTP got.
+        faults.settle("http.*");
+        cover_web(ctx, names, port).await;
     }
-    let (d, found) = service_probes(ctx, host, addr, port).await;
-    (definite && d, found)
+    for name in settle_tls(faults, identified, tls_unknown) {
+        cover_tls(ctx, &name, port).await;
+    }
+    Some(identified)
 }
 
-/// The service probes of a silent port. Returns whether the answers were
-/// definite and whether a service was identified.
-async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> (bool, bool) {
+/// The service probes of a silent port. Returns whether a service was
+/// identified (`None`: the scan was stopped).
+async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: &mut PortFaults) -> Option<bool> {
     if services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port))) {
-        return (true, false);
+        return Some(false);
+    }
+    if let Some(why) = faults.tripped() {
+        faults.failed.push(("svc.*", host.to_owned(), why));
+        return Some(false);
     }
     let rep = tokio::select! {
         r = services::probe_silent(&ctx.guard, host, addr, port) => r,
-        _ = ctx.cancel.cancelled() => return (false, false),
+        _ = ctx.cancel.cancelled() => return None,
     };
     for e in &rep.errors {
         ctx.note_error(e);
@@ -274,22 +476,35 @@ async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16) -> (bool
     let found = !rep.found.is_empty();
     ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
     if rep.definite {
+        faults.ok();
         for c in services::CHECKS {
             ctx.covered(c, host, Some(port)).await;
         }
+    } else {
+        let why = match rep.errors.first() {
+            Some(e) => e.to_string(),
+            None => "no definite answer to the Redis, PostgreSQL, MongoDB or RDP probe (silence, reset or timeout)"
+                .to_owned(),
+        };
+        faults.fail("svc.*", host, why);
     }
-    (rep.definite, found)
+    Some(found)
 }
 
 /// The port definitely serves neither TLS nor HTTP: every TLS and content
 /// check ran (and found nothing) for each name on it.
 async fn cover_tls_and_web(ctx: &Ctx, names: &[String], port: u16) {
     for name in names.iter().take(MAX_TLS_NAMES) {
-        for c in checks::tls::CHECKS {
-            ctx.covered(c, name, Some(port)).await;
-        }
+        cover_tls(ctx, name, port).await;
     }
     cover_web(ctx, names, port).await;
+}
+
+/// The port definitely does not speak TLS for `name`.
+async fn cover_tls(ctx: &Ctx, name: &str, port: u16) {
+    for c in checks::tls::CHECKS {
+        ctx.covered(c, name, Some(port)).await;
+    }
 }
 
 /// The port definitely serves no HTTP: every content check ran (and found
@@ -302,43 +517,66 @@ async fn cover_web(ctx: &Ctx, names: &[String], port: u16) {
     }
 }
 
-/// TLS checks of one name on one endpoint. Returns whether the answers were
-/// definite, and whether the endpoint speaks TLS.
-async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> (bool, bool) {
+/// TLS checks of one name on one endpoint: what they said about the port.
+/// The checks that got a definite answer are covered; the rest are failed units.
+async fn tls_endpoint(ctx: &Ctx, name: &str, addr: IpAddr, port: u16) -> TlsSaid {
     if checks::tls::CHECKS.iter().all(|c| ctx.skipped(c, name, Some(port))) {
         // Resumed: reported before; only whether it is TLS is needed.
         let is_tls = tokio::select! {
             t = checks::tls::speaks_tls(&ctx.guard, name, addr, port) => t,
-            _ = ctx.cancel.cancelled() => return (false, false),
+            _ = ctx.cancel.cancelled() => return TlsSaid::Stopped,
         };
-        return (true, is_tls);
+        return match is_tls {
+            Some(true) => TlsSaid::Yes,
+            Some(false) => TlsSaid::No,
+            None => TlsSaid::Unknown("no definite answer to a ClientHello".to_owned()),
+        };
     }
     let rep = tokio::select! {
         r = checks::tls::check_endpoint(&ctx.guard, name, addr, port, &ctx.tls) => r,
-        _ = ctx.cancel.cancelled() => return (false, false),
+        _ = ctx.cancel.cancelled() => return TlsSaid::Stopped,
     };
     if let Some(w) = rep.window_closed {
         ctx.halt(Stop::Window(w));
-        return (false, false);
+        return TlsSaid::Stopped;
     }
-    let is_tls = rep.is_tls;
     ctx.found(rep.observations).await;
     if let Some(sha256) = rep.leaf_sha256 {
         let not_after = rep.leaf_not_after;
         ctx.send(ScanEvent::Certificate { host: name.to_owned(), port, sha256, not_after }).await;
     }
-    if rep.definite {
-        for c in checks::tls::CHECKS {
-            ctx.covered(c, name, Some(port)).await;
+    match rep.speaks {
+        Some(true) => {
+            for c in rep.covered {
+                ctx.covered(c, name, Some(port)).await;
+            }
+            for (group, why) in rep.failed {
+                ctx.failed(group, name, Some(addr), Some(port), &why).await;
+            }
+            TlsSaid::Yes
         }
+        Some(false) => {
+            cover_tls(ctx, name, port).await;
+            TlsSaid::No
+        }
+        None => TlsSaid::Unknown(rep.unknown.unwrap_or_else(|| "no definite answer to a ClientHello".to_owned())),
     }
-    (rep.definite, is_tls)
 }
 
 /// Content checks (templates) on a web server, for each name served there.
-/// Returns whether every request got a definite answer.
-async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, https: bool) -> (bool, bool) {
-    let Some(client) = &ctx.http else { return (false, false) };
+/// A template is covered only when every response it reads was definite (a
+/// whole answer, not 429/503, not cut at the cap); requests that got none
+/// are failed units (`http.*` per name), and [`BREAKER`] failures in a row
+/// give the port up.
+async fn http_endpoint(
+    ctx: &Ctx,
+    names: &[String],
+    addr: IpAddr,
+    port: u16,
+    https: bool,
+    faults: &mut PortFaults,
+) -> WebSaid {
+    let Some(client) = &ctx.http else { return WebSaid::Unknown };
     let scheme = if https { "https" } else { "http" };
     let keys = ctx.templates.requests_for(scheme, port);
     // Each template is evaluated as soon as its last request is done, and a
@@ -374,13 +612,22 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
         }
     }
     let eng = ctx.guard.scope().engagement.id.clone();
-    let mut definite = true;
     // Whether any request got an HTTP answer: the port is a web server.
     let mut served = false;
+    // Whether every name got a definite "not a web server".
+    let mut not_web = true;
     for name in names.iter().take(MAX_TLS_NAMES) {
         if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port))) {
+            not_web = false;
             continue;
         }
+        if let Some(why) = faults.tripped() {
+            faults.failed.push(("http.*", name.clone(), why));
+            not_web = false;
+            continue;
+        }
+        // Requests of this name that got no definite answer, and the first reason.
+        let (mut lost, mut first_why) = (0usize, None::<String>);
         let mut responses: Vec<Option<(templates::Response, u64)>> = vec![None; keys.len()];
         let mut failed = vec![false; keys.len()];
         let (mut answered, mut any_failed) = (0usize, false);
@@ -391,7 +638,17 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
         let mut session = crate::http::Session::new();
         for (i, key) in keys.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
-                return (false, served);
+                return WebSaid::Stopped;
+            }
+            if let Some(why) = faults.tripped() {
+                // The port is given up: what is left of this name is lost.
+                for f in failed.iter_mut().skip(i) {
+                    *f = true;
+                }
+                lost += keys.len() - i;
+                first_why.get_or_insert(why);
+                any_failed = true;
+                break;
             }
             let req = HttpRequest {
                 https,
@@ -407,6 +664,31 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
             };
             match client.fetch_in(&ctx.guard, &mut session, &req).await {
                 Ok(r) => {
+                    // A whole answer, but one that vouches for nothing: the
+                    // server is busy (429/503), or the body was cut at the cap.
+                    // Templates still read it (a match is a finding); none
+                    // that needs it is covered.
+                    let busy = matches!(r.status, 429 | 503);
+                    if busy || r.truncated {
+                        failed[i] = true;
+                        any_failed = true;
+                        lost += 1;
+                        let why = if busy {
+                            format!("{} {}: HTTP {}", method_name(key.method), key.path, r.status)
+                        } else {
+                            format!(
+                                "{} {}: body over the {} KiB cap",
+                                method_name(key.method),
+                                key.path,
+                                crate::http::BODY_CAP / 1024
+                            )
+                        };
+                        faults.streak += u32::from(busy);
+                        faults.last.clone_from(&why);
+                        first_why.get_or_insert(why);
+                    } else {
+                        faults.ok();
+                    }
                     let url = format!("{scheme}://{name}:{port}{}", key.path);
                     let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
                     responses[i] = Some((resp, r.audit));
@@ -416,15 +698,29 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
                 Err(FetchError::ExcludedPath(_)) => {}
                 Err(FetchError::Guard(GuardError::Window(w))) => {
                     ctx.halt(Stop::Window(w));
-                    return (false, served);
+                    return WebSaid::Stopped;
                 }
-                Err(_) if answered == 0 && !any_failed => {
-                    // The first request (GET /) got no HTTP answer: not a web
-                    // server. Nothing to check, and that is definite.
+                Err(e) if e.is_definite() && answered == 0 && !any_failed => {
+                    // The first request (GET /) got a definite "no HTTP here"
+                    // (refused, or a whole reply that is not HTTP).
                     break;
                 }
-                Err(_) => {
+                Err(e) => {
+                    if let FetchError::Guard(g) = &e {
+                        ctx.note_error(g);
+                    }
+                    let why = format!("{} {}: {e}", method_name(key.method), key.path);
                     failed[i] = true;
+                    lost += 1;
+                    faults.streak += 1;
+                    faults.last.clone_from(&why);
+                    first_why.get_or_insert(why);
+                    if answered == 0 && !any_failed {
+                        // The first request got no answer at all: whether
+                        // this is a web server is unknown; ask no more.
+                        any_failed = true;
+                        break;
+                    }
                     any_failed = true;
                 }
             }
@@ -455,8 +751,6 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
                 }
                 if mine.iter().all(|&k| !failed[k]) {
                     ctx.covered(t.id.clone(), name, Some(port)).await;
-                } else {
-                    definite = false;
                 }
             }
             while freed <= i {
@@ -467,15 +761,26 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
             }
         }
         if answered == 0 {
-            definite &= !any_failed;
-            if !any_failed {
+            if any_failed {
+                not_web = false;
+                let why = first_why.unwrap_or_else(|| "no HTTP answer".to_owned());
+                faults.failed.push(("http.*", name.clone(), why));
+            } else {
+                // Not a web server for this name: nothing to check, and that is definite.
                 for (t, _, _) in &plans {
                     ctx.covered(t.id.clone(), name, Some(port)).await;
                 }
             }
             continue;
         }
-        if !https && !ctx.skipped(&CheckId::HttpNoHttpsRedirect, name, Some(port)) {
+        not_web = false;
+        if lost > 0 {
+            let why = first_why.unwrap_or_default();
+            let why = format!("{lost} of {} requests got no definite answer (first: {why})", keys.len());
+            faults.failed.push(("http.*", name.clone(), why));
+        }
+        let root_ok = root.is_some_and(|r| !failed[r] && responses[r].is_some());
+        if !https && root_ok && !ctx.skipped(&CheckId::HttpNoHttpsRedirect, name, Some(port)) {
             let got: Vec<(RequestKey, templates::Response, u64)> = root
                 .and_then(|r| responses[r].take().map(|(resp, audit)| (keys[r].clone(), resp, audit)))
                 .into_iter()
@@ -486,5 +791,11 @@ async fn http_endpoint(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, htt
             ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
         }
     }
-    (definite, served)
+    if served {
+        WebSaid::Served
+    } else if not_web {
+        WebSaid::NotWeb
+    } else {
+        WebSaid::Unknown
+    }
 }

@@ -11,6 +11,7 @@
 //! - writes one audit record per query and per connection attempt, allowed or
 //!   refused, with the reason and the outcome.
 
+mod failure;
 mod limits;
 mod net;
 mod resolve;
@@ -99,6 +100,9 @@ pub struct Connected {
     pub stream: TcpStream,
     /// Audit record id of the attempt.
     pub audit: u64,
+    /// When the attempt began (after the rate limits let it go): the start
+    /// of the exchange's deadline (`timeout_ms` covers connect to last byte).
+    pub started: tokio::time::Instant,
 }
 
 /// Counters for progress displays and benchmarks.
@@ -414,6 +418,7 @@ impl ScopeGuard {
             return Err(self.refuse(attempt, e));
         }
         self.stats.connects.fetch_add(1, Ordering::Relaxed);
+        let started = tokio::time::Instant::now();
         let result = net::tcp_connect(SocketAddr::new(addr, port), self.timeout).await;
         let outcome = match &result {
             Ok(_) => "connected".to_owned(),
@@ -421,7 +426,7 @@ impl ScopeGuard {
         };
         let seq = self.record(self.entry(attempt, Verdict::Allowed, "in scope", &outcome))?;
         match result {
-            Ok(stream) => Ok(Connected { stream, audit: seq }),
+            Ok(stream) => Ok(Connected { stream, audit: seq, started }),
             Err(NetError::Refused) => Err(GuardError::Failed("closed".into())),
             Err(e) => Err(GuardError::Failed(e.to_string())),
         }

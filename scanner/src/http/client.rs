@@ -33,6 +33,9 @@ use crate::tls::handshake::provider;
 pub const BODY_CAP: usize = 1 << 20;
 /// Longest `Retry-After` honoured before giving up on a host for this request.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// Most time spent waiting on `Retry-After` for one host in all (per
+/// client, i.e. per scan); past it a 429/503 is a failed request at once.
+pub const RETRY_BUDGET: Duration = Duration::from_secs(30);
 
 /// HTTP requests written by every client of this process.
 static REQUESTS_SENT: AtomicU64 = AtomicU64::new(0);
@@ -105,15 +108,41 @@ pub enum FetchError {
     /// TLS failed.
     #[error("TLS: {0}")]
     Tls(String),
-    /// Not HTTP, or broken.
+    /// A complete reply that is not HTTP: the port is not a web server.
+    #[error("not HTTP: {0}")]
+    NotHttp(String),
+    /// Broken or cut short (reset, truncated body, oversize head ...): no definite answer.
     #[error("{0}")]
     Protocol(String),
-    /// No answer in time.
-    #[error("timeout")]
-    Timeout,
+    /// No whole answer within the deadline (`timeout_ms`, connect to last byte).
+    #[error("no whole answer within {0} ms")]
+    Timeout(u64),
     /// The server asked us to come back later than we wait.
     #[error("server asked to retry after {0} s; not waiting that long")]
     RetryLater(u64),
+    /// The server asked us to come back later, and the host's waiting budget is spent.
+    #[error("server asked to retry after {0} s; the {1} s Retry-After budget for this host is spent")]
+    RetryBudget(u64, u64),
+}
+
+impl FetchError {
+    /// Whether the failure is itself a definite answer about the endpoint:
+    /// the connection was refused (nothing listens), the reply was complete
+    /// and not HTTP, or the scope excludes the path. Everything else (a
+    /// timeout, a reset, a TLS failure, a cut or oversize reply, a
+    /// `Retry-After` not waited for) says nothing and covers nothing.
+    pub fn is_definite(&self) -> bool {
+        match self {
+            FetchError::Guard(GuardError::Failed(why)) => why == "closed",
+            FetchError::NotHttp(_) | FetchError::ExcludedPath(_) => true,
+            FetchError::Guard(_)
+            | FetchError::Tls(_)
+            | FetchError::Protocol(_)
+            | FetchError::Timeout(_)
+            | FetchError::RetryLater(_)
+            | FetchError::RetryBudget(..) => false,
+        }
+    }
 }
 
 /// Accepts any certificate: certificate problems are the TLS checks' business,
@@ -235,6 +264,8 @@ pub struct HttpClient {
     user_agent: String,
     tls: TlsConnector,
     body_cap: usize,
+    /// `Retry-After` time already waited, per host.
+    waited: std::sync::Mutex<std::collections::HashMap<String, Duration>>,
 }
 
 impl HttpClient {
@@ -254,6 +285,7 @@ impl HttpClient {
             ),
             tls: TlsConnector::from(Arc::new(config)),
             body_cap: BODY_CAP,
+            waited: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -288,8 +320,17 @@ impl HttpClient {
         if matches!(first.status, 429 | 503)
             && let Some(wait) = first.header("retry-after").and_then(|v| v.trim().parse::<u64>().ok())
         {
-            if Duration::from_secs(wait) > MAX_RETRY_AFTER {
+            let pause = Duration::from_secs(wait);
+            if pause > MAX_RETRY_AFTER {
                 return Err(FetchError::RetryLater(wait));
+            }
+            {
+                let mut waited = self.waited.lock().unwrap_or_else(|p| p.into_inner());
+                let spent = waited.entry(req.host.to_owned()).or_default();
+                if *spent + pause > RETRY_BUDGET {
+                    return Err(FetchError::RetryBudget(wait, RETRY_BUDGET.as_secs()));
+                }
+                *spent += pause;
             }
             // Idle connections are closed by servers; do not hold one over the wait.
             session.live = None;
@@ -305,7 +346,9 @@ impl HttpClient {
         session: &mut Session,
         req: &Request<'_>,
     ) -> Result<HttpResponse, FetchError> {
-        let limit = guard.timeout().saturating_mul(3);
+        // `timeout_ms` bounds one whole exchange, connect to last byte.
+        let limit = guard.timeout();
+        let timeout = || FetchError::Timeout(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
         let reuse = session.live.take().filter(|l| l.serves(req));
         // The connection was checked against the scope when it was opened, and
         // scope and resolution do not change during a scan; the authorization
@@ -314,7 +357,7 @@ impl HttpClient {
         if let Some(mut live) = reuse.filter(|_| guard.window().is_ok()) {
             guard.pace(req.host, req.addr).await;
             let exchange = tokio::time::timeout(limit, self.exchange(&mut live, req, true, !session.close));
-            match exchange.await.map_err(|_| FetchError::Timeout)? {
+            match exchange.await.map_err(|_| timeout())? {
                 Exchange::Done(mut resp, keep) => {
                     resp.audit = live.audit;
                     if keep {
@@ -333,6 +376,7 @@ impl HttpClient {
         let conn = guard.connect(req.host, req.addr, req.port, probe).await?;
         // The guard took this request's token when it opened the connection.
         session.connections += 1;
+        let deadline = conn.started + limit;
         let work = async {
             let stream: Box<dyn Io> = if req.https {
                 let name = ServerName::try_from(req.host.trim_end_matches('.').to_owned())
@@ -360,7 +404,7 @@ impl HttpClient {
                 Exchange::Failed(e) => Err(e),
             }
         };
-        let (resp, live) = tokio::time::timeout(limit, work).await.map_err(|_| FetchError::Timeout)??;
+        let (resp, live) = tokio::time::timeout_at(deadline, work).await.map_err(|_| timeout())??;
         session.live = live;
         Ok(resp)
     }
@@ -411,7 +455,10 @@ impl HttpClient {
                     continue;
                 }
                 Ok(h) => break h,
-                Err(ParseError::Bad(why)) => return broken(why),
+                Err(ParseError::Bad(why)) if reused => return broken(why),
+                // A fresh connection's first bytes that are not HTTP: a definite answer.
+                Err(ParseError::Bad(why)) => return Exchange::Failed(FetchError::NotHttp(why)),
+                Err(ParseError::TooLong(why)) => return Exchange::Failed(FetchError::Protocol(why)),
                 Err(ParseError::Incomplete) => {}
             }
             match read_more(stream, buf, MAX_HEAD + READ_SIZE).await {
@@ -440,6 +487,12 @@ impl HttpClient {
                     }
                 }
                 let truncated = n > cap as u64;
+                if body.len() < want {
+                    return Exchange::Failed(FetchError::Protocol(format!(
+                        "body cut short: {} of {n} bytes, then the connection closed",
+                        body.len()
+                    )));
+                }
                 clean_end = !truncated && rest.len() as u64 <= n && body.len() as u64 == n;
                 body.truncate(want);
                 (body, truncated)
@@ -465,7 +518,9 @@ impl HttpClient {
                             break (data, false);
                         }
                         Chunked::Capped => break (data, true),
-                        Chunked::Bad => break (data, false),
+                        Chunked::Bad => {
+                            return Exchange::Failed(FetchError::Protocol("malformed chunked body".into()));
+                        }
                         Chunked::Partial | Chunked::Last => {}
                     }
                     // Chunk framing costs a few bytes per chunk; bound the raw bytes too.
@@ -474,7 +529,10 @@ impl HttpClient {
                         break (data, truncated);
                     }
                     if read_more(stream, &mut raw, cap.saturating_mul(2) + READ_SIZE).await.unwrap_or(0) == 0 {
-                        break (data, false);
+                        return Exchange::Failed(FetchError::Protocol(format!(
+                            "chunked body cut short after {} bytes",
+                            data.len()
+                        )));
                     }
                 }
             }

@@ -36,13 +36,19 @@ pub enum ParseError {
     /// Not an HTTP response.
     #[error("not an HTTP/1.x response: {0}")]
     Bad(String),
+    /// An HTTP head past the size bound: no definite answer.
+    #[error("{0}")]
+    TooLong(String),
 }
 
 /// Parse the head at the start of `buf`.
 pub fn parse_head(buf: &[u8]) -> Result<Head, ParseError> {
     let end = match buf.windows(4).position(|w| w == b"\r\n\r\n") {
         Some(i) => i + 4,
-        None if buf.len() > MAX_HEAD => return Err(ParseError::Bad("header section over 64 KiB".into())),
+        None if buf.len() > MAX_HEAD && buf.starts_with(b"HTTP/") => {
+            return Err(ParseError::TooLong("response header section over 64 KiB".into()));
+        }
+        None if buf.len() > MAX_HEAD => return Err(ParseError::Bad("no HTTP head within 64 KiB".into())),
         None => {
             if buf.len() >= 5 && !buf.starts_with(b"HTTP/") {
                 return Err(ParseError::Bad("does not start with HTTP/".into()));
@@ -200,6 +206,9 @@ mod tests {
         assert!(matches!(parse_head(b"SSH-2.0-OpenSSH\r\n\r\n"), Err(ParseError::Bad(_))));
         assert!(matches!(parse_head(b"HTTP/1.1 abc\r\n\r\n"), Err(ParseError::Bad(_))));
         assert!(matches!(parse_head(&vec![b'H'; MAX_HEAD + 1]), Err(ParseError::Bad(_))));
+        let mut long = b"HTTP/1.1 200 OK\r\n".to_vec();
+        long.resize(MAX_HEAD + 1, b'a');
+        assert!(matches!(parse_head(&long), Err(ParseError::TooLong(_))));
     }
 
     #[test]

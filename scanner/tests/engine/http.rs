@@ -117,7 +117,9 @@ async fn retry_after_is_honoured_or_declined_and_garbage_is_an_error() {
     let e = client.fetch(&g, &get(port, "/")).await.unwrap_err();
     assert_eq!(e, FetchError::RetryLater(120));
     let e = client.fetch(&g, &get(port, "/")).await.unwrap_err();
-    assert!(matches!(e, FetchError::Protocol(_)), "{e:?}");
+    // A whole reply that is not HTTP is itself a definite answer.
+    assert!(matches!(e, FetchError::NotHttp(_)), "{e:?}");
+    assert!(e.is_definite());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -203,7 +203,7 @@ async fn stray_bytes_on_a_kept_connection_are_not_taken_for_a_response() {
     let (port, _) = server(|_, _, _| (b"SSH-2.0-OpenSSH_9.6\r\n\r\n".to_vec(), After::Keep)).await;
     let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
     let e = client.fetch_in(&g, &mut Session::new(), &req(port, Method::Get, "/")).await.unwrap_err();
-    assert!(matches!(e, FetchError::Protocol(_)), "{e:?}");
+    assert!(matches!(e, FetchError::NotHttp(_)), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

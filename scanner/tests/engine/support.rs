@@ -20,6 +20,7 @@ pub(crate) struct Run {
     pub(crate) outcome: Outcome,
     pub(crate) found: Vec<Observation>,
     pub(crate) covered: Vec<haetae_findings::Coverage>,
+    pub(crate) failed: Vec<haetae_findings::FailedUnit>,
     pub(crate) audit_path: std::path::PathBuf,
     pub(crate) guard: Arc<ScopeGuard>,
     _dir: tempfile::TempDir,
@@ -44,11 +45,13 @@ pub(crate) async fn scan(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clo
     let task = tokio::spawn(engine::run(guard.clone(), req, tx, cancel));
     let mut found = Vec::new();
     let mut covered = Vec::new();
+    let mut failed = Vec::new();
     let collect = async {
         while let Some(ev) = rx.recv().await {
             match ev {
                 ScanEvent::Found(o) => found.push(*o),
                 ScanEvent::Covered(c) => covered.push(c),
+                ScanEvent::Failed(u) => failed.push(u),
                 _ => {}
             }
         }
@@ -56,7 +59,7 @@ pub(crate) async fn scan(scope: Scope, ns: Vec<std::net::SocketAddr>, clock: Clo
     tokio::time::timeout(Duration::from_secs(60), collect).await.expect("scan did not finish");
     let outcome = task.await.unwrap();
     guard.sync_audit().unwrap();
-    Run { outcome, found, covered, audit_path: dir.path().join("audit.jsonl"), guard, _dir: dir }
+    Run { outcome, found, covered, failed, audit_path: dir.path().join("audit.jsonl"), guard, _dir: dir }
 }
 
 pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {

@@ -55,8 +55,34 @@ pub(super) fn draw(frame: &mut Frame<'_>, body: Rect, app: &App, theme: Theme) {
 }
 
 fn past_scans(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
-    let header = Row::new(["Scan", "Started", "Ended", "Result", "New", "Seen", "Fixed", "Reopened", "Targets"])
-        .style(theme.heading());
+    // The latest scan's failed units (no definite answer: they covered and
+    // closed nothing), under the table.
+    let latest_failed = app.scans.last().filter(|s| s.failed_total > 0);
+    let area = match latest_failed {
+        Some(s) => {
+            let shown = s.failed.len().min(5);
+            let more = usize::try_from(s.failed_total).unwrap_or(usize::MAX) > shown;
+            let lines = 1 + shown + usize::from(more);
+            let [table, failed] = Layout::vertical([Constraint::Min(3), Constraint::Length(lines as u16)]).areas(area);
+            let mut text = vec![Line::styled(
+                format!(
+                    " Scan {}: {} unit(s) failed (no definite answer; they covered and closed nothing)",
+                    s.id, s.failed_total
+                ),
+                theme.heading(),
+            )];
+            text.extend(s.failed.iter().take(shown).map(|u| Line::raw(format!("   {u}"))));
+            if more {
+                text.push(Line::raw(format!("   +{} more in the audit log", s.failed_total - shown as u64)));
+            }
+            frame.render_widget(Paragraph::new(text), failed);
+            table
+        }
+        None => area,
+    };
+    let header =
+        Row::new(["Scan", "Started", "Ended", "Result", "New", "Seen", "Fixed", "Reopened", "Failed", "Targets"])
+            .style(theme.heading());
     let rows: Vec<Row> = app
         .scans
         .iter()
@@ -76,6 +102,7 @@ fn past_scans(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
                 s.counts.seen.to_string(),
                 s.counts.fixed.to_string(),
                 s.counts.reopened.to_string(),
+                s.failed_total.to_string(),
                 s.targets.join(" "),
             ])
         })
@@ -89,6 +116,7 @@ fn past_scans(frame: &mut Frame<'_>, area: Rect, app: &App, theme: Theme) {
         Constraint::Length(5),
         Constraint::Length(5),
         Constraint::Length(8),
+        Constraint::Length(6),
         Constraint::Min(10),
     ];
     let block = Block::default().title(Span::styled(" Scans in this store ", theme.heading()));

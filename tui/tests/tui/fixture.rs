@@ -106,6 +106,17 @@ pub(crate) fn scans() -> Vec<ScanRun> {
             targets: vec!["agency.test".to_owned()],
             complete: true,
             counts: ScanCounts { new: 8 / id, seen: 8, updated: 0, fixed: id - 1, reopened: u64::from(id == 3) },
+            failed: if id == 3 {
+                vec![haetae_findings::FailedUnit {
+                    checks: "tls.*".to_owned(),
+                    host: "slow.agency.test".to_owned(),
+                    port: Some(443),
+                    reason: "TLS1.2 hello: no answer within 5000 ms".to_owned(),
+                }]
+            } else {
+                Vec::new()
+            },
+            failed_total: u64::from(id == 3),
         })
         .collect()
 }

@@ -221,6 +221,9 @@ pub(crate) async fn probe_silent(guard: &ScopeGuard, host: &str, addr: IpAddr, p
         report.found.extend(o.found);
         report.errors.extend(o.error);
     }
+    // One service per port: once one is identified, the others' silence is
+    // an answer too.
+    report.definite |= !report.found.is_empty();
     report
 }
 
@@ -254,7 +257,7 @@ impl Probe<'_> {
         let ping =
             exchange(&mut conn.stream, wire::REDIS_PING, self.wait, REDIS_PING_CAP, |d| wire::first_line(d).is_some())
                 .await;
-        if ping.end == End::Failed {
+        if no_answer(&ping) {
             return Outcome::indefinite();
         }
         if wire::redis_ping(&ping.data) != wire::RedisPing::Pong {
@@ -276,7 +279,7 @@ impl Probe<'_> {
             Err(o) => return o,
         };
         let first = exchange(&mut conn.stream, &wire::PG_SSL_REQUEST, self.wait, 64, |d| !d.is_empty()).await;
-        if first.end == End::Failed {
+        if no_answer(&first) {
             return Outcome::indefinite();
         }
         let Some(tls) = wire::pg_ssl_answer(&first.data).filter(|_| first.end == End::Complete) else {
@@ -308,7 +311,7 @@ impl Probe<'_> {
         let mut asked = "hello";
         let msg = wire::mongo_command(MONGO_HELLO_ID, asked);
         let r = exchange(&mut conn.stream, &msg, self.wait, wire::MONGO_CAP, wire::mongo_complete).await;
-        if r.end == End::Failed {
+        if no_answer(&r) {
             return Outcome::indefinite();
         }
         let Some(mut hello) = wire::mongo_reply(&r.data, MONGO_HELLO_ID) else { return Outcome::nothing() };
@@ -338,7 +341,7 @@ impl Probe<'_> {
         let r =
             exchange(&mut conn.stream, &wire::RDP_CONNECTION_REQUEST, self.wait, wire::RDP_CAP, wire::tpkt_complete)
                 .await;
-        if r.end == End::Failed {
+        if no_answer(&r) {
             return Outcome::indefinite();
         }
         let Some(confirm) = wire::rdp_confirm(&r.data) else { return Outcome::nothing() };
@@ -382,6 +385,13 @@ fn end_of(e: &std::io::Error) -> End {
         | ErrorKind::UnexpectedEof => End::Closed,
         _ => End::Failed,
     }
+}
+
+/// Whether a read is no answer at all: an I/O failure, or silence or a
+/// close (or reset) before a single byte. A server that says anything, even
+/// something that is not the protocol asked, has answered.
+fn no_answer(r: &Read) -> bool {
+    r.end == End::Failed || (r.data.is_empty() && matches!(r.end, End::Silent | End::Closed))
 }
 
 /// Send `msg`, then read the reply (see [`read_reply`]).

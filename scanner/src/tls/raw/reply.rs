@@ -59,6 +59,10 @@ pub enum Reply {
     NotTls(String),
     /// Nothing conclusive within the time allowed.
     Timeout,
+    /// No definite answer: the reply looked like TLS but was cut short or
+    /// went past a size bound before any ServerHello. It says nothing about
+    /// whether the port speaks TLS.
+    Failed(String),
 }
 
 /// How far a server's flight has been read.
@@ -130,7 +134,7 @@ impl FlightParser {
         } else if self.seen == 0 {
             Reply::Closed
         } else {
-            Reply::NotTls(format!("truncated reply: {} bytes, then the connection closed", self.seen))
+            Reply::Failed(format!("truncated reply: {} bytes, then the connection closed", self.seen))
         };
         self.done = Some(reply.clone());
         reply
@@ -160,7 +164,7 @@ impl FlightParser {
                 break None;
             };
             if len > MAX_RECORD {
-                break Some(not_tls(format!("record of {len} bytes")));
+                break Some(self.cut(format!("a record of {len} bytes, over the {MAX_RECORD}-byte limit")));
             }
             let Some(fragment) = rest.get(RECORD_HEADER..RECORD_HEADER + len) else {
                 break None;
@@ -174,8 +178,18 @@ impl FlightParser {
         self.pending = pending;
         self.pending.drain(..pos.min(self.pending.len()));
         match outcome {
-            None if over => Some(not_tls(format!("no ServerHelloDone within {} KiB", MAX_FLIGHT / 1024))),
+            None if over => Some(self.cut(format!("no ServerHelloDone within {} KiB", MAX_FLIGHT / 1024))),
             outcome => outcome,
+        }
+    }
+
+    /// The flight went past a bound: after a ServerHello the server speaks
+    /// TLS (what was read stands, the rest, e.g. an oversize certificate
+    /// chain, is missing); before one, there is no definite answer.
+    fn cut(&self, reason: String) -> Reply {
+        match &self.hello {
+            Some(hello) => Reply::Hello(hello.clone()),
+            None => Reply::Failed(reason),
         }
     }
 
@@ -231,7 +245,9 @@ impl FlightParser {
             };
             let len = usize::from(header[1]) << 16 | usize::from(header[2]) << 8 | usize::from(header[3]);
             if len > MAX_MESSAGE {
-                break Some(not_tls(format!("handshake message of {len} bytes")));
+                break Some(
+                    self.cut(format!("a handshake message of {len} bytes, over the {} KiB limit", MAX_MESSAGE / 1024)),
+                );
             }
             let Some(body) = rest.get(MESSAGE_HEADER..MESSAGE_HEADER + len) else {
                 break None;

@@ -124,6 +124,7 @@ fn assert_incomplete_prefixes(bytes: &[u8]) {
 fn normalized(f: Flight) -> Flight {
     match f {
         Flight::Done(Reply::NotTls(_)) => Flight::Done(Reply::NotTls(String::new())),
+        Flight::Done(Reply::Failed(_)) => Flight::Done(Reply::Failed(String::new())),
         other => other,
     }
 }
@@ -480,12 +481,18 @@ fn garbage_is_not_tls() {
 fn bounds_are_enforced_early() {
     // A record length beyond 2^14+2048: decided from the header alone.
     let len = u16::try_from(MAX_RECORD + 1).unwrap().to_be_bytes();
-    assert!(matches!(parse_flight(&[22, 3, 3, len[0], len[1]]), Flight::Done(Reply::NotTls(_))));
+    assert!(matches!(parse_flight(&[22, 3, 3, len[0], len[1]]), Flight::Done(Reply::Failed(_))));
     let len = u16::try_from(MAX_RECORD).unwrap().to_be_bytes();
     assert_eq!(parse_flight(&[22, 3, 3, len[0], len[1]]), Flight::Incomplete);
     // A handshake message beyond 128 KiB: decided from its header.
     let hdr = [2, u24(MAX_MESSAGE + 1)[0], u24(MAX_MESSAGE + 1)[1], u24(MAX_MESSAGE + 1)[2]];
-    assert!(matches!(parse_flight(&record(22, &hdr)), Flight::Done(Reply::NotTls(_))));
+    assert!(matches!(parse_flight(&record(22, &hdr)), Flight::Done(Reply::Failed(_))));
+    // After a ServerHello, an oversize certificate chain leaves the hello
+    // (the port speaks TLS) without certificates.
+    let hdr = [11, u24(MAX_MESSAGE + 1)[0], u24(MAX_MESSAGE + 1)[1], u24(MAX_MESSAGE + 1)[2]];
+    let bytes = [record(22, &server_hello_msg(0x0303, 0x002F)), record(22, &hdr)].concat();
+    let Flight::Done(Reply::Hello(h)) = parse_flight(&bytes) else { panic!() };
+    assert!(h.certificates.is_empty());
     let hdr = [11, u24(MAX_MESSAGE)[0], u24(MAX_MESSAGE)[1], u24(MAX_MESSAGE)[2]];
     let bytes = [record(22, &server_hello_msg(0x0303, 0x002F)), record(22, &hdr)].concat();
     assert_eq!(parse_flight(&bytes), Flight::Incomplete);
@@ -497,7 +504,14 @@ fn bounds_are_enforced_early() {
     }
     assert_eq!(parse_flight(&bytes), Flight::Incomplete);
     bytes.extend_from_slice(&filler);
-    let Flight::Done(Reply::NotTls(reason)) = parse_flight(&bytes) else { panic!() };
+    let Flight::Done(Reply::Hello(h)) = parse_flight(&bytes) else { panic!() };
+    assert_eq!((h.version, h.certificates.len()), (0x0303, 0));
+    // Without a ServerHello, 256 KiB of handshake records is no answer.
+    let mut bytes = Vec::new();
+    while bytes.len() <= MAX_FLIGHT {
+        bytes.extend_from_slice(&filler);
+    }
+    let Flight::Done(Reply::Failed(reason)) = parse_flight(&bytes) else { panic!() };
     assert!(reason.contains("256 KiB"), "{reason}");
     // ... but a flight complete within 256 KiB is an answer whatever follows.
     let mut bytes = record(22, &rsa_stream());
@@ -520,7 +534,7 @@ fn parser_end_of_stream() {
     assert_eq!(p.end(true), Reply::Hello(ServerHello { certificates: vec![CERT_A.to_vec()], ..expected }));
     let mut p = FlightParser::new();
     p.feed(&[22, 3, 1]);
-    assert!(matches!(p.end(false), Reply::NotTls(_)));
+    assert!(matches!(p.end(false), Reply::Failed(_)));
 }
 
 /// Arbitrary records: any content type, any declared length, any body,
