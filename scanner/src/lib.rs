@@ -17,3 +17,8 @@ pub mod http;
 pub mod scope;
 pub mod templates;
 pub mod tls;
+
+#[cfg(test)]
+mod fuzz_tests;
+#[cfg(test)]
+mod test_support;

@@ -243,7 +243,28 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let mut changes = Vec::new();
     let mut last_commit = Instant::now();
     let mut failure: Option<anyhow::Error> = None;
-    while let Some(ev) = rx.recv().await {
+    // Once stopped (Ctrl-C, SIGTERM, the TUI), in-flight probes get a grace
+    // period to end; then the engine is dropped and what arrived is committed.
+    let grace_period = grace(guard.timeout());
+    let grace = async {
+        cancel.cancelled().await;
+        tokio::time::sleep(grace_period).await;
+    };
+    tokio::pin!(grace);
+    let mut abandoned = false;
+    let mut last_progress = engine::Progress::default();
+    loop {
+        let ev = tokio::select! {
+            ev = rx.recv() => match ev {
+                Some(ev) => ev,
+                None => break,
+            },
+            _ = &mut grace => {
+                engine.abort();
+                abandoned = true;
+                break;
+            }
+        };
         match ev {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
@@ -274,6 +295,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
                 }
             }
             ScanEvent::Progress(p) => {
+                last_progress = p;
                 hooks.send(Live::Progress(LiveProgress {
                     hosts_done: p.hosts_done,
                     hosts: p.hosts,
@@ -321,6 +343,15 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     hooks.send(Live::Changed(ids));
     let outcome = match joined {
         Ok(outcome) => outcome,
+        Err(_) if abandoned => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(
+                err,
+                "haetae: probes still running {} s after the stop were abandoned",
+                grace_period.as_secs()
+            );
+            Outcome { complete: false, stop: Some(Stop::Cancelled), progress: last_progress }
+        }
         Err(e) => {
             // A panic outside any probe unit (those become failed units):
             // what was found is committed; the run closes nothing.
@@ -348,6 +379,12 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
     Ok(Report { run, outcome, seen, open_ports, changes, failed })
+}
+
+/// How long probes in flight may go on after a stop: one exchange's deadline
+/// and a margin, at least two seconds.
+fn grace(timeout: Duration) -> Duration {
+    timeout.saturating_add(Duration::from_secs(1)).max(Duration::from_secs(2))
 }
 
 /// Commit what is pending; returns the ids of the findings written.

@@ -360,3 +360,7 @@ fn weakness_text(w: raw::Weakness) -> &'static str {
         raw::Weakness::StaticRsa => "static RSA key exchange, no forward secrecy",
     }
 }
+
+#[cfg(test)]
+#[path = "tls_tests.rs"]
+mod tests;

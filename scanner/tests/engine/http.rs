@@ -144,3 +144,63 @@ async fn https_works_whatever_the_certificate() {
     let r = client.fetch(&g, &req).await.unwrap();
     assert_eq!((r.status, r.header("strict-transport-security")), (200, Some("max-age=63072000")));
 }
+
+/// `timeout_ms` bounds one whole exchange, connect to last byte: a head
+/// dripped one byte every 50 ms, or a body that never ends, is cut at the
+/// deadline (not at three times it, not never), and is no definite answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_ms_bounds_a_whole_exchange() {
+    let l = TcpListener::bind((ADDR, 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 4096];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let endless = String::from_utf8_lossy(&buf[..n]).starts_with("GET /endless");
+                if endless {
+                    let _ = s.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n").await;
+                }
+                let mut ticker = tokio::time::interval(std::time::Duration::from_millis(50));
+                for b in b"HTTP/1.1 200 OK\r\nServer: drip\r\n".iter().cycle() {
+                    ticker.tick().await;
+                    let byte = if endless { b'x' } else { *b };
+                    if s.write_all(&[byte]).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let mut sc = scope(port);
+    sc.limits.timeout = std::time::Duration::from_millis(400);
+    let (g, _dir) = guard(sc, vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "").unwrap();
+    for path in ["/drip", "/endless"] {
+        let started = std::time::Instant::now();
+        let e = client.fetch(&g, &get(port, path)).await.unwrap_err();
+        let took = started.elapsed();
+        assert_eq!(e, FetchError::Timeout(400), "{path}");
+        assert!(!e.is_definite());
+        assert!(took < std::time::Duration::from_millis(1000), "{path}: {took:?}");
+    }
+}
+
+/// A body cut short of its Content-Length, or a chunked body that stops
+/// before its last chunk, is an error: no template reads half a page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_bodies_are_errors_not_answers() {
+    let (port, _, _) = server(vec![
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789".to_vec(),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".to_vec(),
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\nx".to_vec(),
+    ])
+    .await;
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-HTTP", "").unwrap();
+    for _ in 0..3 {
+        let e = client.fetch(&g, &get(port, "/")).await.unwrap_err();
+        assert!(matches!(e, FetchError::Protocol(_)), "{e:?}");
+        assert!(!e.is_definite());
+    }
+}

@@ -3,55 +3,17 @@
 //! servers that must yield nothing.
 
 use std::net::{IpAddr, SocketAddr};
-use std::path::Path;
-use std::sync::Arc;
 use std::time::Instant;
 
-use haetae_findings::Timestamp;
-use haetae_findings::audit::AuditLog;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use super::super::wire::{PG_SSL_REQUEST, RDP_CONNECTION_REQUEST};
 use super::*;
-use crate::guard::GuardConfig;
-use crate::scope::Scope;
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
 
-/// A guard over 127.0.0.0/8 and one port, with a per-operation timeout.
-pub(super) fn loopback_guard(port: u16, timeout_ms: u64) -> (ScopeGuard, tempfile::TempDir) {
-    guard_for(&scope_text(port, timeout_ms, "2999-01-01T00:00:00Z"))
-}
-
-fn scope_text(port: u16, timeout_ms: u64, not_after: &str) -> String {
-    format!(
-        r#"
-[engagement]
-id = "KR-SVC"
-contact = "team@agency.test"
-not_before = 2000-01-01T00:00:00Z
-not_after = {not_after}
-[scope]
-domains = ["agency.test"]
-cidrs = ["127.0.0.0/8"]
-ports = [{port}]
-[limits]
-max_rps = 1000
-per_host_rps = 1000
-timeout_ms = {timeout_ms}
-"#
-    )
-}
-
-fn guard_for(scope: &str) -> (ScopeGuard, tempfile::TempDir) {
-    let scope = Arc::new(Scope::parse(Path::new("scope.toml"), scope).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let audit = Arc::new(AuditLog::open(&dir.path().join("audit.jsonl")).unwrap());
-    let clock: crate::guard::Clock = Arc::new(Timestamp::now);
-    let nameservers = vec!["127.0.0.1:53".parse().unwrap()];
-    (ScopeGuard::new(GuardConfig { scope, nameservers, audit, clock }).unwrap(), dir)
-}
+pub(super) use crate::test_support::{guard_for, loopback_guard, scope_text};
 
 /// How a canned server answers one chunk a client sent.
 #[derive(Clone)]
