@@ -646,7 +646,7 @@ async fn http_endpoint(
                     *f = true;
                 }
                 lost += keys.len() - i;
-                first_why.get_or_insert(why);
+                first_why = Some(why);
                 any_failed = true;
                 break;
             }
@@ -776,7 +776,7 @@ async fn http_endpoint(
         not_web = false;
         if lost > 0 {
             let why = first_why.unwrap_or_default();
-            let why = format!("{lost} of {} requests got no definite answer (first: {why})", keys.len());
+            let why = format!("{lost} of {} requests got no definite answer ({why})", keys.len());
             faults.failed.push(("http.*", name.clone(), why));
         }
         let root_ok = root.is_some_and(|r| !failed[r] && responses[r].is_some());

@@ -32,9 +32,11 @@ enum Mode {
     HungBody,
     /// A whole head promising 1,000 bytes, ten of them, then a close.
     CutBody,
+    /// Answers `/` (weakly) and is silent on every other path.
+    RootOnly,
 }
 
-const MODES: [Mode; 8] = [
+const MODES: [Mode; 9] = [
     Mode::Weak,
     Mode::Hardened,
     Mode::Silent,
@@ -43,6 +45,7 @@ const MODES: [Mode; 8] = [
     Mode::Busy,
     Mode::HungBody,
     Mode::CutBody,
+    Mode::RootOnly,
 ];
 
 /// A web server on loopback whose behaviour the test switches between scans.
@@ -104,6 +107,7 @@ async fn serve(mut stream: TcpStream, mode: Mode) {
         let path = String::from_utf8_lossy(&req).split(' ').nth(1).unwrap_or("/").to_owned();
         match mode {
             Mode::Silent => return hold(stream).await,
+            Mode::RootOnly if path != "/" => return hold(stream).await,
             Mode::StalledHead => {
                 let _ = stream.write_all(b"HTTP/1.1 200 OK\r\nServer: nginx/1.14.0\r\n").await;
                 return hold(stream).await;
@@ -119,8 +123,8 @@ async fn serve(mut stream: TcpStream, mode: Mode) {
                 b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                     .to_vec()
             }
-            Mode::Weak | Mode::Hardened | Mode::Reset => {
-                let weak = mode == Mode::Weak;
+            Mode::Weak | Mode::Hardened | Mode::Reset | Mode::RootOnly => {
+                let weak = mode != Mode::Hardened;
                 let server = if weak { "nginx/1.14.0" } else { "nginx" };
                 let (status, body) = match path.as_str() {
                     "/" => ("200 OK", "<html><head><title>Portal</title></head><body>Welcome</body></html>"),
@@ -174,6 +178,27 @@ async fn scan_into(store: &Store, srv: &Flaky) -> (u64, usize) {
 fn state_of(store: &Store, check: &CheckId) -> Option<State> {
     let all = store.list(&Selection::States(State::ALL.to_vec())).unwrap().findings;
     all.into_iter().find(|f| &f.check == check).map(|f| f.state)
+}
+
+/// A port that answers `/` and is silent on every other path is given up
+/// after `BREAKER` (3) failures in a row, not after each of its 40 requests
+/// has waited `timeout_ms`; the port's content checks are a failed unit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_silent_past_its_front_page_is_given_up() {
+    let srv = Flaky::start().await;
+    srv.set(Mode::RootOnly);
+    let store = Store::temporary(Arc::new(Flat)).unwrap();
+    let started = std::time::Instant::now();
+    let (id, failed) = scan_into(&store, &srv).await;
+    let took = started.elapsed();
+    // Three timeouts of 400 ms (and the first requests' answers); 40 would be 16 s.
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(failed > 0);
+    let run = store.scan(id).unwrap();
+    assert!(run.failed.iter().any(|u| u.reason.contains("gave up on the port after 3")), "{:?}", run.failed);
+    // What the front page showed is still a finding.
+    let version = "http.version-disclosure".parse::<CheckId>().unwrap();
+    assert_eq!(state_of(&store, &version), Some(State::Open));
 }
 
 async fn fault_never_closes(fault: Mode) {
