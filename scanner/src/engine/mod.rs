@@ -140,8 +140,6 @@ pub enum Stop {
     Cancelled,
     /// The authorization window closed.
     Window(String),
-    /// No configured name server answered.
-    ResolverSilent(String),
     /// The audit log could not be written, so nothing more may be sent.
     Audit(String),
 }
@@ -207,9 +205,6 @@ impl Ctx {
         match e {
             GuardError::Window(r) => self.halt(Stop::Window(r.clone())),
             GuardError::Audit(r) => self.halt(Stop::Audit(r.clone())),
-            GuardError::Failed(r) if r.contains("no configured name server is answering") => {
-                self.halt(Stop::ResolverSilent(r.clone()))
-            }
             _ => {}
         }
     }
@@ -344,7 +339,7 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             return false;
         }
         let skip = |c: &CheckId| ctx.skipped(c, apex, None);
-        let rep = checks::zone::check_zone(&ctx.guard, apex, active, &skip).await;
+        let rep = checks::zone::check_zone(&ctx.guard, apex, active, &skip, &ctx.cancel).await;
         if let Some(w) = rep.window_closed {
             ctx.halt(Stop::Window(w));
             return false;
