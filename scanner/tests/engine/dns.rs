@@ -234,3 +234,43 @@ async fn udp_and_the_tcp_retry_share_one_deadline() {
     assert!(records.iter().any(|e| e.protocol == Protocol::DnsTcp && e.outcome == "timeout"), "{records:?}");
     assert!(fake.asked().iter().any(|(_, _, tcp)| *tcp), "the TCP retry was sent");
 }
+
+#[tokio::test]
+async fn a_failed_resolution_is_asked_again_and_a_good_one_is_kept() {
+    let answering = Arc::new(AtomicBool::new(false));
+    let on = answering.clone();
+    let fake = FakeDns::start(Arc::new(move |ask: &Ask| {
+        if on.load(Ordering::SeqCst) { Reply::Send(vec![zone(ask, WWW)]) } else { Reply::Drop }
+    }))
+    .await;
+    let (g, _dir) = guard(100, vec![fake.addr]);
+    let first = g.resolve("www.agency.test").await;
+    assert!(matches!(first.end, ChainEnd::Failed(_)), "{:?}", first.end);
+    assert!(g.resolved("www.agency.test").is_none(), "a failure is not kept");
+    answering.store(true, Ordering::SeqCst);
+    let second = g.resolve("www.agency.test").await;
+    assert_eq!(second.allowed, vec![IpAddr::V4(LOCAL)], "{}", second.summary());
+    let asked = fake.asked().len();
+    let third = g.resolve("www.agency.test").await;
+    assert!(Arc::ptr_eq(&second, &third), "an answer is kept for the scan");
+    assert_eq!(fake.asked().len(), asked, "and not asked again");
+}
+
+#[tokio::test]
+async fn a_query_dropped_mid_exchange_is_still_audited() {
+    let fake = FakeDns::start(Arc::new(|_: &Ask| Reply::Drop)).await;
+    let (g, dir) = guard(5000, vec![fake.addr]);
+    let mut query = Box::pin(g.query("www.agency.test", RecordType::A));
+    // Poll the query until the server has seen it, then drop it (a cancelled scan).
+    while fake.asked().is_empty() {
+        tokio::select! {
+            _ = &mut query => panic!("the silent server cannot have answered"),
+            () = tokio::task::yield_now() => {}
+        }
+    }
+    drop(query);
+    let records = audit(&g, &dir);
+    let sent: Vec<_> = records.iter().filter(|e| e.address == Some(fake.addr.ip())).collect();
+    assert_eq!(sent.len(), 1, "{records:?}");
+    assert!(sent[0].outcome.contains("abandoned"), "{:?}", sent[0]);
+}

@@ -211,3 +211,28 @@ async fn cancelling_the_scan_stops_a_zone_transfer_at_once() {
     assert!(!outcome.complete);
     println!("cancelled AXFR: stopped {took:?} after the cancel");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zone_transfer_that_never_starts_is_no_answer() {
+    // The server takes the AXFR request and says nothing: no finding, and the
+    // check is not covered (a timeout is not a refusal).
+    let fake = FakeDns::start(Arc::new(|ask: &Ask| {
+        if ask.qtype() == RecordType::AXFR {
+            return Reply::Drop;
+        }
+        Reply::Send(vec![zone(ask, &[("ns1.agency.test", LOCAL)])])
+    }))
+    .await;
+    let (mute, _, _) = run("KR-AXFR-MUTE", closed_port().await, 300, fake.addr, &["agency.test"]).await;
+    assert!(fake.asked().iter().any(|(_, t, tcp)| *t == RecordType::AXFR && *tcp), "the transfer was asked for");
+    assert!(!mute.found.iter().any(|o| o.check == CheckId::DnsAxfrOpen));
+    assert!(!mute.covered.iter().any(|c| c.check == CheckId::DnsAxfrOpen), "a silent server is no answer");
+    assert!(mute.covered.iter().any(|c| c.check == CheckId::DnsSpfMissing), "the other zone checks ran");
+
+    // Refused: a definite answer, covered.
+    let refusing =
+        FakeDns::start(Arc::new(|ask: &Ask| Reply::Send(vec![zone(ask, &[("ns1.agency.test", LOCAL)])]))).await;
+    let (refused, _, _) = run("KR-AXFR-REFUSED", closed_port().await, 300, refusing.addr, &["agency.test"]).await;
+    assert!(!refused.found.iter().any(|o| o.check == CheckId::DnsAxfrOpen));
+    assert!(refused.covered.iter().any(|c| c.check == CheckId::DnsAxfrOpen));
+}
