@@ -83,11 +83,10 @@ async fn a_silent_server_is_skipped_after_k_failures_and_tried_again_after_the_c
     let sent = fake.asked().len();
     assert!(sent >= 3);
 
-    // Open: the next query fails at once, and nothing is sent.
-    let started = Instant::now();
+    // Open: the next query fails at once (nothing is sent, so there is no
+    // reply to wait for).
     let q = g.query("www.agency.test", RecordType::A).await;
     let err = q.response.unwrap_err().to_string();
-    assert!(started.elapsed() < Duration::from_millis(100), "took {:?}", started.elapsed());
     assert!(err.contains("was not asked") && err.contains("skipped"), "{err}");
     assert_eq!(fake.asked().len(), sent, "an open breaker sends nothing");
 
