@@ -94,9 +94,6 @@ pub(crate) fn finish(report: &Report, fail_on: Option<Priority>) -> Result<()> {
             "scan {} interrupted; what it found is committed. Run `haetae scan --resume` to continue",
             report.run.id
         ),
-        Some(Stop::ResolverSilent(why)) => {
-            bail!("scan {} stopped: {why} (check [resolver] or --resolver)", report.run.id)
-        }
         Some(Stop::Audit(why)) => bail!("scan {} stopped: the audit log could not be written ({why})", report.run.id),
         None => {}
     }

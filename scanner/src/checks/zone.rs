@@ -5,16 +5,26 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use haetae_findings::{Asset, CheckId, Observation};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::mail::{Dmarc, Spf, analyze_dmarc, analyze_spf};
 use super::observe;
 use crate::dns::{RData, Rcode, RecordType, Response};
-use crate::guard::{GuardError, ScopeGuard};
+use crate::guard::{Connected, GuardError, ScopeGuard};
 
-/// Most records read from one zone transfer.
-const MAX_AXFR_RECORDS: usize = 20_000;
-/// Most messages read from one zone transfer.
-const MAX_AXFR_MESSAGES: usize = 2_000;
+/// Most records read from one zone transfer (one server address); the
+/// transfer is cut there and the evidence says so.
+pub(crate) const MAX_AXFR_RECORDS: usize = 10_000;
+/// Most names a zone's transfers add to the scan (the first, in name order).
+pub(crate) const MAX_AXFR_NAMES: usize = 1_000;
+/// One zone transfer, from the request to its last message, gets this many
+/// `timeout_ms` in all (and each message one `timeout_ms`); past it the
+/// transfer is cut and the evidence says so.
+pub(crate) const AXFR_DEADLINE_TIMEOUTS: u32 = 4;
+/// Most name server addresses asked for a transfer of one zone; past it the
+/// check is not complete.
+const MAX_AXFR_SERVERS: usize = 16;
 
 /// What the zone checks found.
 #[derive(Debug, Default)]
@@ -43,7 +53,23 @@ fn ok_or_nx(r: &Result<Response, GuardError>) -> bool {
     r.as_ref().is_ok_and(|r| matches!(r.rcode, Rcode::NoError | Rcode::NxDomain))
 }
 
+/// The zone checks of `apex`. Cancel-safe: when `cancel` fires, it returns
+/// at once with an empty report (nothing covered), whatever it was waiting on.
 pub(crate) async fn check_zone(
+    guard: &ScopeGuard,
+    apex: &str,
+    active: bool,
+    skip: &(dyn Fn(&CheckId) -> bool + Sync),
+    cancel: &CancellationToken,
+) -> ZoneReport {
+    tokio::select! {
+        biased;
+        () = cancel.cancelled() => ZoneReport::default(),
+        rep = zone_checks(guard, apex, active, skip) => rep,
+    }
+}
+
+async fn zone_checks(
     guard: &ScopeGuard,
     apex: &str,
     active: bool,
@@ -244,10 +270,134 @@ fn dns_port(guard: &ScopeGuard, addr: IpAddr) -> u16 {
     guard.nameservers().iter().find(|s| s.ip() == addr).map_or(53, |s| s.port())
 }
 
+/// How a zone transfer ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum End {
+    /// The closing SOA arrived.
+    Complete,
+    /// [`MAX_AXFR_RECORDS`] were read.
+    RecordCap,
+    /// The total deadline passed.
+    Deadline,
+    /// No message for one `timeout_ms`.
+    Silent,
+    /// The server stopped, refused, or sent something else (why).
+    Stopped(String),
+}
+
+/// What one transfer gave.
+struct Transfer {
+    /// Records read.
+    records: usize,
+    /// The server started a transfer (sent the opening SOA).
+    started: bool,
+    end: End,
+}
+
+/// `n` with thousands separators (10,000).
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Ask for the zone on `conn` and read it until the closing SOA, the record
+/// cap, or `deadline`; in-scope owner names go to `names`.
+async fn transfer(
+    guard: &ScopeGuard,
+    conn: &mut Connected,
+    apex: &str,
+    deadline: Instant,
+    names: &mut BTreeSet<String>,
+) -> Transfer {
+    let mut t = Transfer { records: 0, started: false, end: End::Stopped("no reply".into()) };
+    let id = guard.dns_id();
+    let query = match crate::dns::encode_axfr(id, apex) {
+        Ok(q) => q,
+        Err(e) => {
+            t.end = End::Stopped(e.to_string());
+            return t;
+        }
+    };
+    match tokio::time::timeout_at(deadline, guard.dns_over(conn, &query)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            t.end = End::Stopped(e.to_string());
+            return t;
+        }
+        Err(_) => {
+            t.end = End::Deadline;
+            return t;
+        }
+    }
+    let mut soa_seen = 0;
+    let budget = deadline.saturating_duration_since(Instant::now());
+    loop {
+        // Each message within one timeout_ms, all of them before the deadline.
+        let message_by = deadline.min(Instant::now() + guard.timeout());
+        let bytes = match tokio::time::timeout_at(message_by, guard.dns_read_within(conn, budget)).await {
+            Ok(Ok(b)) => b,
+            Ok(Err(e)) => {
+                t.end = End::Stopped(e.to_string());
+                return t;
+            }
+            Err(_) => {
+                t.end = if Instant::now() >= deadline { End::Deadline } else { End::Silent };
+                return t;
+            }
+        };
+        let r = match crate::dns::decode_response(&bytes) {
+            Ok(r) => r,
+            Err(e) => {
+                t.end = End::Stopped(e.to_string());
+                return t;
+            }
+        };
+        if r.id != id {
+            // Not a reply to this request: ignored.
+            continue;
+        }
+        if r.rcode != Rcode::NoError || r.answers.is_empty() {
+            t.end = End::Stopped(format!("{} with {} record(s)", r.rcode, r.answers.len()));
+            return t;
+        }
+        for rec in &r.answers {
+            if t.records >= MAX_AXFR_RECORDS {
+                t.end = End::RecordCap;
+                return t;
+            }
+            t.records += 1;
+            if matches!(rec.data, RData::Soa { .. }) {
+                soa_seen += 1;
+                t.started = true;
+            }
+            if guard.scope().check_name(&rec.name).allowed {
+                names.insert(rec.name.clone());
+            }
+        }
+        if soa_seen >= 2 {
+            t.end = End::Complete;
+            return t;
+        }
+        if t.records >= MAX_AXFR_RECORDS {
+            t.end = End::RecordCap;
+            return t;
+        }
+    }
+}
+
 async fn axfr(guard: &ScopeGuard, apex: &str, servers: &[String], eng: &str, rep: &mut ZoneReport) {
     let mut attempted_all = true;
-    let mut open: Vec<(String, IpAddr, usize, Vec<u64>)> = Vec::new();
+    let mut open: Vec<(String, Vec<u64>)> = Vec::new();
     let mut zone_names = BTreeSet::new();
+    let budget = guard.timeout().saturating_mul(AXFR_DEADLINE_TIMEOUTS);
+    let mut asked = 0usize;
     for ns in servers {
         let res = guard.resolve(ns).await;
         if res.allowed.is_empty() {
@@ -255,6 +405,12 @@ async fn axfr(guard: &ScopeGuard, apex: &str, servers: &[String], eng: &str, rep
             continue;
         }
         for &addr in &res.allowed {
+            if asked >= MAX_AXFR_SERVERS {
+                attempted_all = false;
+                break;
+            }
+            asked += 1;
+            let deadline = Instant::now() + budget;
             let port = dns_port(guard, addr);
             let mut conn = match guard.connect_dns(ns, addr, port, "dns.axfr").await {
                 Ok(c) => c,
@@ -266,61 +422,76 @@ async fn axfr(guard: &ScopeGuard, apex: &str, servers: &[String], eng: &str, rep
                     continue;
                 }
             };
-            let mut audit = vec![conn.audit];
-            let id = (conn.audit % 65_536) as u16;
-            let Ok(query) = crate::dns::encode_axfr(id, apex) else { return };
-            if guard.dns_over(&mut conn, &query).await.is_err() {
-                attempted_all = false;
+            let audit = vec![conn.audit];
+            let t = transfer(guard, &mut conn, apex, deadline, &mut zone_names).await;
+            if !t.started {
+                if matches!(t.end, End::Deadline | End::Silent) {
+                    // Silent before it said whether it transfers: no definite answer.
+                    attempted_all = false;
+                }
                 continue;
             }
-            let mut records = 0usize;
-            let mut soa_seen = 0;
-            let mut transferred = false;
-            for _ in 0..MAX_AXFR_MESSAGES {
-                let Ok(bytes) = guard.dns_read(&mut conn).await else { break };
-                let Ok(r) = crate::dns::decode_response(&bytes) else { break };
-                if r.rcode != Rcode::NoError || r.answers.is_empty() {
-                    break;
+            let n = grouped(t.records);
+            let how = match &t.end {
+                End::Complete => format!("{ns} ({addr}) sent {n} records"),
+                End::RecordCap => format!("{ns} ({addr}): transfer cut after {n} records"),
+                End::Deadline => format!(
+                    "{ns} ({addr}): transfer cut at its {:.1} s deadline ({AXFR_DEADLINE_TIMEOUTS} x timeout_ms) after {n} records",
+                    budget.as_secs_f64()
+                ),
+                End::Silent => {
+                    format!("{ns} ({addr}) sent {n} records, then nothing for timeout_ms before the closing SOA")
                 }
-                for rec in &r.answers {
-                    if matches!(rec.data, RData::Soa { .. }) {
-                        soa_seen += 1;
-                    }
-                    if guard.scope().check_name(&rec.name).allowed {
-                        zone_names.insert(rec.name.clone());
-                    }
+                End::Stopped(why) => {
+                    format!("{ns} ({addr}) sent {n} records, then stopped before the closing SOA ({why})")
                 }
-                records += r.answers.len();
-                transferred = soa_seen >= 1;
-                if soa_seen >= 2 || records >= MAX_AXFR_RECORDS {
-                    break;
-                }
-            }
-            audit.shrink_to_fit();
-            if transferred {
-                open.push((ns.clone(), addr, records, audit));
-            }
+            };
+            open.push((how, audit));
         }
     }
     if !open.is_empty() {
-        let servers: Vec<String> = open.iter().map(|(n, a, c, _)| format!("{n} ({a}) sent {c} records")).collect();
-        let audit: Vec<u64> = open.iter().flat_map(|(_, _, _, a)| a.clone()).collect();
-        let sample: Vec<&String> = zone_names.iter().take(8).collect();
+        let servers: Vec<&str> = open.iter().map(|(h, _)| h.as_str()).collect();
+        let audit: Vec<u64> = open.iter().flat_map(|(_, a)| a.iter().copied()).collect();
+        let sample: Vec<&str> = zone_names.iter().take(8).map(String::as_str).collect();
+        let total = zone_names.len();
+        let taken = if total > MAX_AXFR_NAMES {
+            format!(
+                "; the first {} of {} in-scope names were taken into the scan",
+                grouped(MAX_AXFR_NAMES),
+                grouped(total)
+            )
+        } else {
+            String::new()
+        };
         rep.observations.push(observe(
             CheckId::DnsAxfrOpen,
             eng,
             Asset { host: apex.to_owned(), ip: None, port: None },
             "AXFR",
             format!(
-                "zone transfer of {apex} allowed: {}; names include {}",
+                "zone transfer of {apex} allowed: {}; names include {}{taken}",
                 servers.join(", "),
-                sample.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                sample.join(", ")
             ),
             &audit,
         ));
-        rep.names.extend(zone_names);
+        rep.names.extend(zone_names.into_iter().take(MAX_AXFR_NAMES));
     }
     if attempted_all {
         rep.covered.push(CheckId::DnsAxfrOpen);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1000), "1,000");
+        assert_eq!(grouped(10_000), "10,000");
+        assert_eq!(grouped(1_234_567), "1,234,567");
     }
 }

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use hickory_proto::op::{Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
 use hickory_proto::rr::{Name, RData as HRData, RecordType as HType};
 
 /// A record type haetae asks for.
@@ -164,10 +164,23 @@ pub struct Response {
     pub truncated: bool,
     /// The question's name, as echoed by the server.
     pub question: Option<String>,
+    /// The question's type number, as echoed by the server.
+    pub question_type: Option<u16>,
     /// Answer section.
     pub answers: Vec<Rec>,
     /// Authority section.
     pub authority: Vec<Rec>,
+}
+
+impl Response {
+    /// Whether this response answers the question `name`/`rtype` (names
+    /// compared without case and trailing dot): a reply to another question
+    /// is not an answer, whatever its id.
+    pub fn answers_question(&self, name: &str, rtype: RecordType) -> bool {
+        let name = name.trim_end_matches('.');
+        self.question.as_deref().is_some_and(|q| q.eq_ignore_ascii_case(name))
+            && self.question_type == Some(u16::from(rtype.to_hickory()))
+    }
 }
 
 /// Bytes that could not be encoded or decoded.
@@ -193,14 +206,22 @@ fn fqdn(name: &str) -> Result<Name, DnsError> {
     Ok(n)
 }
 
+/// The UDP payload size advertised in the EDNS0 OPT record of every query:
+/// 1232 bytes fits in one IPv6 packet without fragmentation (DNS flag day 2020).
+pub const EDNS_UDP_PAYLOAD: u16 = 1232;
+
 fn encode(id: u16, name: &str, rtype: HType, recursion: bool) -> Result<Vec<u8>, DnsError> {
     let mut m = Message::new(id, MessageType::Query, OpCode::Query);
     m.metadata.recursion_desired = recursion;
     m.add_query(Query::query(fqdn(name)?, rtype));
+    let mut edns = Edns::new();
+    edns.set_max_payload(EDNS_UDP_PAYLOAD);
+    m.set_edns(edns);
     m.to_vec().map_err(|e| DnsError::BadName { name: name.to_owned(), reason: e.to_string() })
 }
 
-/// Encode a standard query (recursion desired when asking a resolver).
+/// Encode a standard query (recursion desired when asking a resolver), with
+/// an EDNS0 OPT record advertising [`EDNS_UDP_PAYLOAD`].
 pub fn encode_query(id: u16, name: &str, rtype: RecordType, recursion: bool) -> Result<Vec<u8>, DnsError> {
     encode(id, name, rtype.to_hickory(), recursion)
 }
@@ -266,6 +287,7 @@ pub fn decode_response(bytes: &[u8]) -> Result<Response, DnsError> {
         authoritative: m.metadata.authoritative,
         truncated: m.metadata.truncation,
         question: m.queries.first().map(|q| name_text(q.name())),
+        question_type: m.queries.first().map(|q| u16::from(q.query_type())),
         answers: recs(&m.answers),
         authority: recs(&m.authorities),
     })
@@ -284,6 +306,33 @@ mod tests {
         assert_eq!(m.queries[0].query_type(), HType::TXT);
         assert!(decode_response(&q).is_err(), "a query is not a response");
         assert!(encode_query(1, "bad..name", RecordType::A, true).is_err());
+    }
+
+    #[test]
+    fn queries_carry_edns0_with_a_1232_byte_payload() {
+        let q = encode_query(9, "www.agency.test", RecordType::A, true).unwrap();
+        let m = Message::from_vec(&q).unwrap();
+        let edns = m.edns.expect("an OPT record");
+        assert_eq!(edns.max_payload(), 1232);
+        assert_eq!(edns.version(), 0);
+    }
+
+    fn reply(name: &str, rtype: HType) -> Response {
+        let mut m = Message::new(3, MessageType::Response, OpCode::Query);
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+        decode_response(&m.to_vec().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_reply_answers_only_its_own_question() {
+        let r = reply("WWW.agency.test.", HType::A);
+        assert!(r.answers_question("www.agency.test", RecordType::A));
+        assert!(r.answers_question("www.agency.test.", RecordType::A));
+        assert!(!r.answers_question("www.agency.test", RecordType::Aaaa), "another type");
+        assert!(!r.answers_question("mail.agency.test", RecordType::A), "another name");
+        let mut none = r.clone();
+        none.question = None;
+        assert!(!none.answers_question("www.agency.test", RecordType::A), "no question at all");
     }
 
     #[test]

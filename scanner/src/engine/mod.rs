@@ -146,8 +146,6 @@ pub enum Stop {
     Cancelled,
     /// The authorization window closed.
     Window(String),
-    /// No configured name server answered.
-    ResolverSilent(String),
     /// The audit log could not be written, so nothing more may be sent.
     Audit(String),
 }
@@ -216,9 +214,6 @@ impl Ctx {
         match e {
             GuardError::Window(r) => self.halt(Stop::Window(r.clone())),
             GuardError::Audit(r) => self.halt(Stop::Audit(r.clone())),
-            GuardError::Failed(r) if r.contains("no configured name server is answering") => {
-                self.halt(Stop::ResolverSilent(r.clone()))
-            }
             _ => {}
         }
     }
@@ -386,7 +381,7 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             return false;
         }
         let skip = |c: &CheckId| ctx.skipped(c, apex, None);
-        let zone = std::panic::AssertUnwindSafe(checks::zone::check_zone(&ctx.guard, apex, active, &skip));
+        let zone = std::panic::AssertUnwindSafe(checks::zone::check_zone(&ctx.guard, apex, active, &skip, &ctx.cancel));
         let rep = tokio::select! {
             r = zone.catch_unwind() => r,
             _ = ctx.cancel.cancelled() => return false,
@@ -629,9 +624,6 @@ async fn resolve_all(ctx: &Arc<Ctx>, names: &BTreeSet<String>) -> Vec<Arc<crate:
         set.spawn(async move {
             let _permit = permit;
             let r = ctx.guard.resolve(&name).await;
-            if let ChainEnd::Failed(why) = &r.end {
-                ctx.note_error(&GuardError::Failed(why.clone()));
-            }
             ctx.hosts_done.fetch_add(1, Ordering::Relaxed);
             ctx.tick().await;
             r

@@ -14,11 +14,12 @@
 mod failure;
 mod limits;
 mod net;
+mod query;
 mod resolve;
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicU16, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -27,7 +28,8 @@ use haetae_findings::audit::{AuditEntry, AuditLog, Protocol, Verdict};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 
-use crate::dns::{self, RecordType, Response};
+use crate::dns::breaker::{self, Breaker};
+use crate::dns::{QueryIds, Response};
 use crate::scope::Scope;
 
 pub use resolve::{ChainEnd, Resolution};
@@ -128,16 +130,13 @@ pub struct ScopeGuard {
     /// (host, address) pairs where a host used to live: contactable on behalf
     /// of that host although its current resolution does not list them.
     origins: Mutex<HashSet<(String, IpAddr)>>,
-    next_id: AtomicU16,
-    silent_streak: AtomicU32,
+    ids: QueryIds,
+    /// One per configured name server, in the same order.
+    breakers: Vec<Breaker>,
     udp: net::UdpPool,
     /// Counters.
     pub stats: Stats,
 }
-
-/// After this many consecutive queries that no name server answered, further
-/// queries fail at once instead of each waiting for its timeout.
-const SILENT_LIMIT: u32 = 8;
 
 impl ScopeGuard {
     /// A guard for `config`. Fails if no name server is configured.
@@ -146,8 +145,9 @@ impl ScopeGuard {
             return Err(GuardError::Failed("no name server configured".into()));
         }
         let limits = &config.scope.limits;
-        let seed = (config.clock)().unix() as u64 ^ u64::from(std::process::id());
+        let policy = breaker::Policy::for_timeout(limits.timeout);
         Ok(ScopeGuard {
+            breakers: config.nameservers.iter().map(|_| Breaker::new(policy)).collect(),
             limits: Limiters::new(limits.max_rps, limits.per_host_rps),
             timeout: limits.timeout,
             scope: config.scope,
@@ -156,8 +156,7 @@ impl ScopeGuard {
             clock: config.clock,
             resolutions: Mutex::new(HashMap::new()),
             origins: Mutex::new(HashSet::new()),
-            next_id: AtomicU16::new((seed % 65_521) as u16),
-            silent_streak: AtomicU32::new(0),
+            ids: QueryIds::new(),
             udp: net::UdpPool::default(),
             stats: Stats::default(),
         })
@@ -171,6 +170,18 @@ impl ScopeGuard {
     /// The configured name servers.
     pub fn nameservers(&self) -> &[SocketAddr] {
         &self.nameservers
+    }
+
+    /// Replace the name servers' breaker policy (every breaker starts closed
+    /// again); the default is [`breaker::Policy::for_timeout`].
+    pub fn with_dns_breaker(mut self, policy: breaker::Policy) -> ScopeGuard {
+        self.breakers = self.nameservers.iter().map(|_| Breaker::new(policy)).collect();
+        self
+    }
+
+    /// Each configured name server with the state of its breaker.
+    pub fn nameserver_health(&self) -> Vec<(SocketAddr, breaker::State)> {
+        self.nameservers.iter().copied().zip(self.breakers.iter().map(Breaker::state)).collect()
     }
 
     /// Per-attempt timeout.
@@ -223,97 +234,24 @@ impl ScopeGuard {
         }
     }
 
-    fn dns_id(&self) -> u16 {
-        // A simple permuted counter: ids only need to differ between
-        // concurrent queries on the same socket, and each query has its own.
-        self.next_id.fetch_add(40_503, Ordering::Relaxed)
-    }
-
-    /// Ask the configured name servers for `name`/`rtype` (UDP, then TCP when
-    /// truncated). Queries go only to the configured resolvers, never to a target.
-    pub async fn query(&self, name: &str, rtype: RecordType) -> QueryResult {
-        let probe = format!("dns.query {rtype}");
-        let attempt = Attempt { target: name, address: None, port: None, protocol: Protocol::Dns, probe: &probe };
-        let mut audit = Vec::new();
-        if let Err(e) = self.window() {
-            return QueryResult { response: Err(self.refuse(attempt, e)), audit };
-        }
-        if self.silent_streak.load(Ordering::Relaxed) >= SILENT_LIMIT {
-            let e = GuardError::Failed("no configured name server is answering".into());
-            return QueryResult { response: Err(self.refuse(attempt, e)), audit };
-        }
-        let mut last = GuardError::Failed("no name server answered".into());
-        for attempt in 0..2 {
-            let server = self.nameservers[attempt % self.nameservers.len()];
-            self.limits.acquire(None, server.ip()).await;
-            let id = self.dns_id();
-            let mut query = match dns::encode_query(id, name, rtype, true) {
-                Ok(q) => q,
-                Err(e) => return QueryResult { response: Err(GuardError::Failed(e.to_string())), audit },
-            };
-            self.stats.queries.fetch_add(1, Ordering::Relaxed);
-            let mut protocol = Protocol::Dns;
-            let mut result = self.udp.exchange(server, &mut query, self.timeout).await;
-            if let Ok(bytes) = &result
-                && dns::decode_response(bytes).is_ok_and(|r| r.truncated)
-            {
-                protocol = Protocol::DnsTcp;
-                result = self.tcp_exchange(server, &query).await;
-            }
-            let decoded = result
-                .and_then(|b| dns::decode_response(&b).map_err(|e| NetError::Malformed(e.to_string())))
-                .and_then(|r| match &r.question {
-                    // A reply must answer the question asked.
-                    Some(q) if q.eq_ignore_ascii_case(name.trim_end_matches('.')) => Ok(r),
-                    other => Err(NetError::Malformed(format!("reply is for {other:?}, not {name}"))),
-                });
-            let outcome = match &decoded {
-                Ok(r) => format!("{} {} answer(s)", r.rcode, r.answers.len()),
-                Err(e) => e.to_string(),
-            };
-            let attempt = Attempt {
-                target: name,
-                address: Some(server.ip()),
-                port: Some(server.port()),
-                protocol,
-                probe: &probe,
-            };
-            let entry = self.entry(attempt, Verdict::Allowed, "query to a configured name server", &outcome);
-            match self.record(entry) {
-                Ok(seq) => audit.push(seq),
-                Err(e) => return QueryResult { response: Err(e), audit },
-            }
-            match decoded {
-                Ok(r) => {
-                    self.silent_streak.store(0, Ordering::Relaxed);
-                    return QueryResult { response: Ok(r), audit };
-                }
-                Err(e) => {
-                    if e == NetError::Timeout {
-                        self.silent_streak.fetch_add(1, Ordering::Relaxed);
-                    }
-                    last = GuardError::Failed(format!("{server}: {e}"));
-                }
-            }
-        }
-        QueryResult { response: Err(last), audit }
-    }
-
-    async fn tcp_exchange(&self, server: SocketAddr, query: &[u8]) -> Result<Vec<u8>, NetError> {
-        let mut s = net::tcp_connect(server, self.timeout).await?;
-        net::tcp_send_dns(&mut s, query).await?;
-        net::tcp_recv_dns(&mut s, self.timeout).await
-    }
-
     /// Resolve `name` once: later calls return the same [`Resolution`], so
-    /// every probe of a name uses the addresses checked the first time.
+    /// every probe of a name uses the addresses checked the first time. A
+    /// resolution that failed ([`ChainEnd::Failed`]: no name server answered)
+    /// is not kept: a later call asks again.
     pub async fn resolve(&self, name: &str) -> Arc<Resolution> {
         let key = haetae_findings::fingerprint::normalize_host(name);
         let cell = {
             let mut map = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
             map.entry(key.clone()).or_default().clone()
         };
-        cell.get_or_init(|| async { Arc::new(resolve::resolve(self, &key).await) }).await.clone()
+        let res = cell.get_or_init(|| async { Arc::new(resolve::resolve(self, &key).await) }).await.clone();
+        if matches!(res.end, ChainEnd::Failed(_)) {
+            let mut map = self.resolutions.lock().unwrap_or_else(|p| p.into_inner());
+            if map.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+                map.remove(&key);
+            }
+        }
+        res
     }
 
     /// The cached resolution of a name, if it was resolved.
@@ -447,6 +385,12 @@ impl ScopeGuard {
     /// Read one DNS message from a connection opened by [`Self::connect`].
     pub async fn dns_read(&self, conn: &mut Connected) -> Result<Vec<u8>, GuardError> {
         net::tcp_recv_dns(&mut conn.stream, self.timeout).await.map_err(|e| GuardError::Failed(e.to_string()))
+    }
+
+    /// Read one DNS message from a connection opened by [`Self::connect`],
+    /// waiting at most `wait` (a caller with its own deadline passes it).
+    pub async fn dns_read_within(&self, conn: &mut Connected, wait: Duration) -> Result<Vec<u8>, GuardError> {
+        net::tcp_recv_dns(&mut conn.stream, wait).await.map_err(|e| GuardError::Failed(e.to_string()))
     }
 
     /// Flush the audit log to disk.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
+use tokio::time::Instant;
 
 /// Why a network exchange failed; becomes the audit outcome.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,21 +79,31 @@ pub(crate) async fn tcp_send_dns(stream: &mut TcpStream, msg: &[u8]) -> Result<(
 }
 
 /// Read one length-prefixed DNS message (at most 65535 bytes by construction).
+async fn read_dns(stream: &mut TcpStream) -> Result<Vec<u8>, NetError> {
+    let mut len = [0u8; 2];
+    stream.read_exact(&mut len).await.map_err(io)?;
+    let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
+    stream.read_exact(&mut buf).await.map_err(io)?;
+    Ok(buf)
+}
+
+/// Read one length-prefixed DNS message within `timeout`.
 pub(crate) async fn tcp_recv_dns(stream: &mut TcpStream, timeout: Duration) -> Result<Vec<u8>, NetError> {
-    let read = async {
-        let mut len = [0u8; 2];
-        stream.read_exact(&mut len).await.map_err(io)?;
-        let mut buf = vec![0u8; usize::from(u16::from_be_bytes(len))];
-        stream.read_exact(&mut buf).await.map_err(io)?;
-        Ok(buf)
-    };
-    tokio::time::timeout(timeout, read).await.unwrap_or(Err(NetError::Timeout))
+    tokio::time::timeout(timeout, read_dns(stream)).await.unwrap_or(Err(NetError::Timeout))
 }
 
 /// Sockets kept per name server: queries share them, told apart by message id.
 const POOL_SOCKETS: usize = 16;
 
-type Waiters = std::sync::Mutex<std::collections::HashMap<u16, tokio::sync::oneshot::Sender<Vec<u8>>>>;
+/// Replies held for one waiting query before more are dropped (a flood of
+/// replies with the right id but the wrong question must not grow memory).
+const REPLIES_QUEUED: usize = 4;
+
+/// A reply that is not an answer to the question asked: ignored, and the
+/// query keeps waiting for its answer until the deadline.
+pub(crate) type Accept<'a> = &'a (dyn Fn(&[u8]) -> bool + Sync);
+
+type Waiters = std::sync::Mutex<std::collections::HashMap<u16, tokio::sync::mpsc::Sender<Vec<u8>>>>;
 
 /// One connected UDP socket to a name server and the queries waiting on it.
 struct PooledSocket {
@@ -104,6 +115,19 @@ struct PooledSocket {
 impl Drop for PooledSocket {
     fn drop(&mut self) {
         self.reader.abort();
+    }
+}
+
+/// A query's place among the waiters, given back however the query ends
+/// (answer, deadline, or its future dropped when the scan is cancelled).
+struct Registered<'a> {
+    waiting: &'a Waiters,
+    id: u16,
+}
+
+impl Drop for Registered<'_> {
+    fn drop(&mut self) {
+        self.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
     }
 }
 
@@ -145,48 +169,61 @@ impl UdpPool {
         Ok(list)
     }
 
-    /// Send `query` (whose first two bytes are its id) and wait for the reply.
+    /// Send `query` (whose first two bytes are its id; the id is changed if
+    /// another query on the socket waits with it) and wait until `deadline`
+    /// for a reply with its id that `accept` takes. Replies `accept` refuses
+    /// (another question, garbage) are ignored.
     pub(crate) async fn exchange(
         &self,
         server: SocketAddr,
         query: &mut [u8],
-        timeout: Duration,
+        deadline: Instant,
+        accept: Accept<'_>,
     ) -> Result<Vec<u8>, NetError> {
-        let sockets = self.sockets_for(server).await?;
+        let sockets =
+            tokio::time::timeout_at(deadline, self.sockets_for(server)).await.unwrap_or(Err(NetError::Timeout))?;
         let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % sockets.len().max(1);
         let Some(ps) = sockets.get(i) else { return Err(NetError::Io("no socket".into())) };
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let Some(head) = query.get_mut(..2) else { return Err(NetError::Malformed("query too short".into())) };
+        let (tx, mut rx) = tokio::sync::mpsc::channel(REPLIES_QUEUED);
         let id = {
             let mut waiting = ps.waiting.lock().unwrap_or_else(|p| p.into_inner());
             if waiting.len() >= 60_000 {
                 return Err(NetError::Io("too many queries in flight".into()));
             }
-            let mut id = u16::from_be_bytes([query[0], query[1]]);
+            let mut id = u16::from_be_bytes([head[0], head[1]]);
             while waiting.contains_key(&id) {
                 id = id.wrapping_add(1);
             }
             waiting.insert(id, tx);
             id
         };
-        query[..2].copy_from_slice(&id.to_be_bytes());
+        let _registered = Registered { waiting: &ps.waiting, id };
+        head.copy_from_slice(&id.to_be_bytes());
         // Datagrams get lost: resend the same query (same id, still awaited) after
         // a short wait that doubles, as stub resolvers do, until the deadline.
-        let result = async {
-            let mut rx = rx;
-            let mut wait = (timeout / 8).clamp(Duration::from_millis(50), Duration::from_millis(500));
-            loop {
-                ps.sock.send(query).await.map_err(io)?;
-                match tokio::time::timeout(wait, &mut rx).await {
-                    Ok(reply) => return reply.map_err(|_| NetError::Io("name server socket closed".into())),
-                    Err(_) => wait *= 2,
-                }
+        let total = deadline.saturating_duration_since(Instant::now());
+        let mut wait = (total / 8).clamp(Duration::from_millis(50), Duration::from_millis(500));
+        let mut resend = Instant::now();
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(NetError::Timeout);
             }
-        };
-        let out = tokio::time::timeout(timeout, result).await.unwrap_or(Err(NetError::Timeout));
-        if out.is_err() {
-            ps.waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+            if now >= resend {
+                ps.sock.send(query).await.map_err(io)?;
+                resend = now + wait;
+                wait *= 2;
+            }
+            tokio::select! {
+                reply = rx.recv() => match reply {
+                    Some(bytes) if accept(&bytes) => return Ok(bytes),
+                    Some(_) => {}
+                    None => return Err(NetError::Io("name server socket closed".into())),
+                },
+                () = tokio::time::sleep_until(resend.min(deadline)) => {}
+            }
         }
-        out
     }
 }
 
@@ -198,13 +235,37 @@ async fn read_loop(sock: Arc<UdpSocket>, waiting: Arc<Waiters>) {
             // ICMP errors (port unreachable) surface here; keep serving the others.
             Err(_) => continue,
         };
+        let Some(reply) = buf.get(..n) else { continue };
         if n < 12 {
             continue;
         }
-        let id = u16::from_be_bytes([buf[0], buf[1]]);
-        let waiter = waiting.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        let id = u16::from_be_bytes([reply[0], reply[1]]);
+        // A reply with an id nobody waits for is dropped.
+        let waiter = waiting.lock().unwrap_or_else(|p| p.into_inner()).get(&id).cloned();
         if let Some(tx) = waiter {
-            let _ = tx.send(buf[..n].to_vec());
+            let _ = tx.try_send(reply.to_vec());
         }
     }
+}
+
+/// One DNS exchange over TCP with `server`, all of it (connect, query, reply)
+/// before `deadline`. Messages `accept` refuses (another id or question) are
+/// skipped; the exchange keeps reading until the deadline.
+pub(crate) async fn tcp_exchange(
+    server: SocketAddr,
+    query: &[u8],
+    deadline: Instant,
+    accept: Accept<'_>,
+) -> Result<Vec<u8>, NetError> {
+    let exchange = async {
+        let mut s = tcp_connect(server, deadline.saturating_duration_since(Instant::now())).await?;
+        tcp_send_dns(&mut s, query).await?;
+        loop {
+            let reply = read_dns(&mut s).await?;
+            if accept(&reply) {
+                return Ok(reply);
+            }
+        }
+    };
+    tokio::time::timeout_at(deadline, exchange).await.unwrap_or(Err(NetError::Timeout))
 }

@@ -1,6 +1,9 @@
 //! The scan engine against the shared loopback lab.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod dns;
+mod dns_scan;
+mod fakedns;
 mod faults;
 mod guard;
 mod http;
