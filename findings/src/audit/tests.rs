@@ -254,14 +254,20 @@ fn a_deleted_last_record_is_found_through_the_head() {
 fn a_deleted_log_with_its_head_left_is_not_restarted() {
     let (_dir, path) = log_with(3);
     fs::remove_file(&path).unwrap();
-    assert!(matches!(verify(&path), Err(AuditError::Io { .. })));
+    let report = verify(&path).unwrap();
+    assert_eq!(report, VerifyReport { records: 0, problem: Some(ChainProblem::Missing { head_seq: 3 }) });
+    let text = report.problem.unwrap().to_string();
+    assert!(text.contains("log file is missing") && text.contains("seals 3 record(s)"), "{text}");
     match AuditLog::open(&path) {
         Err(AuditError::Damaged { problem, .. }) => {
-            assert_eq!(problem, ChainProblem::Truncated { records: 0, head_seq: 3 });
+            assert_eq!(problem, ChainProblem::Missing { head_seq: 3 });
         }
         other => panic!("{other:?}"),
     }
     assert!(!path.exists());
+    // Without the head file nothing says the log held records: a plain missing file.
+    fs::remove_file(head_path(&path)).unwrap();
+    assert!(matches!(verify(&path), Err(AuditError::Io { .. })));
 }
 
 #[test]

@@ -196,6 +196,12 @@ pub enum ChainProblem {
         /// The last seq in the log.
         last_seq: u64,
     },
+    /// The log file is gone but its head file is there and seals `head_seq`
+    /// records: the whole log was deleted or moved.
+    Missing {
+        /// The last seq the head file sealed.
+        head_seq: u64,
+    },
     /// The log has records but no head file, so records deleted from its end would not show.
     NoHead {
         /// Records in the log.
@@ -277,6 +283,10 @@ impl fmt::Display for ChainProblem {
                 "lines {} to {last_seq} (seq {} to {last_seq}) were written after the last sync sealed seq {head_seq}: a crash, or a writer still running; they chain correctly and the next sync seals them",
                 head_seq.saturating_add(1),
                 head_seq.saturating_add(1)
+            ),
+            ChainProblem::Missing { head_seq } => write!(
+                f,
+                "the log file is missing, but its head file seals {head_seq} record(s) (seq 1 to {head_seq}): the log was deleted or moved; put it back (or a copy from `haetae audit export`) and keep the head file as evidence"
             ),
             ChainProblem::NoHead { records } => write!(
                 f,
