@@ -49,3 +49,31 @@ fn audit_verify_says_a_deleted_log_is_missing_when_its_head_seals_records() {
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("seals 4 record(s)"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_rules_file_named_in_haetae_toml_must_exist() {
+    let d = tempfile::tempdir().unwrap();
+    // Not mentioned and absent: the default score, no error.
+    std::fs::write(d.path().join("haetae.toml"), "store = \".haetae\"\n").unwrap();
+    let o = haetae(d.path(), &["rules", "check"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("the default score"), "{}", stdout(&o));
+
+    // Named, even as the default name, and absent: refused with where it was named.
+    for (line, name) in [("rules = \"team-rules.toml\"\n", "team-rules.toml"), ("rules = \"rules.toml\"\n", "rules.toml")]
+    {
+        std::fs::write(d.path().join("haetae.toml"), format!("store = \".haetae\"\n{line}")).unwrap();
+        for args in [&["rules", "check"][..], &["scan"], &["findings"]] {
+            let o = haetae(d.path(), args);
+            let err = stderr(&o);
+            assert_eq!(code(&o), 1, "{args:?}: {err}");
+            assert!(err.contains("haetae.toml:2:9: rules:") && err.contains(name), "{args:?}: {err}");
+            assert!(err.contains("does not exist"), "{args:?}: {err}");
+        }
+        // Present: fine again.
+        std::fs::write(d.path().join(name), "").unwrap();
+        let o = haetae(d.path(), &["rules", "check"]);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        std::fs::remove_file(d.path().join(name)).unwrap();
+    }
+}
