@@ -60,7 +60,8 @@ fn a_rules_file_named_in_haetae_toml_must_exist() {
     assert!(stdout(&o).contains("the default score"), "{}", stdout(&o));
 
     // Named, even as the default name, and absent: refused with where it was named.
-    for (line, name) in [("rules = \"team-rules.toml\"\n", "team-rules.toml"), ("rules = \"rules.toml\"\n", "rules.toml")]
+    for (line, name) in
+        [("rules = \"team-rules.toml\"\n", "team-rules.toml"), ("rules = \"rules.toml\"\n", "rules.toml")]
     {
         std::fs::write(d.path().join("haetae.toml"), format!("store = \".haetae\"\n{line}")).unwrap();
         for args in [&["rules", "check"][..], &["scan"], &["findings"]] {

@@ -457,3 +457,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn io_errors_read_as_sentences() {
+    let full = AuditError::Io {
+        path: PathBuf::from("/w/.haetae/audit.jsonl"),
+        action: "write",
+        source: std::io::Error::from_raw_os_error(28),
+    };
+    let text = full.to_string();
+    assert!(
+        text.starts_with("cannot write to the audit log /w/.haetae/audit.jsonl: no space left on device;"),
+        "{text}"
+    );
+    let denied = AuditError::Io {
+        path: PathBuf::from("/w/a.jsonl"),
+        action: "open",
+        source: std::io::Error::from_raw_os_error(13),
+    };
+    assert_eq!(denied.to_string(), "audit log /w/a.jsonl: cannot open: permission denied");
+}

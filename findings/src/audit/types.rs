@@ -77,7 +77,7 @@ pub struct AuditRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// The file system refused an operation.
-    #[error("audit log {path}: cannot {action}: {source}")]
+    #[error("{}", io_sentence(path, action, source))]
     Io {
         /// The file the operation was on (the log, its head file or its directory).
         path: PathBuf,
@@ -298,6 +298,18 @@ impl fmt::Display for ChainProblem {
 }
 
 impl std::error::Error for ChainProblem {}
+
+/// [`AuditError::Io`] in words: a full disk said as such, other errors
+/// without Rust's `(os error N)`.
+fn io_sentence(path: &std::path::Path, action: &str, source: &io::Error) -> String {
+    if crate::error::is_no_space(source) {
+        return format!(
+            "cannot write to the audit log {}: no space left on device; free space on that disk and run the command again",
+            path.display()
+        );
+    }
+    format!("audit log {}: cannot {action}: {}", path.display(), crate::error::io_reason(source))
+}
 
 /// What [`verify`](super::verify) found.
 #[derive(Debug, Clone, PartialEq, Eq)]

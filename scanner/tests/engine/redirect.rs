@@ -208,7 +208,10 @@ async fn refused_hops_are_audited_as_refused_with_the_reason() {
         let refusal = records.iter().find(|r| r.seq == f.audit[1]).unwrap();
         let e = &refusal.entry;
         assert_eq!(e.verdict, Verdict::Refused, "{path}: {e:?}");
-        assert_eq!((e.probe.as_str(), e.protocol, e.outcome.as_str()), (REDIRECT_PROBE, Protocol::Http, "not attempted"));
+        assert_eq!(
+            (e.probe.as_str(), e.protocol, e.outcome.as_str()),
+            (REDIRECT_PROBE, Protocol::Http, "not attempted")
+        );
         assert_eq!(e.target, target, "{path}");
         assert_eq!(e.address, address.map(|a| a.parse().unwrap()), "{path}");
         assert_eq!(e.port, Some(hop_port), "{path}");
