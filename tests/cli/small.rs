@@ -78,3 +78,51 @@ fn a_rules_file_named_in_haetae_toml_must_exist() {
         std::fs::remove_file(d.path().join(name)).unwrap();
     }
 }
+
+/// Run the binary with an empty environment (no `$USER`, no `$HAETAE_ACTOR`), plus `env`.
+fn haetae_bare(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .current_dir(dir)
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+/// Who the password database says runs this test, asked of `id`, not of haetae's code.
+fn login_name() -> String {
+    let id = |flag: &str| {
+        std::process::Command::new("id")
+            .arg(flag)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_owned())
+    };
+    id("-un").unwrap_or_else(|| format!("uid:{}", id("-u").unwrap()))
+}
+
+#[test]
+fn the_actor_falls_back_to_the_login_name_without_user_or_haetae_actor() {
+    let s = crate::support::seeded();
+    let o = haetae_bare(&s.path(), &["triage", &s.env, "--state", "confirmed"], &[]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let f = crate::support::open(&s.path()).get(&s.env).unwrap().unwrap();
+    let who = f.history.last().unwrap().actor.clone();
+    assert_eq!(who, login_name());
+    assert!(!who.is_empty());
+
+    // Anything set still wins over it, in order; empty values are skipped.
+    let o = haetae_bare(&s.path(), &["triage", &s.env, "--state", "open"], &[("HAETAE_ACTOR", ""), ("USER", "lee")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let o = haetae_bare(
+        &s.path(),
+        &["triage", &s.ssh, "--state", "confirmed"],
+        &[("HAETAE_ACTOR", "park"), ("USER", "lee")],
+    );
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let store = crate::support::open(&s.path());
+    assert_eq!(store.get(&s.env).unwrap().unwrap().history.last().unwrap().actor, "lee");
+    assert_eq!(store.get(&s.ssh).unwrap().unwrap().history.last().unwrap().actor, "park");
+}
