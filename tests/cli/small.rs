@@ -126,3 +126,33 @@ fn the_actor_falls_back_to_the_login_name_without_user_or_haetae_actor() {
     assert_eq!(store.get(&s.env).unwrap().unwrap().history.last().unwrap().actor, "lee");
     assert_eq!(store.get(&s.ssh).unwrap().unwrap().history.last().unwrap().actor, "park");
 }
+
+#[test]
+fn findings_on_a_workspace_never_scanned_is_an_empty_list_and_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let check = |what: &str| {
+        let o = haetae(d.path(), &["findings"]);
+        assert_eq!(code(&o), 0, "{what}: {}", stderr(&o));
+        assert!(stdout(&o).starts_with("0 finding(s) [P1: 0, P2: 0, P3: 0, P4: 0]"), "{what}: {}", stdout(&o));
+        assert!(stderr(&o).contains("nothing has been scanned in this workspace yet"), "{what}: {}", stderr(&o));
+        assert!(stderr(&o).contains(".haetae"), "{what}: {}", stderr(&o));
+        let o = haetae(d.path(), &["findings", "--json", "--state", "all"]);
+        assert_eq!(code(&o), 0, "{what}: {}", stderr(&o));
+        assert_eq!(stdout(&o), "[]\n", "{what}");
+        assert!(stderr(&o).contains("nothing has been scanned"), "{what}: {}", stderr(&o));
+    };
+    // No store: nothing is created either.
+    check("no store");
+    assert!(!d.path().join(".haetae").exists());
+    // A store that holds nothing.
+    drop(crate::support::open(d.path()));
+    check("empty store");
+
+    // A store with findings says nothing of the kind, even when the filters match none.
+    let s = crate::support::seeded();
+    for args in [&["findings"][..], &["findings", "--check", "nothing.*", "--json"]] {
+        let o = haetae(&s.path(), args);
+        assert_eq!(code(&o), 0, "{}", stderr(&o));
+        assert!(!stderr(&o).contains("nothing has been scanned"), "{args:?}: {}", stderr(&o));
+    }
+}
