@@ -52,7 +52,18 @@ pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
 /// words (`no space left on device`, not `(os error 28)` or a debug
 /// structure) and ends the line it explains.
 pub(crate) fn render(err: &anyhow::Error) -> String {
-    let mut out = String::from("haetae: ");
+    format!("haetae: {}", lines(err).join("\n  caused by: "))
+}
+
+/// [`render`] on one line, for a status line: the causes joined by `: `.
+pub(crate) fn one_line(err: &anyhow::Error) -> String {
+    lines(err).join(": ")
+}
+
+/// The message and each cause that adds something; I/O errors in words end
+/// the line they explain.
+fn lines(err: &anyhow::Error) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
     let mut said = String::new();
     for (i, cause) in err.chain().enumerate() {
         let (text, io) = match cause.downcast_ref::<std::io::Error>() {
@@ -62,14 +73,15 @@ pub(crate) fn render(err: &anyhow::Error) -> String {
         if i > 0 && said.contains(&text) {
             continue;
         }
-        match (i, io) {
-            (0, _) => {}
-            (_, true) => out.push_str(": "),
-            (_, false) => out.push_str("\n  caused by: "),
-        }
-        out.push_str(&text);
         said.push_str(&text);
         said.push('\n');
+        match out.last_mut() {
+            Some(last) if io => {
+                last.push_str(": ");
+                last.push_str(&text);
+            }
+            _ => out.push(text),
+        }
     }
     out
 }
@@ -119,6 +131,8 @@ mod tests {
         assert_eq!(render(&e), "haetae: said the same");
         let e = anyhow::Error::new(std::io::Error::from_raw_os_error(13)).context("cannot read scope.toml");
         assert_eq!(render(&e), "haetae: cannot read scope.toml: permission denied");
+        let e = anyhow::Error::new(std::io::Error::from_raw_os_error(28)).context("disk").context("scan failed");
+        assert_eq!(one_line(&e), "scan failed: disk: no space left on device");
     }
 
     #[test]
