@@ -45,21 +45,6 @@ fn passwd_name(passwd: &str, uid: u32) -> Option<String> {
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::passwd_name;
-
-    #[test]
-    fn login_names_come_from_the_uid_field() {
-        let passwd = "# comment:x:1000:1000\nroot:x:0:0:root:/root:/bin/bash\n\nbroken line\nkim:x:1000:1000:Kim:/home/kim:/bin/sh\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
-        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
-        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("kim"));
-        assert_eq!(passwd_name(passwd, 65534).as_deref(), Some("nobody"));
-        assert_eq!(passwd_name(passwd, 1001), None);
-        assert_eq!(passwd_name("", 0), None);
-    }
-}
-
 pub(crate) fn run(ws: &Workspace, args: TriageArgs) -> Result<()> {
     let to: State = args.state.parse().map_err(|e| anyhow!(UsageError(format!("--state: {e}"))))?;
     let until = match &args.until {
@@ -87,4 +72,19 @@ pub(crate) fn run(ws: &Workspace, args: TriageArgs) -> Result<()> {
         writeln!(out, "{}  {from} -> {}  {}  {}", f.id, f.state, f.check, f.endpoint())?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::passwd_name;
+
+    #[test]
+    fn login_names_come_from_the_uid_field() {
+        let passwd = "# comment:x:1000:1000\nroot:x:0:0:root:/root:/bin/bash\n\nbroken line\nkim:x:1000:1000:Kim:/home/kim:/bin/sh\nnobody:x:65534:65534::/:/usr/sbin/nologin\n";
+        assert_eq!(passwd_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(passwd_name(passwd, 1000).as_deref(), Some("kim"));
+        assert_eq!(passwd_name(passwd, 65534).as_deref(), Some("nobody"));
+        assert_eq!(passwd_name(passwd, 1001), None);
+        assert_eq!(passwd_name("", 0), None);
+    }
 }
