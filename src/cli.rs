@@ -96,7 +96,7 @@ pub(crate) struct TuiArgs {
     /// daemon arrives, this is how the TUI shows a running scan).
     #[arg(long)]
     pub(crate) scan: bool,
-    /// Who is triaging [default: $HAETAE_ACTOR, else $USER].
+    /// Who is triaging [default: $HAETAE_ACTOR, else $USER, else the login name].
     #[arg(long, value_name = "NAME")]
     pub(crate) actor: Option<String>,
 }
@@ -252,7 +252,7 @@ pub(crate) struct TriageArgs {
     /// Assign to someone (empty to unassign).
     #[arg(long, value_name = "WHO")]
     pub(crate) assign: Option<String>,
-    /// Who is triaging [default: $HAETAE_ACTOR, else $USER].
+    /// Who is triaging [default: $HAETAE_ACTOR, else $USER, else the login name].
     #[arg(long, value_name = "NAME")]
     pub(crate) actor: Option<String>,
     /// Print the changed findings as JSON.

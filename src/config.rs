@@ -16,7 +16,7 @@ use crate::cli::Global;
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     scope: Option<PathBuf>,
-    rules: Option<PathBuf>,
+    rules: Option<toml::Spanned<PathBuf>>,
     store: Option<PathBuf>,
     #[serde(default)]
     resolver: RawResolver,
@@ -89,6 +89,10 @@ pub(crate) struct Workspace {
     pub(crate) config_file: Option<PathBuf>,
     pub(crate) scope: PathBuf,
     pub(crate) rules: PathBuf,
+    /// Where haetae.toml named the rules file (`FILE:LINE:COLUMN`), when it
+    /// did: such a file must exist. Without it a missing rules.toml means the
+    /// default score.
+    pub(crate) rules_named_at: Option<String>,
     pub(crate) store: PathBuf,
     pub(crate) nameservers: Vec<SocketAddr>,
     pub(crate) extra_roots: Vec<PathBuf>,
@@ -199,9 +203,15 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
     let mut extra_roots: Vec<PathBuf> = raw.tls.extra_roots.into_iter().map(rel).collect();
     extra_roots.extend(g.ca_cert.iter().cloned());
 
+    let rules_named_at = raw.rules.as_ref().map(|r| {
+        let (line, column) = haetae_findings::source::line_col(&text, r.span().start);
+        format!("{}:{line}:{column}", file.display())
+    });
+
     Ok(Workspace {
         scope: g.scope.clone().map(&rel).unwrap_or_else(|| rel(raw.scope.unwrap_or_else(|| "scope.toml".into()))),
-        rules: rel(raw.rules.unwrap_or_else(|| "rules.toml".into())),
+        rules: rel(raw.rules.map_or_else(|| "rules.toml".into(), toml::Spanned::into_inner)),
+        rules_named_at,
         store: g.store.clone().map(&rel).unwrap_or_else(|| rel(raw.store.unwrap_or_else(|| ".haetae".into()))),
         dir,
         config_file,
@@ -263,6 +273,11 @@ mod tests {
         let w = Workspace::load(&global(d.path())).unwrap();
         assert_eq!(w.store, d.path().join(".haetae"));
         assert_eq!(w.expiring_days, 30);
+        assert_eq!((w.rules, w.rules_named_at), (d.path().join("rules.toml"), None));
+        std::fs::write(d.path().join("haetae.toml"), "store = \"s\"\nrules = \"team.toml\"\n").unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert_eq!(w.rules, d.path().join("team.toml"));
+        assert_eq!(w.rules_named_at, Some(format!("{}:2:9", d.path().join("haetae.toml").display())));
         std::fs::write(
             d.path().join("haetae.toml"),
             "store = \"s\"\n[resolver]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\n[[schedule]]\nname = \"p\"\nevery = \"15m\"\nprofile = \"deep\"\n",

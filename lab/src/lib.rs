@@ -283,12 +283,12 @@ legacy_addresses = ["127.77.2.21"]
 
     /// A complete `haetae.toml` whose resolver is the lab's name server and
     /// which trusts the lab CA through `[tls] extra_roots = ["lab-ca.pem"]`.
+    /// It names no rules file, so a `rules.toml` beside it is used when present.
     /// The caller writes [`Lab::ca_pem`] to [`CA_FILE`] (`lab-ca.pem`) in the
     /// same directory as `haetae.toml`.
     pub fn haetae_toml(&self) -> String {
         format!(
             r#"scope = "scope.toml"
-rules = "rules.toml"
 store = ".haetae"
 
 [resolver]

@@ -569,7 +569,8 @@ async fn configuration_files() {
 
     let cfg = lab.haetae_toml();
     assert!(cfg.contains("scope = \"scope.toml\""));
-    assert!(cfg.contains("rules = \"rules.toml\""));
+    // No `rules` line: a rules file haetae.toml names must exist, and the lab writes none.
+    assert!(!cfg.contains("rules ="), "{cfg}");
     assert!(cfg.contains("store = \".haetae\""));
     assert!(cfg.contains(&format!("[resolver]\nnameservers = [\"127.77.0.53:{}\"]", lab.dns_addr().port())));
     assert!(cfg.contains("[tls]\nextra_roots = [\"lab-ca.pem\"]\n"), "{cfg}");

@@ -1,11 +1,11 @@
 //! `haetae audit verify [FILE]` (the hash chain of the workspace's audit log,
 //! or of an exported copy) and `haetae audit export --format jsonl|csv [--out FILE]`.
 
-use std::io::{BufWriter, Write as _};
+use std::io::{BufWriter, ErrorKind, Write as _};
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
-use haetae_findings::audit::{self, AuditFormat, ChainProblem};
+use haetae_findings::audit::{self, AuditError, AuditFormat, ChainProblem};
 
 use crate::config::Workspace;
 use crate::exit::UsageError;
@@ -13,10 +13,16 @@ use crate::exit::UsageError;
 pub(crate) fn verify(ws: &Workspace, file: Option<PathBuf>) -> Result<()> {
     let exported = file.is_some();
     let path = file.map_or_else(|| ws.store.join(super::scan::AUDIT_FILE), |f| ws.dir.join(f));
-    if !path.exists() {
-        bail!("no audit log at {}: nothing has been scanned in this workspace yet", path.display());
-    }
-    let report = audit::verify(&path)?;
+    let report = match audit::verify(&path) {
+        // No log and no head file sealing any record: nothing to verify.
+        Err(AuditError::Io { source, .. }) if source.kind() == ErrorKind::NotFound && !path.exists() => {
+            if exported {
+                bail!("no audit log at {}", path.display());
+            }
+            bail!("no audit log at {}: nothing has been scanned in this workspace yet", path.display());
+        }
+        other => other?,
+    };
     let mut out = std::io::stdout().lock();
     match report.problem {
         None => {
@@ -50,6 +56,10 @@ pub(crate) fn export(ws: &Workspace, format: &str, out: Option<PathBuf>) -> Resu
     };
     let log = ws.store.join(super::scan::AUDIT_FILE);
     if !log.exists() {
+        // A head file left behind says the log held records that are gone.
+        if let Ok(audit::VerifyReport { problem: Some(problem), .. }) = audit::verify(&log) {
+            bail!("{}: {problem}", log.display());
+        }
         bail!("no audit log at {}: nothing has been scanned in this workspace yet", log.display());
     }
     // Say so when the log itself does not verify; export it all the same, as evidence.

@@ -152,20 +152,40 @@ pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
         return show(ws, &id, args.json);
     }
     let filter = Filter::parse(&args.filter)?;
-    let store = super::open_existing_store(ws)?;
-    store.expire_acceptances(Timestamp::now())?;
-    let found = filter.select(&store)?;
+    // A workspace never scanned lists nothing, and says why, without creating a store.
+    let (found, never_scanned) = if ws.store.exists() {
+        let store = super::open_existing_store(ws)?;
+        store.expire_acceptances(Timestamp::now())?;
+        (filter.select(&store)?, store.is_empty() && store.scans()?.is_empty())
+    } else {
+        super::prioritizer(ws)?;
+        (Vec::new(), true)
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<_> = found.iter().map(Finding::to_json).collect();
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
-        return Ok(());
+    } else {
+        write_list(&mut out, &found, &filter, &args)?;
     }
+    if never_scanned {
+        // On stderr, like every note: stdout stays the listing (or the JSON) alone.
+        writeln!(
+            std::io::stderr().lock(),
+            "nothing has been scanned in this workspace yet (store {}): run `haetae scan`",
+            ws.store.display()
+        )?;
+    }
+    Ok(())
+}
+
+/// The findings table and its count line.
+fn write_list(out: &mut impl Write, found: &[Finding], filter: &Filter, args: &FindingsArgs) -> Result<()> {
     let color = color_enabled();
     let mut table =
         Table::new(&["ID", "PRI", "SCORE", "SEVERITY", "STATE", "CHANGE", "CHECK", "ASSET", "LAST SEEN", "TITLE"]);
-    for f in &found {
+    for f in found {
         let change = match f.baseline {
             Baseline::New => "new",
             Baseline::Reopened => "reopened",
@@ -196,7 +216,7 @@ pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
         );
     }
     if !found.is_empty() {
-        table.write(&mut out)?;
+        table.write(out)?;
     }
     let counts: Vec<String> =
         Priority::ALL.iter().map(|p| format!("{p}: {}", found.iter().filter(|f| f.priority == *p).count())).collect();

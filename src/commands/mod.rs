@@ -58,18 +58,29 @@ fn not_yet(what: &str, issue: Option<u32>) -> Result<()> {
 /// Open the workspace's store, which must already exist: a typo in `--store`
 /// must not silently create an empty one.
 pub(crate) fn open_existing_store(ws: &Workspace) -> Result<Store> {
+    let rules = prioritizer(ws)?;
     if !ws.store.exists() {
         bail!(
             "no store at {}: nothing has been scanned in this workspace yet (run `haetae scan`, or point --store / -C at an existing workspace)",
             ws.store.display()
         );
     }
-    Ok(Store::open(&ws.store, prioritizer(ws)?)?)
+    Ok(Store::open(&ws.store, rules)?)
 }
 
-/// The workspace's rules (rules.toml; none when the file is absent), as the
-/// store's prioritizer. A rules file with errors is refused, naming each.
+/// The workspace's rules, as the store's prioritizer. A rules file with
+/// errors is refused, naming each. A rules file haetae.toml names must exist
+/// (a typo must not drop the team's priorities); the default rules.toml,
+/// when haetae.toml does not mention one, may be absent (the default score).
 pub(crate) fn prioritizer(ws: &Workspace) -> Result<Arc<RuleSet>> {
+    if let Some(at) = &ws.rules_named_at
+        && matches!(ws.rules.try_exists(), Ok(false))
+    {
+        bail!(
+            "{at}: rules: {} does not exist; create it (`haetae init` writes a starter), correct the path, or remove the `rules` line to use the default score",
+            ws.rules.display()
+        );
+    }
     match RuleSet::load(&ws.rules) {
         Ok(r) => Ok(Arc::new(r)),
         Err(errors) => {

@@ -440,10 +440,8 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         p.hosts, p.ports_done, p.open_ports, p.requests
     )?;
     write_failed(out, r.run.failed_total.max(r.failed.len() as u64), &r.failed)?;
-    if !r.open_ports.is_empty() {
-        let mut ports: Vec<String> = r.open_ports.iter().map(|(h, a, p)| format!("{h} {a}:{p}")).collect();
-        ports.sort();
-        writeln!(out, "  open ports: {}", ports.join(", "))?;
+    for line in open_port_lines(&r.open_ports) {
+        writeln!(out, "  {line}")?;
     }
     for c in &r.changes {
         let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
@@ -492,4 +490,92 @@ pub(crate) fn write_failed(out: &mut impl Write, total: u64, failed: &[FailedUni
 
 fn short(sha256: &str) -> &str {
     sha256.get(..16).unwrap_or(sha256)
+}
+
+/// Most open ports listed on one host's line of the summary.
+const PORTS_PER_HOST: usize = 20;
+/// Most host lines in the summary's open ports.
+const HOST_LINES: usize = 50;
+
+/// The open ports of the summary: a heading, then one line per host and
+/// address with its ports in order, each capped at [`PORTS_PER_HOST`] ports
+/// and the list at [`HOST_LINES`] hosts, the rest counted as "+N more".
+/// `haetae findings` and the TUI's Assets view have them all.
+fn open_port_lines(open: &[(String, std::net::IpAddr, u16)]) -> Vec<String> {
+    let mut by_host: std::collections::BTreeMap<(&str, std::net::IpAddr), std::collections::BTreeSet<u16>> =
+        std::collections::BTreeMap::new();
+    for (host, addr, port) in open {
+        by_host.entry((host.as_str(), *addr)).or_default().insert(*port);
+    }
+    if by_host.is_empty() {
+        return Vec::new();
+    }
+    let ports: usize = by_host.values().map(std::collections::BTreeSet::len).sum();
+    let mut lines = vec![format!("open ports: {ports} on {} host(s)", by_host.len())];
+    for ((host, addr), ports) in by_host.iter().take(HOST_LINES) {
+        let mut shown: Vec<String> = ports.iter().take(PORTS_PER_HOST).map(u16::to_string).collect();
+        if ports.len() > PORTS_PER_HOST {
+            shown.push(format!("+{} more", ports.len() - PORTS_PER_HOST));
+        }
+        let name = if host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip == *addr) {
+            host.to_string()
+        } else {
+            format!("{host} ({addr})")
+        };
+        lines.push(format!("  {name}: {}", shown.join(", ")));
+    }
+    if by_host.len() > HOST_LINES {
+        lines.push(format!("  +{} more hosts", by_host.len() - HOST_LINES));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use std::net::IpAddr;
+
+    use super::{HOST_LINES, PORTS_PER_HOST, open_port_lines};
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn open_ports_are_one_line_per_host_in_port_order() {
+        assert!(open_port_lines(&[]).is_empty());
+        let open = vec![
+            ("www.agency.test".to_owned(), ip("127.77.1.20"), 8080),
+            ("www.agency.test".to_owned(), ip("127.77.1.20"), 443),
+            ("www.agency.test".to_owned(), ip("127.77.1.20"), 80),
+            ("www.agency.test".to_owned(), ip("127.77.1.20"), 443),
+            ("127.77.1.9".to_owned(), ip("127.77.1.9"), 22),
+        ];
+        assert_eq!(
+            open_port_lines(&open),
+            ["open ports: 4 on 2 host(s)", "  127.77.1.9: 22", "  www.agency.test (127.77.1.20): 80, 443, 8080",]
+        );
+    }
+
+    #[test]
+    fn ports_and_hosts_are_capped_with_a_count_of_the_rest() {
+        // 60 hosts with 1,000 ports each: the 40 KB line of issue 13.
+        let open: Vec<(String, IpAddr, u16)> = (0..60u16)
+            .flat_map(|h| (1..=1000u16).map(move |p| (format!("h{h:02}.agency.test"), ip("127.77.2.1"), p)))
+            .collect();
+        let lines = open_port_lines(&open);
+        assert_eq!(lines.len(), 1 + HOST_LINES + 1);
+        assert_eq!(lines[0], "open ports: 60000 on 60 host(s)");
+        let first = &lines[1];
+        assert!(first.starts_with("  h00.agency.test (127.77.2.1): 1, 2, 3,"), "{first}");
+        assert!(first.ends_with(&format!("{PORTS_PER_HOST}, +{} more", 1000 - PORTS_PER_HOST)), "{first}");
+        assert_eq!(lines.last().map(String::as_str), Some("  +10 more hosts"));
+        assert!(lines.iter().all(|l| l.len() < 200), "{lines:?}");
+        // Exactly at the caps: nothing is counted as more.
+        let open: Vec<(String, IpAddr, u16)> = (0..HOST_LINES)
+            .flat_map(|h| (1..=PORTS_PER_HOST as u16).map(move |p| (format!("h{h}.agency.test"), ip("127.77.2.1"), p)))
+            .collect();
+        let lines = open_port_lines(&open);
+        assert_eq!(lines.len(), 1 + HOST_LINES);
+        assert!(lines.iter().all(|l| !l.contains("more")), "{lines:?}");
+    }
 }

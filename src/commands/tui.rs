@@ -32,7 +32,7 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
     let exporter = |job: &ExportJob<'_>| {
         super::export::to_file(ws, job.findings, job.format, job.lang, job.filters.to_vec(), job.path)
             .map(|()| format!("exported {} finding(s) to {}", job.findings.len(), job.path.display()))
-            .map_err(|e| format!("{e:#}"))
+            .map_err(|e| crate::exit::one_line(&e))
     };
     if !scan {
         return Ok(haetae_tui::run_in_terminal(&mut app, store, None, &exporter)?);
@@ -47,7 +47,7 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
             let r = rt.block_on(scan_with(ws, &opts, store, &hooks));
             let (id, summary) = match &r {
                 Ok(report) => (report.run.id, summary(report)),
-                Err(e) => (0, format!("scan failed: {e:#}")),
+                Err(e) => (0, format!("scan failed: {}", crate::exit::one_line(e))),
             };
             let _ = tx.send(Live::Finished { id, summary });
             r

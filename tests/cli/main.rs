@@ -6,6 +6,7 @@ mod findings;
 mod init;
 mod rules;
 mod scan;
+mod small;
 mod stop;
 mod support;
 mod triage;

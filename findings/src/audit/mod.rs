@@ -18,7 +18,8 @@
 //!
 //! [`verify`] reports the first [`ChainProblem`]: a line that is not a record,
 //! deleted, reordered, repeated or edited records, records deleted from the
-//! start or the end, a missing or unreadable head file, and the two harmless
+//! start or the end, a missing log whose head file is still there, a missing
+//! or unreadable head file, and the two harmless
 //! leftovers of a crash or of a writer still running (an incomplete last line,
 //! records written after the last sync; see [`ChainProblem::recoverable`]).
 //!
@@ -140,9 +141,7 @@ impl AuditLog {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The head file outliving its log means the log was deleted.
                 let problem = match &head {
-                    HeadState::Present { seq, .. } if *seq > 0 => {
-                        Some(ChainProblem::Truncated { records: 0, head_seq: *seq })
-                    }
+                    HeadState::Present { seq, .. } if *seq > 0 => Some(ChainProblem::Missing { head_seq: *seq }),
                     HeadState::Bad(reason) => Some(ChainProblem::BadHead { reason: reason.clone() }),
                     _ => None,
                 };
@@ -288,7 +287,18 @@ impl Drop for AuditLog {
 /// last line, which is reported before unsealed records.
 pub fn verify(path: &Path) -> Result<VerifyReport, AuditError> {
     let head = read_head(&head_path(path))?;
-    let file = File::open(path).map_err(io_err(path, "open"))?;
+    let file = match File::open(path) {
+        Ok(f) => f,
+        // A head file that outlives its log says the log held records: report
+        // the loss, not a missing file.
+        Err(e) if e.kind() == io::ErrorKind::NotFound => match head {
+            HeadState::Present { seq, .. } if seq > 0 => {
+                return Ok(VerifyReport { records: 0, problem: Some(ChainProblem::Missing { head_seq: seq }) });
+            }
+            _ => return Err(AuditError::Io { path: path.to_owned(), action: "open", source: e }),
+        },
+        Err(e) => return Err(AuditError::Io { path: path.to_owned(), action: "open", source: e }),
+    };
     let scan = scan(&file, &head).map_err(io_err(path, "read"))?;
     let problem = scan.chain.or_else(|| match scan.head {
         Some(p @ ChainProblem::Unsealed { .. }) => scan.torn.map(|line| ChainProblem::Torn { line }).or(Some(p)),

@@ -254,14 +254,20 @@ fn a_deleted_last_record_is_found_through_the_head() {
 fn a_deleted_log_with_its_head_left_is_not_restarted() {
     let (_dir, path) = log_with(3);
     fs::remove_file(&path).unwrap();
-    assert!(matches!(verify(&path), Err(AuditError::Io { .. })));
+    let report = verify(&path).unwrap();
+    assert_eq!(report, VerifyReport { records: 0, problem: Some(ChainProblem::Missing { head_seq: 3 }) });
+    let text = report.problem.unwrap().to_string();
+    assert!(text.contains("log file is missing") && text.contains("seals 3 record(s)"), "{text}");
     match AuditLog::open(&path) {
         Err(AuditError::Damaged { problem, .. }) => {
-            assert_eq!(problem, ChainProblem::Truncated { records: 0, head_seq: 3 });
+            assert_eq!(problem, ChainProblem::Missing { head_seq: 3 });
         }
         other => panic!("{other:?}"),
     }
     assert!(!path.exists());
+    // Without the head file nothing says the log held records: a plain missing file.
+    fs::remove_file(head_path(&path)).unwrap();
+    assert!(matches!(verify(&path), Err(AuditError::Io { .. })));
 }
 
 #[test]
@@ -450,4 +456,24 @@ proptest! {
             Err(e) => prop_assert!(false, "{}", e),
         }
     }
+}
+
+#[test]
+fn io_errors_read_as_sentences() {
+    let full = AuditError::Io {
+        path: PathBuf::from("/w/.haetae/audit.jsonl"),
+        action: "write",
+        source: std::io::Error::from_raw_os_error(28),
+    };
+    let text = full.to_string();
+    assert!(
+        text.starts_with("cannot write to the audit log /w/.haetae/audit.jsonl: no space left on device;"),
+        "{text}"
+    );
+    let denied = AuditError::Io {
+        path: PathBuf::from("/w/a.jsonl"),
+        action: "open",
+        source: std::io::Error::from_raw_os_error(13),
+    };
+    assert_eq!(denied.to_string(), "audit log /w/a.jsonl: cannot open: permission denied");
 }

@@ -77,7 +77,7 @@ pub struct AuditRecord {
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
     /// The file system refused an operation.
-    #[error("audit log {path}: cannot {action}: {source}")]
+    #[error("{}", io_sentence(path, action, source))]
     Io {
         /// The file the operation was on (the log, its head file or its directory).
         path: PathBuf,
@@ -196,6 +196,12 @@ pub enum ChainProblem {
         /// The last seq in the log.
         last_seq: u64,
     },
+    /// The log file is gone but its head file is there and seals `head_seq`
+    /// records: the whole log was deleted or moved.
+    Missing {
+        /// The last seq the head file sealed.
+        head_seq: u64,
+    },
     /// The log has records but no head file, so records deleted from its end would not show.
     NoHead {
         /// Records in the log.
@@ -278,6 +284,10 @@ impl fmt::Display for ChainProblem {
                 head_seq.saturating_add(1),
                 head_seq.saturating_add(1)
             ),
+            ChainProblem::Missing { head_seq } => write!(
+                f,
+                "the log file is missing, but its head file seals {head_seq} record(s) (seq 1 to {head_seq}): the log was deleted or moved; put it back (or a copy from `haetae audit export`) and keep the head file as evidence"
+            ),
             ChainProblem::NoHead { records } => write!(
                 f,
                 "the head file is missing: the log ends at line {records} (seq {records}) and nothing shows whether records after it were deleted"
@@ -288,6 +298,18 @@ impl fmt::Display for ChainProblem {
 }
 
 impl std::error::Error for ChainProblem {}
+
+/// [`AuditError::Io`] in words: a full disk said as such, other errors
+/// without Rust's `(os error N)`.
+fn io_sentence(path: &std::path::Path, action: &str, source: &io::Error) -> String {
+    if crate::error::is_no_space(source) {
+        return format!(
+            "cannot write to the audit log {}: no space left on device; free space on that disk and run the command again",
+            path.display()
+        );
+    }
+    format!("audit log {}: cannot {action}: {}", path.display(), crate::error::io_reason(source))
+}
 
 /// What [`verify`](super::verify) found.
 #[derive(Debug, Clone, PartialEq, Eq)]

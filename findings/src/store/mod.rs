@@ -406,7 +406,7 @@ impl Store {
 }
 
 fn engine(dir: &Path, e: sled::Error) -> StoreError {
-    StoreError::Engine { dir: dir.to_owned(), message: e.to_string() }
+    StoreError::engine(dir, &e)
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {
@@ -414,7 +414,10 @@ fn open_error(dir: &Path, e: sled::Error) -> StoreError {
         sled::Error::Io(io) if io.to_string().contains("could not acquire lock") => {
             StoreError::Locked { dir: dir.to_owned() }
         }
-        sled::Error::Io(io) => StoreError::Engine { dir: dir.to_owned(), message: format!("cannot open: {io}") },
+        sled::Error::Io(io) if crate::error::is_no_space(io) => StoreError::NoSpace { dir: dir.to_owned() },
+        sled::Error::Io(io) => {
+            StoreError::Engine { dir: dir.to_owned(), message: format!("cannot open: {}", crate::error::io_reason(io)) }
+        }
         _ => engine(dir, e),
     }
 }

@@ -223,15 +223,20 @@ impl ScopeGuard {
 
     /// Record a refusal (nothing sent) and return the error.
     fn refuse(&self, a: Attempt<'_>, err: GuardError) -> GuardError {
-        self.stats.refused.fetch_add(1, Ordering::Relaxed);
         let reason = match &err {
             GuardError::OutOfScope(r) | GuardError::Window(r) | GuardError::Failed(r) | GuardError::Audit(r) => r,
         };
-        let e = self.entry(a, Verdict::Refused, reason, "not attempted");
-        match self.record(e) {
+        match self.record_refusal(a, reason) {
             Ok(_) => err,
             Err(audit) => audit,
         }
+    }
+
+    /// Record an attempt refused for `reason` before anything was sent (such
+    /// as a redirect hop the scope does not allow) and return its audit seq.
+    pub(crate) fn record_refusal(&self, a: Attempt<'_>, reason: &str) -> Result<u64, GuardError> {
+        self.stats.refused.fetch_add(1, Ordering::Relaxed);
+        self.record(self.entry(a, Verdict::Refused, reason, "not attempted"))
     }
 
     /// Resolve `name` once: later calls return the same [`Resolution`], so

@@ -6,12 +6,20 @@
 //! an address literal, another port or an excluded path is decided by the
 //! guard and the scope exactly as a first request would be. Following stops,
 //! without error, at the first hop that may not be taken, at a loop, or after
-//! [`MAX_REDIRECTS`]; the caller gets the last response and the reason.
+//! [`MAX_REDIRECTS`]; the caller gets the last response and the reason. A hop
+//! the scope refuses (name, address, port, excluded path, window) is written
+//! to the audit log as refused (probe `http.redirect`, nothing sent), and that
+//! record is in [`Followed::audit`].
 
 use std::net::IpAddr;
 
+use haetae_findings::audit::Protocol;
+
 use super::client::{FetchError, HttpClient, HttpResponse, Method, Request};
-use crate::guard::ScopeGuard;
+use crate::guard::{Attempt, GuardError, ScopeGuard};
+
+/// The probe name of a refused redirect hop's audit record.
+pub const REDIRECT_PROBE: &str = "http.redirect";
 
 /// Most redirects followed for one request.
 pub const MAX_REDIRECTS: usize = 5;
@@ -23,7 +31,7 @@ pub struct Followed {
     pub response: HttpResponse,
     /// Every URL requested, in order; the last is the response's.
     pub chain: Vec<String>,
-    /// Audit records of every connection of the chain.
+    /// Audit records of every connection of the chain, and of a hop the scope refused.
     pub audit: Vec<u64>,
     /// Why a redirect was not followed, when the last response is one.
     pub stopped: Option<String>,
@@ -205,11 +213,25 @@ async fn follow(
             match address_for(guard, &next.host).await {
                 Ok(a) => a,
                 Err(why) => {
-                    out.stopped = Some(format!("not following to {url}: {why}"));
+                    refuse_hop(guard, &mut out, &next, next.host.parse().ok(), &url, &why)?;
                     return Ok(out);
                 }
             }
         };
+        // Decided here, before the client is asked, so that every refusal of a
+        // hop is audited as one and its record belongs to this chain.
+        let path = guard.scope().check_path(&next.path);
+        let permit = if path.allowed {
+            guard.permit(&next.host, next_addr, next.port).map_err(|e| match e {
+                GuardError::OutOfScope(r) | GuardError::Window(r) | GuardError::Failed(r) | GuardError::Audit(r) => r,
+            })
+        } else {
+            Err(path.reason)
+        };
+        if let Err(why) = permit {
+            refuse_hop(guard, &mut out, &next, Some(next_addr), &url, &why)?;
+            return Ok(out);
+        }
         if out.response.status == 303 {
             method = Method::Get;
         }
@@ -238,6 +260,22 @@ async fn follow(
             }
         }
     }
+}
+
+/// Audit the refused hop to `next` (nothing is sent) and end the chain with the reason.
+fn refuse_hop(
+    guard: &ScopeGuard,
+    out: &mut Followed,
+    next: &Target,
+    address: Option<IpAddr>,
+    url: &str,
+    why: &str,
+) -> Result<(), FetchError> {
+    let attempt =
+        Attempt { target: &next.host, address, port: Some(next.port), protocol: Protocol::Http, probe: REDIRECT_PROBE };
+    out.audit.push(guard.record_refusal(attempt, why)?);
+    out.stopped = Some(format!("not following to {url}: {why}"));
+    Ok(())
 }
 
 /// The checked address to use for `host`: a literal the scope allows, or the

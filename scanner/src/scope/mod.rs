@@ -9,7 +9,9 @@
 //! path unless it is at or under an `exclude_paths` entry. Anything ambiguous is
 //! out: names a resolver could read as addresses, IPv4-mapped IPv6 addresses
 //! (judged as the IPv4 address they reach), paths spelled with escapes, dot
-//! segments or `;parameters`.
+//! segments or `;parameters`. A network in `cidrs` wider than an IPv4 /8 or
+//! an IPv6 /32 (`0.0.0.0/0` above all) is refused unless `[scope]` says
+//! `broad = true`: a slip of the prefix must not authorize the internet.
 //!
 //! ```
 //! use std::path::Path;

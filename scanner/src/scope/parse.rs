@@ -10,6 +10,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use haetae_findings::{SourceError, Timestamp};
+use ipnet::IpNet;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use toml::Spanned;
@@ -55,7 +56,15 @@ struct RawScope {
     #[serde(default)]
     exclude_paths: Strings,
     seeds: Option<Spanned<Strings>>,
+    /// Required for a network in `cidrs` wider than [`BROAD_V4`] / [`BROAD_V6`].
+    #[serde(default)]
+    broad: bool,
 }
+
+/// The widest IPv4 network `cidrs` takes without `broad = true`: a /8.
+pub(super) const BROAD_V4: u8 = 8;
+/// The widest IPv6 network `cidrs` takes without `broad = true`: a /32.
+pub(super) const BROAD_V6: u8 = 32;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -159,7 +168,24 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scope, SourceError> {
             );
             return Err(cx.err(c.span(), msg));
         }
-        push_unique(&mut cidrs, norm::canonical_net(net));
+        let net = norm::canonical_net(net);
+        let (family, widest) = match net {
+            IpNet::V4(_) => ("IPv4", BROAD_V4),
+            IpNet::V6(_) => ("IPv6", BROAD_V6),
+        };
+        if net.prefix_len() < widest && !s.broad {
+            let what = if net.prefix_len() == 0 {
+                format!("every {family} address")
+            } else {
+                format!("{} addresses", net_size(&net))
+            };
+            let msg = format!(
+                "[scope] cidrs: `{}` covers {what}, more than an {family} /{widest}; add `broad = true` to [scope] only if the authorization really covers all of them",
+                c.get_ref().trim()
+            );
+            return Err(cx.err(c.span(), msg));
+        }
+        push_unique(&mut cidrs, net);
     }
     let mut exclude_cidrs = Vec::new();
     for c in &s.exclude_cidrs {
@@ -218,6 +244,15 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Scope, SourceError> {
     }
     scope.migrations = migrations;
     Ok(scope)
+}
+
+/// The number of addresses in `net`, in words a reader can weigh (2^N).
+fn net_size(net: &IpNet) -> String {
+    let bits = u32::from(net.max_prefix_len() - net.prefix_len());
+    match 1u64.checked_shl(bits).filter(|_| bits < 64) {
+        Some(n) => n.to_string(),
+        None => format!("2^{bits}"),
+    }
 }
 
 fn push_unique<T: PartialEq>(list: &mut Vec<T>, item: T) {

@@ -163,3 +163,63 @@ async fn endless_redirects_and_loops_stop() {
     assert!(f.stopped.as_deref().is_some_and(|s| s.contains("redirect loop")), "{f:?}");
     assert_eq!(f.chain.len(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_hops_are_audited_as_refused_with_the_reason() {
+    use haetae_findings::audit::{Protocol, Verdict, read_all};
+    use haetae_scanner::http::redirect::REDIRECT_PROBE;
+
+    let lab = Lab::start().await.unwrap();
+    let outside = TcpListener::bind(("127.99.0.78", 0)).await.unwrap();
+    let (port, outside_count) = server_on(outside, |_, _| ok("outside"));
+    let inside = TcpListener::bind(("127.77.9.34", port)).await.unwrap();
+    let (_, _) = server_on(inside, |path, port| match path {
+        "/addr" => redirect(&format!("http://127.99.0.78:{port}/")),
+        "/name" => redirect("https://www.othercorp.test/"),
+        "/excluded" => redirect("/logout"),
+        "/port" => redirect("http://127.77.9.34:1/"),
+        "/fine" => redirect("/landed"),
+        other => ok(other),
+    });
+    let (g, dir) = guard(scope_with_port(&lab, port), vec![lab.dns_addr()], now());
+    let log = dir.path().join("audit.jsonl");
+    let client = HttpClient::new("KR-LAB-0001", "").unwrap();
+
+    // An in-scope hop is followed and nothing is refused.
+    let f = fetch_following(&client, &g, &get("127.77.9.34", port, "/fine")).await.unwrap();
+    assert_eq!((f.response.status, f.stopped.as_deref()), (200, None));
+    g.sync_audit().unwrap();
+    assert!(read_all(&log).unwrap().iter().all(|r| r.entry.verdict == Verdict::Allowed));
+
+    for (path, target, address, hop_port, why) in [
+        ("/addr", "127.99.0.78", Some("127.99.0.78"), port, "127.99.0.78"),
+        ("/name", "www.othercorp.test", None, 443, "www.othercorp.test"),
+        ("/excluded", "127.77.9.34", Some("127.77.9.34"), port, "/logout"),
+        ("/port", "127.77.9.34", Some("127.77.9.34"), 1, "port 1"),
+    ] {
+        let f = fetch_following(&client, &g, &get("127.77.9.34", port, path)).await.unwrap();
+        assert_eq!((f.response.status, f.chain.len()), (302, 1), "{path}");
+        let stopped = f.stopped.clone().unwrap_or_default();
+        assert!(stopped.contains(why), "{path}: {stopped}");
+        // The first request's connection, then the refusal of the hop.
+        assert_eq!(f.audit.len(), 2, "{path}: {f:?}");
+        g.sync_audit().unwrap();
+        let records = read_all(&log).unwrap();
+        let refusal = records.iter().find(|r| r.seq == f.audit[1]).unwrap();
+        let e = &refusal.entry;
+        assert_eq!(e.verdict, Verdict::Refused, "{path}: {e:?}");
+        assert_eq!(
+            (e.probe.as_str(), e.protocol, e.outcome.as_str()),
+            (REDIRECT_PROBE, Protocol::Http, "not attempted")
+        );
+        assert_eq!(e.target, target, "{path}");
+        assert_eq!(e.address, address.map(|a| a.parse().unwrap()), "{path}");
+        assert_eq!(e.port, Some(hop_port), "{path}");
+        assert!(e.reason.contains(why) && !e.reason.is_empty(), "{path}: {}", e.reason);
+        assert_eq!(e.engagement, "KR-LAB-0001");
+    }
+    assert_eq!(outside_count.load(Ordering::SeqCst), 0, "no packet to the out-of-scope address");
+    assert_eq!(g.stats.refused.load(Ordering::SeqCst), 4);
+    assert!(haetae_findings::audit::verify(&log).unwrap().is_ok());
+    assert_eq!(lab.out_of_scope_connections(), 0);
+}

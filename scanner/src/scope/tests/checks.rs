@@ -145,7 +145,11 @@ fn addresses() {
     // Loopback is fine when listed (the lab lives there).
     allowed(&s.check_addr(ip("127.77.0.1")));
     // Never: the unspecified address reaches the scanning host itself.
-    let wide = parse(&super::SPEC_EXAMPLE.replace(r#"cidrs = ["127.77.0.0/20"]"#, r#"cidrs = ["0.0.0.0/0", "::/0"]"#));
+    let wide = parse(&super::SPEC_EXAMPLE.replace(
+        r#"cidrs = ["127.77.0.0/20"]"#,
+        r#"broad = true
+cidrs = ["0.0.0.0/0", "::/0"]"#,
+    ));
     for never in ["0.0.0.0", "::", "255.255.255.255", "224.0.0.1", "ff02::1", "::ffff:0.0.0.0"] {
         let d = wide.check_addr(ip(never));
         refused(&d);

@@ -231,6 +231,31 @@ fn cidr_errors() {
 }
 
 #[test]
+fn networks_wider_than_a_slash_8_or_32_need_broad() {
+    let cidrs = r#"cidrs = ["127.77.0.0/20"]"#;
+    assert_error(
+        cidrs,
+        r#"cidrs = ["127.77.0.0/20", "0.0.0.0/0"]"#,
+        "10:27",
+        &["[scope] cidrs: `0.0.0.0/0` covers every IPv4 address", "add `broad = true` to [scope]", "really"],
+    );
+    assert_error(cidrs, r#"cidrs = ["10.0.0.0/7"]"#, "10:10", &["`10.0.0.0/7` covers 33554432 addresses", "/8"]);
+    assert_error(cidrs, r#"cidrs = ["::/0"]"#, "10:10", &["`::/0` covers every IPv6 address", "broad = true"]);
+    assert_error(cidrs, r#"cidrs = ["2001:db8::/31"]"#, "10:10", &["covers 2^97 addresses", "IPv6 /32"]);
+    // An IPv4-mapped network is judged as the IPv4 network it is.
+    assert_error(cidrs, r#"cidrs = ["::ffff:0.0.0.0/96"]"#, "10:10", &["every IPv4 address"]);
+    // Up to /8 and /32 are fine without it.
+    let s = with(cidrs, r#"cidrs = ["127.0.0.0/8", "2001:db8::/32"]"#).unwrap();
+    assert_eq!(s.cidrs.len(), 2);
+    // With `broad = true` the scope is taken as written.
+    let s = with(cidrs, "broad = true\ncidrs = [\"0.0.0.0/0\", \"::/0\"]").unwrap();
+    assert_eq!(s.cidrs.iter().map(ToString::to_string).collect::<Vec<_>>(), ["0.0.0.0/0", "::/0"]);
+    // Exclusions may be as wide as they like: they only take away.
+    assert!(with("exclude_cidrs = []", r#"exclude_cidrs = ["128.0.0.0/1"]"#).is_ok());
+    assert_error("exclude_cidrs = []", "broad = 1", "13:9", &["invalid type"]);
+}
+
+#[test]
 fn cidrs_accept_bare_addresses_and_mapped_networks() {
     let s = with(
         r#"cidrs = ["127.77.0.0/20"]"#,
