@@ -402,6 +402,21 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
         for c in &rep.covered {
             ctx.covered(c.clone(), apex, None).await;
         }
+        if !ctx.cancel.is_cancelled() {
+            // A zone check that did not run to an answer is a failed unit.
+            let families: [(&str, &[CheckId]); 4] = [
+                ("dns.spf-*", &[CheckId::DnsSpfMissing, CheckId::DnsSpfPermissive]),
+                ("dns.dmarc-*", &[CheckId::DnsDmarcMissing, CheckId::DnsDmarcWeak]),
+                ("dns.caa-missing", &[CheckId::DnsCaaMissing]),
+                ("dns.axfr-open", if active { &[CheckId::DnsAxfrOpen] } else { &[] }),
+            ];
+            for (group, checks) in families {
+                if checks.iter().any(|c| !rep.covered.contains(c) && !skip(c)) {
+                    let why = "the name servers gave no definite answer (timeout, SERVFAIL or a transfer that stalled)";
+                    ctx.failed(group, apex, None, None, why).await;
+                }
+            }
+        }
         names.insert(apex.clone());
         names.extend(rep.names);
         if active {

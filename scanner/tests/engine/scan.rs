@@ -152,10 +152,11 @@ async fn a_name_server_that_never_answers_does_not_hang_the_scan() {
     let req = seeds_request(&scope);
     let started = std::time::Instant::now();
     let run = scan(scope, vec![lab.silent_dns_addr()], now(), req).await;
-    // Every name failed, so the scan is incomplete; but DNS being silent
-    // does not stop the scan.
-    assert!(!run.outcome.complete);
+    // Every name failed: each is a failed unit that covers nothing; DNS
+    // being silent does not stop the scan.
     assert_eq!(run.outcome.stop, None);
+    assert!(run.failed.iter().any(|u| u.checks == "dns.names"), "{:?}", run.failed);
+    assert!(!run.covered.iter().any(|c| c.check.as_str().starts_with("dns.")), "{:?}", run.covered);
     assert!(run.found.is_empty());
     println!("silent resolver: gave up after {:?}", started.elapsed());
     lab.shutdown().await;
