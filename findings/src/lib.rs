@@ -81,7 +81,7 @@ pub use prioritize::Prioritizer;
 pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
-    AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, FailedUnit, Listing, MAX_FAILED_KEPT, ScanCounts,
-    ScanRun, Selection, Store, UpsertOutcome,
+    AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, FailedUnit, Listing,
+    MAX_FAILED_KEPT, ScanCounts, ScanRun, Selection, Store, UpsertOutcome,
 };
 pub use time::{ParseTimeError, Timestamp};

@@ -235,6 +235,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let mut pending_obs: Vec<Observation> = Vec::new();
     let mut pending_cov: Vec<Coverage> = Vec::new();
     let mut pending_failed: Vec<FailedUnit> = Vec::new();
+    let mut pending_closed: Vec<(String, u16)> = Vec::new();
     let mut failed: Vec<FailedUnit> = Vec::new();
     let mut open_ports = Vec::new();
     let mut changes = Vec::new();
@@ -265,6 +266,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         match ev {
             ScanEvent::Found(o) => pending_obs.push(*o),
             ScanEvent::Covered(c) => pending_cov.push(c),
+            ScanEvent::PortClosed { host, port } => pending_closed.push((host, port)),
             ScanEvent::Failed(u) => {
                 if failed.len() < FAILED_KEPT {
                     failed.push(u.clone());
@@ -314,7 +316,17 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
             }
         }
         if pending_obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
-            match commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov, &mut pending_failed) {
+            match commit(
+                store,
+                &audit,
+                run.id,
+                &mut Pending {
+                    obs: &mut pending_obs,
+                    cov: &mut pending_cov,
+                    closed: &mut pending_closed,
+                    failed: &mut pending_failed,
+                },
+            ) {
                 Ok(ids) if !ids.is_empty() => hooks.send(Live::Changed(ids)),
                 Ok(_) => {}
                 Err(e) => {
@@ -336,7 +348,17 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     ctrl_c.abort();
     // Whatever happened, commit what was found: observations first, then the
     // coverage that vouches for them.
-    let ids = commit(store, &audit, run.id, &mut pending_obs, &mut pending_cov, &mut pending_failed)?;
+    let ids = commit(
+        store,
+        &audit,
+        run.id,
+        &mut Pending {
+            obs: &mut pending_obs,
+            cov: &mut pending_cov,
+            closed: &mut pending_closed,
+            failed: &mut pending_failed,
+        },
+    )?;
     hooks.send(Live::Changed(ids));
     let outcome = match joined {
         Ok(outcome) => outcome,
@@ -385,14 +407,16 @@ fn grace(timeout: Duration) -> Duration {
 }
 
 /// Commit what is pending; returns the ids of the findings written.
-fn commit(
-    store: &Store,
-    audit: &AuditLog,
-    scan: u64,
-    obs: &mut Vec<Observation>,
-    cov: &mut Vec<Coverage>,
-    failed: &mut Vec<FailedUnit>,
-) -> Result<Vec<String>> {
+/// What the engine reported and is not committed yet.
+struct Pending<'a> {
+    obs: &'a mut Vec<Observation>,
+    cov: &'a mut Vec<Coverage>,
+    closed: &'a mut Vec<(String, u16)>,
+    failed: &'a mut Vec<FailedUnit>,
+}
+
+fn commit(store: &Store, audit: &AuditLog, scan: u64, p: &mut Pending<'_>) -> Result<Vec<String>> {
+    let Pending { obs, cov, closed, failed } = p;
     // The audit records behind the observations reach disk first.
     audit.sync()?;
     let mut ids = Vec::new();
@@ -403,6 +427,10 @@ fn commit(
     if !cov.is_empty() {
         store.cover(scan, cov)?;
         cov.clear();
+    }
+    if !closed.is_empty() {
+        store.cover_closed_ports(scan, closed)?;
+        closed.clear();
     }
     if !failed.is_empty() {
         store.record_failed(scan, failed)?;

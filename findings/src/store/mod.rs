@@ -35,7 +35,7 @@ use crate::model::{Finding, Priority, State};
 use crate::prioritize::Prioritizer;
 
 pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
-pub use scan::{Coverage, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
+pub use scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 
 use keys::{IndexKeys, decode, host_prefix, priority_byte, show_key, state_byte};

@@ -83,6 +83,18 @@ pub struct Coverage {
     pub port: Option<u16>,
 }
 
+/// The check part of a coverage entry that stands for every check a port's
+/// own probes run (services, TLS, content checks): written once for a port
+/// that refused the connection, instead of one entry per check.
+pub const EVERY_PORT_CHECK: &str = "*";
+
+/// Whether a finding of `check` is decided by its port's own probes (and so
+/// covered by an [`EVERY_PORT_CHECK`] entry): anything but the DNS checks and
+/// the legacy-origin comparison, which look elsewhere.
+pub(crate) fn port_owned(check: &str) -> bool {
+    !check.starts_with("dns.") && !check.starts_with("migration.")
+}
+
 pub(crate) fn scan_key(id: u64) -> [u8; 8] {
     id.to_be_bytes()
 }

@@ -4,7 +4,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
 use super::keys::{IndexKeys, decode, encode, host_prefix, status_key};
-use super::scan::{Coverage, FailedUnit, ScanCounts, ScanRun, coverage_key, scan_key};
+use super::scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, ScanCounts, ScanRun, coverage_key, port_owned, scan_key};
 use super::{Selection, Store};
 use crate::error::StoreError;
 use crate::fingerprint::{FINGERPRINT_VERSION, Normalized, fingerprint_normalized, normalize};
@@ -439,6 +439,21 @@ impl Store {
         self.flush()
     }
 
+    /// Journal ports that refused the connection in `scan`: each covers every
+    /// check its own probes run (services, TLS, content checks) on that host
+    /// and port, in one entry ([`EVERY_PORT_CHECK`]).
+    pub fn cover_closed_ports(&self, scan: u64, ports: &[(String, u16)]) -> Result<(), StoreError> {
+        let mut batch = sled::Batch::default();
+        for (host, port) in ports {
+            let host = crate::fingerprint::normalize_host(host);
+            let mut k = scan_key(scan).to_vec();
+            k.extend_from_slice(&super::keys::asset_prefix(EVERY_PORT_CHECK, &host, Some(*port)));
+            batch.insert(k, &[]);
+        }
+        self.coverage.apply_batch(batch).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
     /// Record units of `scan` that got no definite answer (kept on the run,
     /// the first [`MAX_FAILED_KEPT`](super::scan::MAX_FAILED_KEPT) of them,
     /// and counted). They cover nothing.
@@ -513,7 +528,12 @@ impl Store {
                         let mut n = 0;
                         for id in chunk {
                             let Some(old) = tx.load(id)? else { continue };
-                            if old.last_scan == Some(scan) || old.check.as_str() != check || old.port != port {
+                            let same_check = if check == EVERY_PORT_CHECK {
+                                port.is_some() && port_owned(old.check.as_str())
+                            } else {
+                                old.check.as_str() == check
+                            };
+                            if old.last_scan == Some(scan) || !same_check || old.port != port {
                                 continue;
                             }
                             let mut f = old.clone();

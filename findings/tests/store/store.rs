@@ -309,3 +309,35 @@ fn assets_lists_addresses_certificates_and_open_ports() {
     );
     assert!(store.changes().unwrap().is_empty(), "ports and repeated values are not change events");
 }
+
+/// A port that refused the connection covers every check its own probes run
+/// there (one entry), and nothing else: not the host's DNS checks, not the
+/// legacy-origin comparison, not another port.
+#[test]
+fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else() {
+    let store = temp_store();
+    let s1 = store.begin_scan(vec![]).unwrap().id;
+    let mut ids = Vec::new();
+    for o in [
+        obs(CheckId::SvcRedisNoauth, "db.a.test", Some(6379), ""),
+        obs(CheckId::TlsCertExpired, "db.a.test", Some(6379), "certificate"),
+        obs(CheckId::HttpExposedGit, "db.a.test", Some(6379), "http://db.a.test:6379/"),
+        obs(CheckId::MigrationLegacyOriginLive, "db.a.test", Some(6379), "via 127.0.0.9"),
+        obs(CheckId::DnsCaaMissing, "db.a.test", None, "CAA"),
+        obs(CheckId::SvcSshExposed, "db.a.test", Some(22), ""),
+    ] {
+        ids.push(store.upsert_batch(Some(s1), &[o]).unwrap()[0].0.clone());
+    }
+    store.finish_scan(s1, true).unwrap();
+    let s2 = store.begin_scan(vec![]).unwrap().id;
+    store.cover_closed_ports(s2, &[("DB.a.test.".to_owned(), 6379)]).unwrap();
+    let run = store.finish_scan(s2, true).unwrap();
+    let states: Vec<State> = ids.iter().map(|id| store.get(id).unwrap().unwrap().state).collect();
+    assert_eq!(
+        states,
+        [State::Fixed, State::Fixed, State::Fixed, State::Open, State::Open, State::Open],
+        "service, TLS and content findings on the closed port are fixed; the rest stay"
+    );
+    assert_eq!(run.counts.fixed, 3);
+    assert!(store.covered(s2).unwrap().is_empty(), "the port entry is not a check for --resume");
+}

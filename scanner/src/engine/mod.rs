@@ -104,6 +104,15 @@ pub enum ScanEvent {
     Found(Box<Observation>),
     /// A (check, asset) unit ran to completion without error.
     Covered(Coverage),
+    /// A port refused the connection: nothing listens, so every check its
+    /// own probes run (services, TLS, content checks) is covered for `host`
+    /// there, as one entry rather than one per check.
+    PortClosed {
+        /// Host name (or address text).
+        host: String,
+        /// Port.
+        port: u16,
+    },
     /// A unit ran but got no definite answer (timeout, reset, oversize or
     /// truncated reply, 429/503, a panic in its probe ...): it covers nothing.
     Failed(FailedUnit),

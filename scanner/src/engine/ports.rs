@@ -161,12 +161,12 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     let mut conn = match conn {
         Ok(c) => c,
         Err(GuardError::Failed(why)) if why == "closed" => {
-            // Definitely not listening: previous service findings here are fixed.
-            ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
-            for c in services::CHECKS {
-                ctx.covered(c, host, Some(port)).await;
+            // Definitely not listening: previous service, TLS and content
+            // findings here are fixed. One event per name, not one per
+            // check: a full port sweep meets tens of thousands of these.
+            for name in names.iter().take(MAX_TLS_NAMES) {
+                ctx.send(ScanEvent::PortClosed { host: name.clone(), port }).await;
             }
-            cover_tls_and_web(ctx, names, port).await;
             return true;
         }
         Err(e) => {
