@@ -369,7 +369,7 @@ fn read_backup(
     let mut hash = Sha256::new();
     let mut buf = Vec::new();
     let mut number = 1u64;
-    if !read_line(&mut reader, &mut buf).map_err(io_err(path, "read"))? {
+    if !next_line(path, &mut reader, &mut buf)? {
         return Err(bad("it is empty".to_owned()));
     }
     hash.update(&buf);
@@ -395,7 +395,7 @@ fn read_backup(
     let mut schema_seen = false;
     loop {
         number += 1;
-        if !read_line(&mut reader, &mut buf).map_err(io_err(path, "read"))? {
+        if !next_line(path, &mut reader, &mut buf)? {
             return Err(bad("it is cut short: its end line is missing".to_owned()));
         }
         let line: Line =
@@ -447,7 +447,7 @@ fn read_backup(
                 "its end line counts {want_records} records and {want_chunks} chunks, but it holds {records} and {chunks}"
             )));
         }
-        if read_line(&mut reader, &mut buf).map_err(io_err(path, "read"))? {
+        if next_line(path, &mut reader, &mut buf)? {
             return Err(bad(format!("it has data after its end line (line {})", number + 1)));
         }
         if !schema_seen {
@@ -455,6 +455,14 @@ fn read_backup(
         }
         return Ok(Verified { created: header.created, records, findings, files, sha256 });
     }
+}
+
+/// [`read_line`], with its errors as [`StoreError`]s: a damaged line is a bad backup.
+fn next_line(path: &Path, reader: &mut impl BufRead, buf: &mut Vec<u8>) -> Result<bool, StoreError> {
+    read_line(reader, buf).map_err(|e| match e.kind() {
+        io::ErrorKind::InvalidData => StoreError::BadBackup { path: path.to_owned(), reason: e.to_string() },
+        _ => StoreError::Io { path: path.to_owned(), action: "read", source: e },
+    })
 }
 
 /// Read one line (with its newline) into `buf`; `false` at the end of the file.
@@ -466,8 +474,12 @@ fn read_line(reader: &mut impl BufRead, buf: &mut Vec<u8>) -> io::Result<bool> {
         return Ok(false);
     }
     if buf.last() != Some(&b'\n') {
-        let what = if n as u64 > MAX_LINE { "a line longer than 64 MiB" } else { "an incomplete last line" };
-        return Err(io::Error::new(io::ErrorKind::InvalidData, format!("the backup has {what}")));
+        let what = if n as u64 > MAX_LINE {
+            "it has a line longer than 64 MiB"
+        } else {
+            "it is cut short: its last line is incomplete"
+        };
+        return Err(io::Error::new(io::ErrorKind::InvalidData, what));
     }
     Ok(true)
 }

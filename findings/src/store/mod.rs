@@ -25,6 +25,7 @@ mod changes;
 mod check;
 mod keys;
 mod scan;
+mod seal;
 mod shield;
 mod write;
 
@@ -105,6 +106,22 @@ pub struct Store {
     changes: sled::Tree,
     prioritizer: Arc<dyn Prioritizer>,
     write_lock: Mutex<()>,
+    /// Whether closing writes the seal (stores on disk; not temporary ones).
+    sealed: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.sealed {
+            // Best effort, and shielded: a store that turned out damaged
+            // while open must not turn its drop into a panic.
+            let _ = shield::shielded(|| {
+                if self.db.flush().is_ok() {
+                    seal::write(&self.dir, &self.findings, &self.scans, &self.changes);
+                }
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -156,18 +173,20 @@ impl Store {
         temporary: bool,
     ) -> Result<Store, StoreError> {
         let new = if temporary { true } else { is_new(dir)? };
-        let opened = shield::shielded(|| Self::open_trees(dir, config, prioritizer, new));
+        let opened = shield::shielded(|| Self::open_trees(dir, config, prioritizer, new, temporary));
         opened.unwrap_or_else(|panic| {
             Err(damaged(dir, format!("the storage engine stopped while recovering its data file db ({panic})")))
         })
     }
 
-    /// Open sled and every tree; `new` when the directory held no store before.
+    /// Open sled and every tree and check the seal; `new` when the directory
+    /// held no store before.
     fn open_trees(
         dir: &Path,
         config: sled::Config,
         prioritizer: Arc<dyn Prioritizer>,
         new: bool,
+        temporary: bool,
     ) -> Result<Store, StoreError> {
         let db = config.open().map_err(|e| open_error(dir, e))?;
         let err = |e: sled::Error| engine(dir, e);
@@ -198,7 +217,7 @@ impl Store {
                 db.flush().map_err(err)?;
             }
         }
-        Ok(Store {
+        let store = Store {
             dir: dir.to_owned(),
             findings: db.open_tree("findings").map_err(err)?,
             by_status: db.open_tree("by_status").map_err(err)?,
@@ -210,7 +229,14 @@ impl Store {
             db,
             prioritizer,
             write_lock: Mutex::new(()),
-        })
+            sealed: false,
+        };
+        if !new && let Some(lost) = seal::verify(dir, &store.findings, &store.scans, &store.changes).map_err(err)? {
+            return Err(damaged(dir, lost));
+        }
+        let mut store = store;
+        store.sealed = !temporary;
+        Ok(store)
     }
 
     /// The directory the store lives in.
@@ -406,6 +432,15 @@ impl Store {
     pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
         t.insert(key, value).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Remove a key of a keyspace, bypassing every check (tests only: an index
+    /// entry lost).
+    #[doc(hidden)]
+    pub fn remove_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), StoreError> {
+        let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
+        t.remove(key).map_err(|e| self.engine(e))?;
         self.flush()
     }
 
