@@ -6,6 +6,7 @@ mod findings;
 mod init;
 mod rules;
 mod scan;
+mod store;
 mod support;
 mod triage;
 mod tui;
