@@ -219,7 +219,10 @@ impl Store {
                     after: value.to_owned(),
                     scan,
                 };
-                let id = self.changes.len() as u64 + 1;
+                // Ids count 1, 2, 3 ...: one past the last (sled's `len` walks
+                // every event and never ends on a damaged tree).
+                let last = self.changes.last().map_err(|e| self.engine(e))?;
+                let id = last.and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok()).map_or(0, u64::from_be_bytes) + 1;
                 self.changes.insert(id.to_be_bytes(), encode(&e)).map_err(|e| self.engine(e))?;
                 event = Some(e);
                 Seen { value: value.to_owned(), first_seen: now, last_seen: now, expires }

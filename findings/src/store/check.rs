@@ -76,7 +76,7 @@ impl Store {
             let mut report = CheckReport {
                 dir: self.dir.clone(),
                 schema_version: None,
-                findings: self.findings.len(),
+                findings: 0,
                 scans: 0,
                 coverage: 0,
                 assets: 0,
@@ -85,6 +85,10 @@ impl Store {
             };
             self.check_schema(&mut report)?;
             report.problems.extend(self.check_integrity()?);
+            for item in self.findings.iter().keys() {
+                item.map_err(|e| self.engine(e))?;
+                report.findings += 1;
+            }
             self.check_scans(&mut report)?;
             for item in self.assets.iter() {
                 let (k, v) = item.map_err(|e| self.engine(e))?;

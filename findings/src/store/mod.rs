@@ -244,9 +244,10 @@ impl Store {
         &self.dir
     }
 
-    /// Number of finding records.
+    /// Number of finding records. In a damaged store, counting stops at the
+    /// first part that cannot be read (sled's own `len` would retry it forever).
     pub fn len(&self) -> usize {
-        self.findings.len()
+        shield::shielded(|| self.findings.iter().keys().take_while(Result::is_ok).count()).unwrap_or(0)
     }
 
     /// Whether the store holds no finding.
@@ -390,7 +391,8 @@ impl Store {
             by_range.sort_by_key(|(i, _)| *i);
             by_range.into_iter().map(|(_, p)| p).collect()
         });
-        let (mut all, mut skipped) = (Vec::with_capacity(self.findings.len()), Vec::new());
+        let total = parts.iter().map(|p| p.as_ref().map_or(0, |(ok, _)| ok.len())).sum();
+        let (mut all, mut skipped) = (Vec::with_capacity(total), Vec::new());
         for part in parts {
             let (ok, bad) = part?;
             all.extend(ok);
