@@ -1,5 +1,7 @@
 //! `haetae store check | backup | restore`, and a damaged store is a sentence, not a panic.
 
+use haetae_findings::{CheckId, Coverage};
+
 use crate::support::{code, haetae, open, seeded, stderr, stdout};
 
 #[test]
@@ -60,4 +62,36 @@ fn store_check_passes_a_healthy_store_and_fails_on_a_lost_index_entry() {
     assert_eq!(code(&out), 1, "{}", stdout(&out));
     assert!(stdout(&out).contains("by_host lacks entry"), "{}", stdout(&out));
     assert!(stderr(&out).contains("1 problem(s)"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_store_sled_panics_on_is_a_sentence_without_a_panic_message() {
+    // A log written in many small flushes, reopened once and cut in half,
+    // without its seal: sled panics while recovering it. The binary must say
+    // so in a sentence, with no "panicked at" line and no exit 101.
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let run = store.begin_scan(vec![]).unwrap();
+    for chunk in 0..1500 {
+        let pairs: Vec<Coverage> = (0..10)
+            .map(|i| Coverage {
+                check: CheckId::SvcSshExposed,
+                host: format!("h{chunk}-{i}.agency.test"),
+                port: Some(22),
+            })
+            .collect();
+        store.cover(run.id, &pairs).unwrap();
+    }
+    drop(store);
+    drop(open(dir.path()));
+    let store_dir = dir.path().join(".haetae");
+    std::fs::remove_file(store_dir.join("seal.json")).unwrap();
+    let db = store_dir.join("db");
+    let len = std::fs::metadata(&db).unwrap().len();
+    std::fs::OpenOptions::new().write(true).open(&db).unwrap().set_len(len / 2).unwrap();
+    let out = haetae(dir.path(), &["findings"]);
+    let err = stderr(&out);
+    assert_eq!(code(&out), 1, "{err}");
+    assert!(err.contains("stopped while recovering") && err.contains("haetae store restore FILE"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
 }

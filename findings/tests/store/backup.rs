@@ -256,3 +256,33 @@ fn every_read_of_a_damaged_store_without_its_seal_ends_in_data_or_damaged() {
         damaged(store.changes().map(drop));
     }
 }
+
+#[test]
+fn a_cut_log_that_makes_sled_panic_is_damaged() {
+    // Many small flushes (as a scan journals coverage) then a reopen (sled
+    // writes its snapshot): cut in half, sled's recovery indexes past its
+    // segment table and panics. Without the seal, that panic is what is met.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("store");
+    let store = Store::open(&dir, scorer()).unwrap();
+    let run = store.begin_scan(vec![]).unwrap();
+    for chunk in 0..1500 {
+        let pairs: Vec<Coverage> = (0..10)
+            .map(|i| Coverage {
+                check: CheckId::SvcSshExposed,
+                host: format!("h{chunk}-{i}.agency.test"),
+                port: Some(22),
+            })
+            .collect();
+        store.cover(run.id, &pairs).unwrap();
+    }
+    drop(store);
+    drop(Store::open(&dir, scorer()).unwrap());
+    std::fs::remove_file(dir.join("seal.json")).unwrap();
+    cut_in_half(&dir.join("db"));
+    let err = Store::open(&dir, scorer()).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Damaged { detail, .. } if detail.contains("stopped while recovering")),
+        "{err:?}"
+    );
+}
