@@ -124,9 +124,11 @@ impl<W: Write> HashingWriter<W> {
 impl Store {
     /// Save every record of every keyspace, and the audit log and its head
     /// seal kept in the store directory, to `path`: a consistent snapshot
-    /// (this store's writers wait while it runs, and no other process can
-    /// open the store), written to a temporary file beside `path`, synced and
-    /// renamed over it, so `path` is either the old file or the whole backup.
+    /// (writes that take the store's write lock wait while it runs, and no
+    /// other process can open the store, so from a process that is not
+    /// scanning, as `haetae store backup`, it is exact), written to a
+    /// temporary file beside `path`, synced and renamed over it, so `path` is
+    /// either the old file or the whole backup.
     pub fn backup(&self, path: &Path) -> Result<BackupSummary, StoreError> {
         let _writers = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let parent = match path.parent() {
