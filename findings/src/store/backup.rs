@@ -20,9 +20,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{SCHEMA_KEY, SCHEMA_VERSION, Store, shield};
+use super::{Keep, SCHEMA_KEY, SCHEMA_VERSION, Store, shield};
 use crate::error::StoreError;
-use crate::model::Finding;
 use crate::time::Timestamp;
 
 /// Version of the backup file format this build writes and the newest it reads.
@@ -91,13 +90,6 @@ enum Line {
     Record { tree: String, key: String, value: String },
     File { name: String, data: String },
     End { records: u64, chunks: u64, sha256: String },
-}
-
-/// Scores nothing: restore writes records as they were saved.
-struct Keep;
-
-impl crate::prioritize::Prioritizer for Keep {
-    fn prioritize(&self, _finding: &mut Finding, _now: Timestamp) {}
 }
 
 fn io_err<'a>(path: &'a Path, action: &'static str) -> impl FnOnce(io::Error) -> StoreError + 'a {

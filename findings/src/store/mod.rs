@@ -27,6 +27,7 @@ mod keys;
 mod scan;
 mod seal;
 mod shield;
+mod trial;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -93,6 +94,13 @@ pub enum Selection {
     Host(String),
 }
 
+/// Scores nothing: for stores opened only to be checked or restored.
+struct Keep;
+
+impl Prioritizer for Keep {
+    fn prioritize(&self, _finding: &mut Finding, _now: crate::time::Timestamp) {}
+}
+
 /// The findings store. Cheap to share behind an `Arc`; writes are serialized.
 pub struct Store {
     dir: PathBuf,
@@ -138,9 +146,10 @@ impl Store {
     /// [`StoreError::NewerSchema`] when a newer haetae wrote it, and with
     /// [`StoreError::Damaged`] when its files are damaged: the engine found
     /// corrupted data or failed while recovering them, a data file is missing,
-    /// or the recovered store has no schema version. haetae writes nothing to
-    /// a store it finds damaged (sled's own crash recovery inside its `open`
-    /// rewrites torn log tails and its snapshot file before haetae can look).
+    /// or the recovered store has no schema version, or it lost what the seal
+    /// of its last close vouches for. Nothing is written to a store found
+    /// damaged: when its data file is not as the last close left it, a copy
+    /// is opened first (see `trial.rs`).
     pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
         // Every write flushes explicitly, so sled's periodic flusher thread is
         // not needed; without it a dropped store releases its lock sooner.
@@ -173,6 +182,9 @@ impl Store {
         temporary: bool,
     ) -> Result<Store, StoreError> {
         let new = if temporary { true } else { is_new(dir)? };
+        if !new {
+            trial::rehearse(dir)?;
+        }
         let opened = shield::shielded(|| Self::open_trees(dir, config, prioritizer, new, temporary));
         opened.unwrap_or_else(|panic| {
             Err(damaged(dir, format!("the storage engine stopped while recovering its data file db ({panic})")))

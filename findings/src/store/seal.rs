@@ -26,6 +26,24 @@ struct Seal {
     findings: Vec<String>,
     last_scan: Option<u64>,
     last_change: Option<u64>,
+    /// Length of the data file `db` as the close left it.
+    #[serde(default)]
+    db_len: Option<u64>,
+}
+
+fn db_len(dir: &Path) -> Option<u64> {
+    fs::metadata(dir.join("db")).ok().map(|m| m.len())
+}
+
+fn read(dir: &Path) -> Option<Seal> {
+    serde_json::from_slice(&fs::read(dir.join(SEAL_FILE)).ok()?).ok()
+}
+
+/// Whether the data file has the length the last close left it with. Not
+/// its modification time: sled's own shutdown, after the seal is written,
+/// often touches the file without changing its length. `false` without a seal.
+pub(super) fn closed_cleanly(dir: &Path) -> bool {
+    read(dir).and_then(|s| s.db_len).is_some_and(|sealed| db_len(dir) == Some(sealed))
 }
 
 /// Points of the key space sampled: finding ids are hex fingerprints.
@@ -45,13 +63,14 @@ fn take(findings: &sled::Tree, scans: &sled::Tree, changes: &sled::Tree) -> sled
             }
         }
     }
-    Ok(Seal { findings: ids, last_scan: last_id(scans)?, last_change: last_id(changes)? })
+    Ok(Seal { findings: ids, last_scan: last_id(scans)?, last_change: last_id(changes)?, db_len: None })
 }
 
 /// Write the seal of the store in `dir`. Best effort: a store without a seal
 /// is only checked less at its next open.
 pub(super) fn write(dir: &Path, findings: &sled::Tree, scans: &sled::Tree, changes: &sled::Tree) {
-    let Ok(seal) = take(findings, scans, changes) else { return };
+    let Ok(mut seal) = take(findings, scans, changes) else { return };
+    seal.db_len = db_len(dir);
     let Ok(body) = serde_json::to_vec(&seal) else { return };
     let tmp = dir.join(format!("{SEAL_FILE}.tmp"));
     let written = File::create(&tmp).and_then(|mut f| {
@@ -71,8 +90,7 @@ pub(super) fn verify(
     scans: &sled::Tree,
     changes: &sled::Tree,
 ) -> sled::Result<Option<String>> {
-    let Ok(bytes) = fs::read(dir.join(SEAL_FILE)) else { return Ok(None) };
-    let Ok(seal) = serde_json::from_slice::<Seal>(&bytes) else { return Ok(None) };
+    let Some(seal) = read(dir) else { return Ok(None) };
     for id in &seal.findings {
         if !findings.contains_key(id.as_bytes())? {
             return Ok(Some(format!(

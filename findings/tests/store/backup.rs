@@ -1,6 +1,7 @@
 //! A damaged store is an error, never a panic; `check` finds inconsistencies;
 //! `backup` and `restore` bring every record, history and the audit log back.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -47,6 +48,21 @@ fn populated(dir: &Path) -> Store {
     store
 }
 
+/// Every file of a store directory (and `blobs/`) with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in [dir.to_owned(), dir.join("blobs")] {
+        let Ok(entries) = std::fs::read_dir(&sub) else { continue };
+        for entry in entries {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                out.insert(entry.path().display().to_string(), std::fs::read(entry.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
 fn cut_in_half(path: &Path) {
     let len = std::fs::metadata(path).unwrap().len();
     let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
@@ -70,8 +86,10 @@ fn backup_then_truncate_then_restore_brings_every_finding_back() {
     drop(store);
 
     cut_in_half(&dir.join("db"));
+    let damaged = files(&dir);
     let err = Store::open(&dir, scorer()).unwrap_err();
     assert!(matches!(err, StoreError::Damaged { .. }), "{err:?}");
+    assert!(files(&dir) == damaged, "opening the damaged store wrote to it");
     let text = err.to_string();
     assert!(text.contains(&dir.display().to_string()) && text.contains("haetae store restore FILE"), "{text}");
     // The damaged store is refused as a restore target.
@@ -280,9 +298,34 @@ fn a_cut_log_that_makes_sled_panic_is_damaged() {
     drop(Store::open(&dir, scorer()).unwrap());
     std::fs::remove_file(dir.join("seal.json")).unwrap();
     cut_in_half(&dir.join("db"));
+    let damaged = files(&dir);
     let err = Store::open(&dir, scorer()).unwrap_err();
     assert!(
         matches!(&err, StoreError::Damaged { detail, .. } if detail.contains("stopped while recovering")),
         "{err:?}"
+    );
+    assert!(files(&dir) == damaged, "sled's recovery wrote to the damaged store");
+    assert!(
+        !std::fs::read_dir(tmp.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("trial"))
+    );
+}
+
+#[test]
+fn a_store_closed_cleanly_is_opened_in_place_and_one_left_by_a_crash_through_a_trial() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    drop(populated(&dir));
+    // Closed cleanly: the seal matches, the trial is skipped, the store opens.
+    assert_eq!(Store::open(&dir, scorer()).unwrap().len(), 400);
+    // The seal of an older close (as after a crash): the trial runs on a
+    // copy, finds it healthy, and the real open goes ahead.
+    let seal = std::fs::read_to_string(dir.join("seal.json")).unwrap();
+    let at = seal.find("\"db_len\":").unwrap();
+    std::fs::write(dir.join("seal.json"), format!("{}\"db_len\":1}}", &seal[..at])).unwrap();
+    let store = Store::open(&dir, scorer()).unwrap();
+    assert_eq!(store.len(), 400);
+    drop(store);
+    assert!(
+        !std::fs::read_dir(tmp.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("trial"))
     );
 }
