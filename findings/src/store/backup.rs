@@ -184,11 +184,20 @@ impl Store {
                 Err(e) => return Err(StoreError::Io { path: src, action: "open", source: e }),
             };
             let mut buf = vec![0u8; CHUNK];
+            let mut first = true;
             loop {
                 let n = read_full(&mut f, &mut buf).map_err(io_err(&src, "read"))?;
-                let Some(data) = buf.get(..n).filter(|d| !d.is_empty()) else { break };
+                let data = buf.get(..n).unwrap_or_default();
+                // An empty file still gets one (empty) chunk, so it is restored.
+                if data.is_empty() && !first {
+                    break;
+                }
                 w.line(&Line::File { name: name.to_owned(), data: hex(data) }).map_err(io_err(tmp, "write"))?;
                 chunks += 1;
+                first = false;
+                if data.is_empty() {
+                    break;
+                }
             }
             files.push(name.to_owned());
         }

@@ -329,3 +329,25 @@ fn a_store_closed_cleanly_is_opened_in_place_and_one_left_by_a_crash_through_a_t
         !std::fs::read_dir(tmp.path()).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().contains("trial"))
     );
 }
+
+#[test]
+fn an_empty_audit_log_is_restored_empty_and_a_store_without_one_restores_without() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    let store = Store::open(&dir, scorer()).unwrap();
+    store.upsert(&obs(CheckId::DnsSpfMissing, "agency.test", None, "TXT")).unwrap();
+    let bare = tmp.path().join("bare.backup");
+    assert!(store.backup(&bare).unwrap().files.is_empty());
+    drop(AuditLog::open(&dir.join("audit.jsonl")).unwrap());
+    let empty = tmp.path().join("empty.backup");
+    assert_eq!(store.backup(&empty).unwrap().files, ["audit.jsonl", "audit.jsonl.head"]);
+
+    let out = tmp.path().join("from-empty");
+    Store::restore(&empty, &out).unwrap();
+    assert_eq!(std::fs::read(out.join("audit.jsonl")).unwrap(), b"");
+    assert!(audit::verify(&out.join("audit.jsonl")).unwrap().is_ok());
+    let out = tmp.path().join("from-bare");
+    let restored = Store::restore(&bare, &out).unwrap();
+    assert!(restored.files.is_empty() && !out.join("audit.jsonl").exists());
+    assert_eq!(Store::open(&out, scorer()).unwrap().len(), 1);
+}
