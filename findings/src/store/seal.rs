@@ -10,7 +10,8 @@
 //! fsync, rename): a sample of finding ids (the first id at or after each of
 //! 16 points of the hex key space), the last scan id and the last change
 //! event. [`verify`] at open checks them in O(log n) each; a missing or
-//! unreadable seal (a crash, an older haetae) checks nothing.
+//! unreadable seal (a crash, an older haetae) checks nothing. Anything that
+//! ever deletes findings, scan runs or change events must rewrite the seal.
 
 use std::fs::{self, File};
 use std::io::Write as _;
