@@ -79,6 +79,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Check, back up or restore the findings store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
     /// Start the built-in weak lab on loopback, scan it, print the summary.
     Demo {
         /// Open the TUI on the result.
@@ -169,6 +174,22 @@ pub(crate) enum AuditCommand {
         /// Output file [default: stdout]; with jsonl a FILE.head seal is written beside it.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum StoreCommand {
+    /// Check every record, index and the schema; exit 1 if anything is wrong.
+    Check,
+    /// Save every record, the audit log and its head to FILE (written atomically).
+    Backup {
+        /// The backup file to write.
+        file: PathBuf,
+    },
+    /// Restore a backup into the workspace's store directory, which must be empty or absent.
+    Restore {
+        /// The backup file to read.
+        file: PathBuf,
     },
 }
 

@@ -72,6 +72,46 @@ pub enum StoreError {
         /// Scan id.
         id: u64,
     },
+    /// The store's files are damaged: the engine found corrupted data, or
+    /// failed while recovering or reading them. haetae writes nothing more to it.
+    #[error(
+        "the store {dir} is damaged: {detail}. Run `haetae store check` to see what is wrong; to recover, move the directory aside and restore a backup into an empty directory with `haetae store restore FILE`"
+    )]
+    Damaged {
+        /// Store directory.
+        dir: PathBuf,
+        /// What is wrong, as a clause (e.g. "its data file db is cut short").
+        detail: String,
+    },
+    /// A file of a backup or restore could not be read or written.
+    #[error("cannot {action} {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What was being done, e.g. `"create"`, `"read"`, `"fsync"`.
+        action: &'static str,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A backup file is not usable: cut short, changed, from a newer haetae, or not a backup.
+    #[error("{path} is not a usable haetae store backup: {reason}; nothing was restored")]
+    BadBackup {
+        /// The backup file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Restore refuses a directory that already holds something.
+    #[error(
+        "cannot restore into {dir}: it is not empty (it holds {entry}); restore only into an empty or absent directory, after moving the current store aside"
+    )]
+    NotEmpty {
+        /// The target directory.
+        dir: PathBuf,
+        /// One entry found in it.
+        entry: String,
+    },
     /// The lifecycle refused a transition.
     #[error(transparent)]
     Transition(#[from] TransitionError),

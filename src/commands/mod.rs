@@ -8,6 +8,7 @@ mod init;
 mod rules;
 mod scan;
 mod scope;
+mod store;
 mod templates;
 mod triage;
 mod tui;
@@ -18,7 +19,7 @@ use anyhow::{Result, bail};
 use haetae_findings::Store;
 use haetae_rules::RuleSet;
 
-use crate::cli::{AuditCommand, Cli, Command, RulesCommand, ScopeCommand, TemplatesCommand};
+use crate::cli::{AuditCommand, Cli, Command, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand};
 use crate::config::Workspace;
 
 /// Run the command.
@@ -41,6 +42,9 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Rules { command: RulesCommand::Explain { id } } => rules::explain(&Workspace::load(g)?, &id),
         Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
         Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
+        Command::Store { command: StoreCommand::Check } => store::check(&Workspace::load(g)?),
+        Command::Store { command: StoreCommand::Backup { file } } => store::backup(&Workspace::load(g)?, &file),
+        Command::Store { command: StoreCommand::Restore { file } } => store::restore(&Workspace::load(g)?, &file),
         Command::Audit { command: AuditCommand::Verify { file } } => audit::verify(&Workspace::load(g)?, file),
         Command::Audit { command: AuditCommand::Export { format, out } } => {
             audit::export(&Workspace::load(g)?, &format, out)

@@ -8,6 +8,7 @@ mod rules;
 mod scan;
 mod small;
 mod stop;
+mod store;
 mod support;
 mod triage;
 mod tui;

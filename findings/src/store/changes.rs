@@ -105,6 +105,14 @@ fn parse_asset_key(key: &[u8]) -> Option<(ChangeKind, String, Option<u16>)> {
     Some((kind, host, port))
 }
 
+/// What is wrong with an asset record, if anything (for `Store::check`).
+pub(super) fn asset_problem(key: &[u8], value: &[u8]) -> Option<String> {
+    if parse_asset_key(key).is_none() {
+        return Some("its key is not kind NUL host NUL port".to_owned());
+    }
+    decode::<Seen>(value).err()
+}
+
 impl Store {
     /// Record the certificate an endpoint presented (its SHA-256 and expiry);
     /// returns the change event when it differs from the one seen last time
@@ -128,23 +136,25 @@ impl Store {
     /// Everything recorded about assets, in key order (kind, host, port);
     /// unreadable records are skipped.
     pub fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.assets.iter() {
-            let (k, v) = item.map_err(|e| self.engine(e))?;
-            let (Some((kind, host, port)), Ok(seen)) = (parse_asset_key(&k), decode::<Seen>(&v)) else {
-                continue;
-            };
-            out.push(AssetRecord {
-                kind,
-                host,
-                port,
-                value: seen.value,
-                first_seen: seen.first_seen,
-                last_seen: seen.last_seen,
-                expires: seen.expires,
-            });
-        }
-        Ok(out)
+        self.guard(|| {
+            let mut out = Vec::new();
+            for item in self.assets.iter() {
+                let (k, v) = item.map_err(|e| self.engine(e))?;
+                let (Some((kind, host, port)), Ok(seen)) = (parse_asset_key(&k), decode::<Seen>(&v)) else {
+                    continue;
+                };
+                out.push(AssetRecord {
+                    kind,
+                    host,
+                    port,
+                    value: seen.value,
+                    first_seen: seen.first_seen,
+                    last_seen: seen.last_seen,
+                    expires: seen.expires,
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// Record the in-scope addresses `host` resolved to; returns the change
@@ -209,7 +219,10 @@ impl Store {
                     after: value.to_owned(),
                     scan,
                 };
-                let id = self.changes.len() as u64 + 1;
+                // Ids count 1, 2, 3 ...: one past the last (sled's `len` walks
+                // every event and never ends on a damaged tree).
+                let last = self.changes.last().map_err(|e| self.engine(e))?;
+                let id = last.and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok()).map_or(0, u64::from_be_bytes) + 1;
                 self.changes.insert(id.to_be_bytes(), encode(&e)).map_err(|e| self.engine(e))?;
                 event = Some(e);
                 Seen { value: value.to_owned(), first_seen: now, last_seen: now, expires }
@@ -223,12 +236,14 @@ impl Store {
 
     /// Every change event, oldest first (unreadable ones are skipped).
     pub fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.changes.iter().values() {
-            if let Ok(e) = decode(&item.map_err(|e| self.engine(e))?) {
-                out.push(e);
+        self.guard(|| {
+            let mut out = Vec::new();
+            for item in self.changes.iter().values() {
+                if let Ok(e) = decode(&item.map_err(|e| self.engine(e))?) {
+                    out.push(e);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 }

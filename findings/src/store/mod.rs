@@ -20,9 +20,14 @@
 //! as the primary write, and with four indexes sled capped batched upserts
 //! near 30k/s on the 2-core reference machine (`cargo bench --bench store`).
 
+mod backup;
 mod changes;
+mod check;
 mod keys;
 mod scan;
+mod seal;
+mod shield;
+mod trial;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -34,7 +39,9 @@ use crate::error::StoreError;
 use crate::model::{Finding, Priority, State};
 use crate::prioritize::Prioritizer;
 
+pub use backup::{BACKUP_VERSION, BackupSummary, RestoreSummary};
 pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
+pub use check::CheckReport;
 pub use scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 
@@ -87,6 +94,13 @@ pub enum Selection {
     Host(String),
 }
 
+/// Scores nothing: for stores opened only to be checked or restored.
+struct Keep;
+
+impl Prioritizer for Keep {
+    fn prioritize(&self, _finding: &mut Finding, _now: crate::time::Timestamp) {}
+}
+
 /// The findings store. Cheap to share behind an `Arc`; writes are serialized.
 pub struct Store {
     dir: PathBuf,
@@ -100,6 +114,22 @@ pub struct Store {
     changes: sled::Tree,
     prioritizer: Arc<dyn Prioritizer>,
     write_lock: Mutex<()>,
+    /// Whether closing writes the seal (stores on disk; not temporary ones).
+    sealed: bool,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if self.sealed {
+            // Best effort, and shielded: a store that turned out damaged
+            // while open must not turn its drop into a panic.
+            let _ = shield::shielded(|| {
+                if self.db.flush().is_ok() {
+                    seal::write(&self.dir, &self.findings, &self.scans, &self.changes);
+                }
+            });
+        }
+    }
 }
 
 impl std::fmt::Debug for Store {
@@ -112,8 +142,14 @@ impl Store {
     /// Open (or create) the store in `dir`. `prioritizer` scores every finding
     /// the store writes.
     ///
-    /// Fails with [`StoreError::Locked`] when another process holds it and with
-    /// [`StoreError::NewerSchema`] when a newer haetae wrote it.
+    /// Fails with [`StoreError::Locked`] when another process holds it, with
+    /// [`StoreError::NewerSchema`] when a newer haetae wrote it, and with
+    /// [`StoreError::Damaged`] when its files are damaged: the engine found
+    /// corrupted data or failed while recovering them, a data file is missing,
+    /// or the recovered store has no schema version, or it lost what the seal
+    /// of its last close vouches for. Nothing is written to a store found
+    /// damaged: when its data file is not as the last close left it, a copy
+    /// is opened first (see `trial.rs`).
     pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
         // Every write flushes explicitly, so sled's periodic flusher thread is
         // not needed; without it a dropped store releases its lock sooner.
@@ -124,7 +160,7 @@ impl Store {
         // bounded time before calling it held by another process.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         loop {
-            match Self::with_config(dir, config.clone(), prioritizer.clone()) {
+            match Self::with_config(dir, config.clone(), prioritizer.clone(), false) {
                 Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -136,10 +172,34 @@ impl Store {
     /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
     pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
         let config = sled::Config::new().temporary(true);
-        Self::with_config(Path::new("(temporary)"), config, prioritizer)
+        Self::with_config(Path::new("(temporary)"), config, prioritizer, true)
     }
 
-    fn with_config(dir: &Path, config: sled::Config, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+    fn with_config(
+        dir: &Path,
+        config: sled::Config,
+        prioritizer: Arc<dyn Prioritizer>,
+        temporary: bool,
+    ) -> Result<Store, StoreError> {
+        let new = if temporary { true } else { is_new(dir)? };
+        if !new {
+            trial::rehearse(dir)?;
+        }
+        let opened = shield::shielded(|| Self::open_trees(dir, config, prioritizer, new, temporary));
+        opened.unwrap_or_else(|panic| {
+            Err(damaged(dir, format!("the storage engine stopped while recovering its data file db ({panic})")))
+        })
+    }
+
+    /// Open sled and every tree and check the seal; `new` when the directory
+    /// held no store before.
+    fn open_trees(
+        dir: &Path,
+        config: sled::Config,
+        prioritizer: Arc<dyn Prioritizer>,
+        new: bool,
+        temporary: bool,
+    ) -> Result<Store, StoreError> {
         let db = config.open().map_err(|e| open_error(dir, e))?;
         let err = |e: sled::Error| engine(dir, e);
         let meta = db.open_tree("meta").map_err(err)?;
@@ -156,12 +216,20 @@ impl Store {
                     return Err(StoreError::NewerSchema { dir: dir.to_owned(), found, supported: SCHEMA_VERSION });
                 }
             }
+            // A store that existed must have its schema version: without it,
+            // sled recovered an empty or partial store from damaged files.
+            None if !new => {
+                return Err(damaged(
+                    dir,
+                    "it has no schema version, so its files were cut short or overwritten".to_owned(),
+                ));
+            }
             None => {
                 meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes()).map_err(err)?;
                 db.flush().map_err(err)?;
             }
         }
-        Ok(Store {
+        let store = Store {
             dir: dir.to_owned(),
             findings: db.open_tree("findings").map_err(err)?,
             by_status: db.open_tree("by_status").map_err(err)?,
@@ -173,7 +241,14 @@ impl Store {
             db,
             prioritizer,
             write_lock: Mutex::new(()),
-        })
+            sealed: false,
+        };
+        if !new && let Some(lost) = seal::verify(dir, &store.findings, &store.scans, &store.changes).map_err(err)? {
+            return Err(damaged(dir, lost));
+        }
+        let mut store = store;
+        store.sealed = !temporary;
+        Ok(store)
     }
 
     /// The directory the store lives in.
@@ -181,9 +256,10 @@ impl Store {
         &self.dir
     }
 
-    /// Number of finding records.
+    /// Number of finding records. In a damaged store, counting stops at the
+    /// first part that cannot be read (sled's own `len` would retry it forever).
     pub fn len(&self) -> usize {
-        self.findings.len()
+        shield::shielded(|| self.findings.iter().keys().take_while(Result::is_ok).count()).unwrap_or(0)
     }
 
     /// Whether the store holds no finding.
@@ -195,41 +271,55 @@ impl Store {
         engine(&self.dir, e)
     }
 
+    /// Run a read or write that calls into sled; a panic of the engine
+    /// (damaged files met while paging data in) becomes [`StoreError::Damaged`].
+    fn guard<T>(&self, f: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        shield::shielded(f).unwrap_or_else(|panic| {
+            Err(damaged(&self.dir, format!("the storage engine stopped while reading it ({panic})")))
+        })
+    }
+
     fn corrupt(&self, tree: &'static str, key: &[u8], reason: String) -> StoreError {
         StoreError::Corrupt { dir: self.dir.clone(), tree, key: show_key(key), reason }
     }
 
     /// The finding with exactly this id.
     pub fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
-        match self.findings.get(id.as_bytes()).map_err(|e| self.engine(e))? {
+        self.guard(|| match self.findings.get(id.as_bytes()).map_err(|e| self.engine(e))? {
             None => Ok(None),
             Some(v) => decode(&v).map(Some).map_err(|r| self.corrupt("findings", id.as_bytes(), r)),
-        }
+        })
     }
 
     /// Resolve a full id or a unique prefix of one (at least 4 characters).
     pub fn resolve_id(&self, prefix: &str) -> Result<String, StoreError> {
-        let not_found = || StoreError::NotFound { dir: self.dir.clone(), id: prefix.to_owned() };
-        if self.findings.contains_key(prefix.as_bytes()).map_err(|e| self.engine(e))? {
-            return Ok(prefix.to_owned());
-        }
-        if prefix.len() < 4 {
-            return Err(not_found());
-        }
-        let mut hits = Vec::new();
-        for item in self.findings.scan_prefix(prefix.as_bytes()).keys().take(4) {
-            let key = item.map_err(|e| self.engine(e))?;
-            hits.push(String::from_utf8_lossy(&key).into_owned());
-        }
-        match hits.len() {
-            0 => Err(not_found()),
-            1 => Ok(hits.remove(0)),
-            _ => Err(StoreError::Ambiguous { prefix: prefix.to_owned(), matches: hits.join(", ") }),
-        }
+        self.guard(|| {
+            let not_found = || StoreError::NotFound { dir: self.dir.clone(), id: prefix.to_owned() };
+            if self.findings.contains_key(prefix.as_bytes()).map_err(|e| self.engine(e))? {
+                return Ok(prefix.to_owned());
+            }
+            if prefix.len() < 4 {
+                return Err(not_found());
+            }
+            let mut hits = Vec::new();
+            for item in self.findings.scan_prefix(prefix.as_bytes()).keys().take(4) {
+                let key = item.map_err(|e| self.engine(e))?;
+                hits.push(String::from_utf8_lossy(&key).into_owned());
+            }
+            match hits.len() {
+                0 => Err(not_found()),
+                1 => Ok(hits.remove(0)),
+                _ => Err(StoreError::Ambiguous { prefix: prefix.to_owned(), matches: hits.join(", ") }),
+            }
+        })
     }
 
     /// List findings through an index. Unreadable records are skipped and reported.
     pub fn list(&self, selection: &Selection) -> Result<Listing, StoreError> {
+        self.guard(|| self.list_unguarded(selection))
+    }
+
+    fn list_unguarded(&self, selection: &Selection) -> Result<Listing, StoreError> {
         let mut out = Listing::default();
         match selection {
             Selection::All => {
@@ -272,7 +362,7 @@ impl Store {
         // are joined back in key order.
         type Part<T> = Result<(Vec<T>, Vec<CorruptRecord>), StoreError>;
         const CUTS: &[u8] = b"123456789abcdef";
-        let read_range = |i: usize| -> Part<T> {
+        let read_range_raw = |i: usize| -> Part<T> {
             use std::ops::Bound::{Excluded, Included, Unbounded};
             let lo = match i.checked_sub(1).and_then(|j| CUTS.get(j)) {
                 Some(c) => Included(vec![*c]),
@@ -292,6 +382,8 @@ impl Store {
             }
             Ok((ok, bad))
         };
+        // Each thread shields its own calls into sled (a panic there is damage).
+        let read_range = |i: usize| -> Part<T> { self.guard(|| read_range_raw(i)) };
         let ranges = CUTS.len() + 1;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, ranges);
         let parts: Vec<Part<T>> = std::thread::scope(|s| {
@@ -311,7 +403,8 @@ impl Store {
             by_range.sort_by_key(|(i, _)| *i);
             by_range.into_iter().map(|(_, p)| p).collect()
         });
-        let (mut all, mut skipped) = (Vec::with_capacity(self.findings.len()), Vec::new());
+        let total = parts.iter().map(|p| p.as_ref().map_or(0, |(ok, _)| ok.len())).sum();
+        let (mut all, mut skipped) = (Vec::with_capacity(total), Vec::new());
         for part in parts {
             let (ok, bad) = part?;
             all.extend(ok);
@@ -347,48 +440,21 @@ impl Store {
         Ok(())
     }
 
-    /// Compare every index with the primary records; returns one line per problem
-    /// (empty when consistent).
-    pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
-        use std::collections::BTreeSet;
-        let mut problems = Vec::new();
-        let mut expected: [BTreeSet<Vec<u8>>; 2] = Default::default();
-        for item in self.findings.iter() {
-            let (k, v) = item.map_err(|e| self.engine(e))?;
-            match decode::<Finding>(&v) {
-                Ok(f) => {
-                    if f.id.as_bytes() != k.as_ref() {
-                        problems.push(format!("record {} holds finding {}", show_key(&k), f.id));
-                    }
-                    let keys = IndexKeys::of(&f);
-                    expected[0].insert(keys.status);
-                    expected[1].insert(keys.host);
-                }
-                Err(r) => problems.push(format!("record {} is corrupt: {r}", show_key(&k))),
-            }
-        }
-        let trees = [("by_status", &self.by_status), ("by_host", &self.by_host)];
-        for ((name, tree), want) in trees.into_iter().zip(expected) {
-            let mut have = BTreeSet::new();
-            for item in tree.iter().keys() {
-                have.insert(item.map_err(|e| self.engine(e))?.to_vec());
-            }
-            for k in have.difference(&want) {
-                problems.push(format!("{name} has stale entry {}", show_key(k)));
-            }
-            for k in want.difference(&have) {
-                problems.push(format!("{name} lacks entry {}", show_key(k)));
-            }
-        }
-        Ok(problems)
-    }
-
     /// Write raw bytes under a key of a keyspace, bypassing every check: only
     /// for tests that must simulate a corrupt or foreign record.
     #[doc(hidden)]
     pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
         t.insert(key, value).map_err(|e| self.engine(e))?;
+        self.flush()
+    }
+
+    /// Remove a key of a keyspace, bypassing every check (tests only: an index
+    /// entry lost).
+    #[doc(hidden)]
+    pub fn remove_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), StoreError> {
+        let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
+        t.remove(key).map_err(|e| self.engine(e))?;
         self.flush()
     }
 
@@ -406,7 +472,39 @@ impl Store {
 }
 
 fn engine(dir: &Path, e: sled::Error) -> StoreError {
-    StoreError::engine(dir, &e)
+    match e {
+        sled::Error::Corruption { at: Some(sled::DiskPtr::Inline(offset)), .. } => {
+            damaged(dir, format!("its data file db holds corrupted data at byte {offset}"))
+        }
+        sled::Error::Corruption { at: Some(sled::DiskPtr::Blob(_, blob)), .. } => {
+            damaged(dir, format!("its blob file blobs/{blob} holds corrupted data"))
+        }
+        sled::Error::Corruption { at: None, .. } => {
+            damaged(dir, "its files hold corrupted data (sled read a record whose checksum is wrong)".to_owned())
+        }
+        e => StoreError::engine(dir, &e),
+    }
+}
+
+fn damaged(dir: &Path, detail: String) -> StoreError {
+    StoreError::Damaged { dir: dir.to_owned(), detail }
+}
+
+/// The files sled keeps a store in: its settings and its log.
+const ENGINE_FILES: [&str; 2] = ["conf", "db"];
+
+/// Whether `dir` holds no store yet. A store with one of its two engine files
+/// missing is damaged: sled would silently start an empty store over it.
+fn is_new(dir: &Path) -> Result<bool, StoreError> {
+    let present = ENGINE_FILES.map(|f| dir.join(f).exists());
+    match present {
+        [false, false] => Ok(true),
+        [true, true] => Ok(false),
+        _ => {
+            let missing = ENGINE_FILES.iter().zip(present).filter(|(_, p)| !p).map(|(f, _)| *f).collect::<Vec<_>>();
+            Err(damaged(dir, format!("its engine file {} is missing", missing.join(", "))))
+        }
+    }
 }
 
 fn open_error(dir: &Path, e: sled::Error) -> StoreError {

@@ -101,11 +101,13 @@ impl Store {
     /// Run `body` in one transaction over the finding keyspaces and the scan runs.
     fn transact<T>(&self, body: impl Fn(&Tx<'_>, &TransactionalTree) -> Result<T, Abort>) -> Result<T, StoreError> {
         let trees = (&self.findings, &self.by_status, &self.by_host, &self.scans);
-        let r = trees.transaction(|(findings, by_status, by_host, scans)| {
-            let tx = Tx { findings, by_status, by_host };
-            body(&tx, scans)
-        });
-        unwrap_tx(self, r)
+        self.guard(|| {
+            let r = trees.transaction(|(findings, by_status, by_host, scans)| {
+                let tx = Tx { findings, by_status, by_host };
+                body(&tx, scans)
+            });
+            unwrap_tx(self, r)
+        })
     }
 
     /// Record one observation outside any scan run; durable when it returns.
@@ -419,14 +421,16 @@ impl Store {
 
     /// Every scan run, oldest first; unreadable ones are skipped.
     pub fn scans(&self) -> Result<Vec<ScanRun>, StoreError> {
-        let mut out = Vec::new();
-        for item in self.scans.iter().values() {
-            let v = item.map_err(|e| self.engine(e))?;
-            if let Ok(run) = decode(&v) {
-                out.push(run);
+        self.guard(|| {
+            let mut out = Vec::new();
+            for item in self.scans.iter().values() {
+                let v = item.map_err(|e| self.engine(e))?;
+                if let Ok(run) = decode(&v) {
+                    out.push(run);
+                }
             }
-        }
-        Ok(out)
+            Ok(out)
+        })
     }
 
     /// Journal (check, asset) pairs that ran to completion without error in `scan`.
@@ -591,7 +595,7 @@ impl Store {
 }
 
 /// Split a journaled `check NUL host NUL port NUL` pair.
-fn split_pair(key: &[u8]) -> Option<(String, String, Option<u16>)> {
+pub(super) fn split_pair(key: &[u8]) -> Option<(String, String, Option<u16>)> {
     let text = std::str::from_utf8(key).ok()?;
     let mut parts = text.split('\0');
     let check = parts.next()?.to_owned();

@@ -1,6 +1,7 @@
 //! Integration tests of the findings crate: lifecycle, store, crash safety.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod backup;
 mod crash;
 mod lifecycle;
 mod properties;
