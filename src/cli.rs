@@ -132,6 +132,12 @@ pub(crate) struct ScanArgs {
     /// Continue an interrupted scan.
     #[arg(long)]
     pub(crate) resume: bool,
+    /// Run only these checks (globs, comma-separated or repeated: `tls.*,http.exposed-*`).
+    #[arg(long, value_name = "GLOB,..", value_delimiter = ',')]
+    pub(crate) checks: Vec<String>,
+    /// Do not run these checks (globs, comma-separated or repeated).
+    #[arg(long, value_name = "GLOB,..", value_delimiter = ',')]
+    pub(crate) skip_checks: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]

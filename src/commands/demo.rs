@@ -44,6 +44,8 @@ pub(crate) fn run(g: &Global, keep: Option<PathBuf>, tui: bool) -> Result<()> {
             fail_on: None,
             resume: false,
             progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            checks: Vec::new(),
+            skip_checks: Vec::new(),
         };
         let report = scan(&ws, &opts).await?;
         anyhow::Ok((lab, report))

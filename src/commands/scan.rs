@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, anyhow, bail};
 use haetae_findings::audit::AuditLog;
 use haetae_findings::{Coverage, FailedUnit, Finding, Observation, Priority, Selection, State, Store, Timestamp};
-use haetae_scanner::engine::{self, Outcome, Profile, ScanEvent, ScanRequest, Stop};
+use haetae_scanner::engine::{self, CheckSelection, Outcome, Profile, ScanEvent, ScanRequest, Stop};
 use haetae_scanner::guard::{GuardConfig, ScopeGuard};
 use haetae_scanner::scope::Scope;
 use haetae_scanner::tls::handshake::TlsOptions;
@@ -39,6 +39,10 @@ pub(crate) struct ScanOptions {
     pub(crate) fail_on: Option<Priority>,
     pub(crate) resume: bool,
     pub(crate) progress: bool,
+    /// `--checks`: only these (globs); empty: every check.
+    pub(crate) checks: Vec<String>,
+    /// `--skip-checks`: not these (globs).
+    pub(crate) skip_checks: Vec<String>,
 }
 
 /// What a scan did, for the summary.
@@ -72,6 +76,8 @@ pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
         fail_on,
         resume: args.resume,
         progress: std::io::stderr().is_terminal(),
+        checks: args.checks,
+        skip_checks: args.skip_checks,
     };
     let rt = runtime()?;
     let report = rt.block_on(scan(ws, &opts))?;
@@ -179,15 +185,30 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let tls = TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?;
     let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
 
-    let (run, skip) = if opts.resume {
+    let templates = Arc::new(super::templates::load(ws)?);
+    // The checks to run: every built-in id and template id is known.
+    let known: Vec<&str> = haetae_findings::CheckId::BUILTIN
+        .iter()
+        .map(|c| c.as_str())
+        .chain(templates.templates().iter().map(|t| t.id.as_str()))
+        .collect();
+    let select = |checks: &[String], skip: &[String]| {
+        CheckSelection::new(checks, skip, &known)
+            .map_err(|e| anyhow!(UsageError(format!("--checks/--skip-checks: {e}"))))
+    };
+    let (run, skip, checks) = if opts.resume {
         let Some(run) = store.unfinished_scan()? else {
             bail!("nothing to resume: the last scan in {} completed", ws.store.display());
         };
         let skip: HashSet<engine::Unit> =
             store.covered(run.id)?.into_iter().map(|c| (c.check, c.host, c.port)).collect();
-        (run, skip)
+        // A resumed scan runs the checks it was started with.
+        let checks = select(&run.checks, &run.skip_checks)?;
+        (run, skip, checks)
     } else {
-        (store.begin_scan(targets.clone())?, HashSet::new())
+        let checks = select(&opts.checks, &opts.skip_checks)?;
+        let run = store.begin_scan_selected(targets.clone(), &opts.checks, &opts.skip_checks)?;
+        (run, skip_none(), checks)
     };
     let targets = if opts.resume && !run.targets.is_empty() { run.targets.clone() } else { targets };
 
@@ -224,9 +245,16 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         );
     }
     let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
-    let templates = Some(Arc::new(super::templates::load(ws)?));
     let earlier_addresses = store.earlier_addresses()?;
-    let request = ScanRequest { targets, profile: opts.profile, skip, tls, templates, earlier_addresses };
+    let request = ScanRequest {
+        targets,
+        profile: opts.profile,
+        skip,
+        tls,
+        templates: Some(templates),
+        earlier_addresses,
+        checks,
+    };
     let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
 
     let bar = progress_bar(opts.progress && hooks.live.is_none());
@@ -404,6 +432,10 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
 /// and a margin, at least two seconds.
 fn grace(timeout: Duration) -> Duration {
     timeout.saturating_add(Duration::from_secs(1)).max(Duration::from_secs(2))
+}
+
+fn skip_none() -> HashSet<engine::Unit> {
+    HashSet::new()
 }
 
 /// Commit what is pending; returns the ids of the findings written.

@@ -39,8 +39,15 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
     }
     let (tx, rx) = mpsc::channel();
     let hooks = Hooks { live: Some(tx.clone()), ..Hooks::default() };
-    let opts =
-        ScanOptions { targets: Vec::new(), profile: Profile::Standard, fail_on: None, resume: false, progress: false };
+    let opts = ScanOptions {
+        targets: Vec::new(),
+        profile: Profile::Standard,
+        fail_on: None,
+        resume: false,
+        progress: false,
+        checks: Vec::new(),
+        skip_checks: Vec::new(),
+    };
     let rt = super::scan::runtime()?;
     let (ui, scanned) = std::thread::scope(|s| {
         let scanner = s.spawn(|| {

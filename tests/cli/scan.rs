@@ -209,3 +209,26 @@ fn ctrl_c_commits_what_was_found_and_resume_finishes_the_scan() {
     let o = haetae(w.path(), &["audit", "verify"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn a_partial_scan_runs_reports_and_closes_only_its_checks() {
+    let w = lab_workspace();
+    let o = haetae(w.path(), &["scan"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains(&format!("{} new", PLANTED.len())), "{}", stdout(&o));
+    // Only the TLS checks run: they see their findings again and close nothing
+    // of the checks that did not run.
+    let o = haetae(w.path(), &["scan", "--checks", "tls.*", "--skip-checks", "tls.weak-dh"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("0 new") && out.contains(" 0 fixed"), "{out}");
+    let seen: Vec<&str> = out.lines().filter(|l| l.contains("  P")).collect();
+    assert!(!seen.is_empty() && seen.iter().all(|l| l.contains(" tls.") && !l.contains("tls.weak-dh")), "{out}");
+    let o = haetae(w.path(), &["findings", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), PLANTED.len(), "nothing was closed");
+    // A glob that selects nothing is a usage error, before any packet.
+    let o = haetae(w.path(), &["scan", "--checks", "tsl.*"]);
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
+    assert!(stderr(&o).contains("`tsl.*` matches no check"), "{}", stderr(&o));
+}

@@ -43,6 +43,12 @@ pub struct ScanRun {
     /// How many units failed in all.
     #[serde(default)]
     pub failed_total: u64,
+    /// The checks the scan ran (globs; empty: every check).
+    #[serde(default)]
+    pub checks: Vec<String>,
+    /// The checks it skipped (globs).
+    #[serde(default)]
+    pub skip_checks: Vec<String>,
 }
 
 /// Failed units kept on a scan record (the rest are only counted).

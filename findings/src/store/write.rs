@@ -388,8 +388,19 @@ impl Store {
         Ok(ready.len())
     }
 
-    /// Start a scan run.
+    /// Start a scan run of every check.
     pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
+        self.begin_scan_selected(targets, &[], &[])
+    }
+
+    /// Start a scan run of the checks `checks` selects (globs; empty: every
+    /// check) less those `skip_checks` names; kept on the run for `--resume`.
+    pub fn begin_scan_selected(
+        &self,
+        targets: Vec<String>,
+        checks: &[String],
+        skip_checks: &[String],
+    ) -> Result<ScanRun, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         // Scan ids count 1, 2, 3 ... (sled's generate_id jumps by a million
         // after a restart, which reads badly in reports).
@@ -404,6 +415,8 @@ impl Store {
             counts: ScanCounts::default(),
             failed: Vec::new(),
             failed_total: 0,
+            checks: checks.to_vec(),
+            skip_checks: skip_checks.to_vec(),
         };
         self.scans.insert(scan_key(id), encode(&run)).map_err(|e| self.engine(e))?;
         self.flush()?;

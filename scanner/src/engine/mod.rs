@@ -9,6 +9,9 @@
 
 mod labels;
 mod ports;
+mod select;
+
+pub use select::{CheckSelection, SelectError};
 
 use ports::port_scan;
 
@@ -70,6 +73,8 @@ pub struct ScanRequest {
     pub tls: TlsOptions,
     /// Content checks to run on web servers (`None`: the built-in ones).
     pub templates: Option<Arc<TemplateSet>>,
+    /// Which checks run (`--checks`, `--skip-checks`); only they report and cover.
+    pub checks: CheckSelection,
     /// Addresses each host resolved to in earlier scans (from the store's
     /// [`ScanEvent::Resolved`] history): checked, with the scope's
     /// `[[migration]]` addresses, by `migration.legacy-origin-live`.
@@ -180,6 +185,7 @@ struct Ctx {
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
     skip: HashSet<Unit>,
+    select: CheckSelection,
     stop: std::sync::Mutex<Option<Stop>>,
     hosts: AtomicU64,
     hosts_done: AtomicU64,
@@ -197,8 +203,10 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// Whether a unit is not to run: a check not selected, or one an
+    /// interrupted run of this scan already covered.
     fn skipped(&self, check: &CheckId, host: &str, port: Option<u16>) -> bool {
-        self.skip.contains(&(check.clone(), host.to_owned(), port))
+        !self.select.selects(check) || self.skip.contains(&(check.clone(), host.to_owned(), port))
     }
 
     /// On resume, whether a port whose own checks all ran must still be
@@ -260,12 +268,16 @@ impl Ctx {
 
     async fn found(&self, obs: Vec<Observation>) {
         for o in obs {
-            self.send(ScanEvent::Found(Box::new(o))).await;
+            if self.select.selects(&o.check) {
+                self.send(ScanEvent::Found(Box::new(o))).await;
+            }
         }
     }
 
     async fn covered(&self, check: CheckId, host: &str, port: Option<u16>) {
-        self.send(ScanEvent::Covered(Coverage { check, host: host.to_owned(), port })).await;
+        if self.select.selects(&check) {
+            self.send(ScanEvent::Covered(Coverage { check, host: host.to_owned(), port })).await;
+        }
     }
 
     /// A unit got no definite answer: it covers nothing. Reported, counted
@@ -332,6 +344,7 @@ pub async fn run(
         events,
         cancel: cancel.child_token(),
         skip: req.skip.clone(),
+        select: req.checks.clone(),
         stop: std::sync::Mutex::new(None),
         hosts: AtomicU64::new(0),
         hosts_done: AtomicU64::new(0),

@@ -164,8 +164,17 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
             // Definitely not listening: previous service, TLS and content
             // findings here are fixed. One event per name, not one per
             // check: a full port sweep meets tens of thousands of these.
-            for name in names.iter().take(MAX_TLS_NAMES) {
-                ctx.send(ScanEvent::PortClosed { host: name.clone(), port }).await;
+            if ctx.select.is_all() {
+                for name in names.iter().take(MAX_TLS_NAMES) {
+                    ctx.send(ScanEvent::PortClosed { host: name.clone(), port }).await;
+                }
+            } else {
+                // A partial scan covers only the checks it runs.
+                ctx.covered(CheckId::SvcSshExposed, host, Some(port)).await;
+                for c in services::CHECKS {
+                    ctx.covered(c, host, Some(port)).await;
+                }
+                cover_tls_and_web(ctx, names, port).await;
             }
             return true;
         }

@@ -30,6 +30,7 @@ fn request(targets: &[&str]) -> ScanRequest {
         tls: lab_tls(),
         templates: None,
         earlier_addresses: Default::default(),
+        checks: Default::default(),
     }
 }
 

@@ -162,6 +162,7 @@ async fn scan_into(store: &Store, srv: &Flaky) -> (u64, usize) {
         tls: lab_tls(),
         templates: None,
         earlier_addresses: Default::default(),
+        checks: Default::default(),
     };
     // No name is resolved: the name server is never asked.
     let run = scan(scope, vec!["127.0.0.1:9".parse().unwrap()], now(), req).await;

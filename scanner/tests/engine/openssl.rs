@@ -89,6 +89,7 @@ async fn scan_addr(port: u16) -> Vec<(CheckId, String)> {
         tls: TlsOptions::default(),
         templates: None,
         earlier_addresses: Default::default(),
+        checks: Default::default(),
     };
     let ns: IpAddr = "127.0.0.1".parse().unwrap();
     let run = scan(scope(port), vec![(ns, 53).into()], now(), req).await;

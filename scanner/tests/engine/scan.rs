@@ -176,6 +176,7 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
         tls: crate::support::lab_tls(),
         templates: None,
         earlier_addresses: Default::default(),
+        checks: Default::default(),
     };
     let resumed = scan(scope.clone(), vec![lab.dns_addr()], now(), req.clone()).await;
     assert!(resumed.found.is_empty(), "everything was covered: {:?}", resumed.found);

@@ -70,6 +70,7 @@ pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
         tls: lab_tls(),
         templates: None,
         earlier_addresses: Default::default(),
+        checks: Default::default(),
     }
 }
 

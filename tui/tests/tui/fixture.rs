@@ -117,6 +117,8 @@ pub(crate) fn scans() -> Vec<ScanRun> {
                 Vec::new()
             },
             failed_total: u64::from(id == 3),
+            checks: Vec::new(),
+            skip_checks: Vec::new(),
         })
         .collect()
 }
