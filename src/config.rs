@@ -51,6 +51,7 @@ struct RawSchedule {
     #[serde(default)]
     targets: Vec<String>,
     profile: Option<toml::Spanned<String>>,
+    checks: Option<toml::Spanned<Vec<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,6 +77,8 @@ pub(crate) struct Schedule {
     pub(crate) every: Duration,
     pub(crate) targets: Vec<String>,
     pub(crate) profile: Profile,
+    /// Only these checks (globs); empty: every check.
+    pub(crate) checks: Vec<String>,
 }
 
 /// Configuration after validation and command-line overrides. Paths are absolute
@@ -183,7 +186,25 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
                 ));
             }
         };
-        schedules.push(Schedule { name: s.name, every, targets: s.targets, profile });
+        let checks = match &s.checks {
+            None => Vec::new(),
+            Some(c) => {
+                // Built-in ids are known here; a workspace template's id is
+                // `x.<name>`, checked against the templates when the scan starts.
+                let known: Vec<&str> =
+                    haetae_findings::CheckId::BUILTIN.iter().map(|c| c.as_str()).chain(["x.template"]).collect();
+                let globs: Vec<String> = c.get_ref().clone();
+                for g in &globs {
+                    if let Err(e) = haetae_scanner::engine::CheckSelection::new(std::slice::from_ref(g), &[], &known)
+                        && !g.starts_with("x.")
+                    {
+                        return Err(at(c.span(), format!("[[schedule]] checks: {e}")));
+                    }
+                }
+                globs
+            }
+        };
+        schedules.push(Schedule { name: s.name, every, targets: s.targets, profile, checks });
     }
 
     let webhook = match raw.notify.webhook {
@@ -265,6 +286,14 @@ mod tests {
         std::fs::write(d.path().join("haetae.toml"), "[[schedule]]\nname = \"a\"\nevery = \"soon\"\n").unwrap();
         let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
         assert!(e.contains("haetae.toml:3:9:") && e.contains("duration"), "{e}");
+
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"a\"\nevery = \"1h\"\nchecks = [\"tsl.*\"]\n",
+        )
+        .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:4:10:") && e.contains("`tsl.*` matches no check"), "{e}");
     }
 
     #[test]
@@ -280,7 +309,7 @@ mod tests {
         assert_eq!(w.rules_named_at, Some(format!("{}:2:9", d.path().join("haetae.toml").display())));
         std::fs::write(
             d.path().join("haetae.toml"),
-            "store = \"s\"\n[resolver]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\n[[schedule]]\nname = \"p\"\nevery = \"15m\"\nprofile = \"deep\"\n",
+            "store = \"s\"\n[resolver]\nnameservers = [\"127.0.0.1:5353\", \"::1\"]\n[[schedule]]\nname = \"p\"\nevery = \"15m\"\nprofile = \"deep\"\nchecks = [\"tls.*\", \"http.*\"]\n",
         )
         .unwrap();
         let w = Workspace::load(&global(d.path())).unwrap();
@@ -289,6 +318,7 @@ mod tests {
         assert_eq!(w.nameservers[1].port(), 53);
         assert_eq!(w.schedules[0].every, Duration::from_secs(900));
         assert_eq!(w.schedules[0].profile, Profile::Deep);
+        assert_eq!(w.schedules[0].checks, ["tls.*", "http.*"]);
         let mut g = global(d.path());
         g.resolver = vec!["127.0.0.9:53".into()];
         g.store = Some("/tmp/x".into());
