@@ -68,6 +68,7 @@ use tokio_util::task::TaskTracker;
 
 mod clock;
 mod dns;
+pub mod hostile;
 pub mod provider;
 mod services;
 mod tcp;

@@ -194,12 +194,23 @@ pub(crate) async fn bind_one(ip: Ipv4Addr, claim: &mut PortClaim) -> io::Result<
 /// Binds the same port number on every address of `ips`, claiming it;
 /// retries the whole group with a new port when one cannot be bound.
 async fn bind_group<const N: usize>(ips: [Ipv4Addr; N], claim: &mut PortClaim) -> io::Result<([TcpListener; N], u16)> {
+    let (group, port) = bind_many(&ips, claim).await?;
+    match <[TcpListener; N]>::try_from(group) {
+        Ok(listeners) => Ok((listeners, port)),
+        Err(_) => Err(io::Error::other(format!("bound a different number of sockets than {N} for {ips:?}"))),
+    }
+}
+
+/// Binds the same port number on every address of `ips` (in order),
+/// claiming it; retries the whole group with a new port when one cannot be
+/// bound.
+pub(crate) async fn bind_many(ips: &[Ipv4Addr], claim: &mut PortClaim) -> io::Result<(Vec<TcpListener>, u16)> {
     let mut rejected = Vec::new();
     'attempt: for _ in 0..BIND_ATTEMPTS {
-        let mut group = Vec::with_capacity(N);
+        let mut group = Vec::with_capacity(ips.len());
         let mut port = 0;
         for ip in ips {
-            match TcpListener::bind(SocketAddr::from((ip, port))).await {
+            match TcpListener::bind(SocketAddr::from((*ip, port))).await {
                 Ok(l) => {
                     port = l.local_addr()?.port();
                     group.push(l);
@@ -215,9 +226,7 @@ async fn bind_group<const N: usize>(ips: [Ipv4Addr; N], claim: &mut PortClaim) -
             rejected.extend(group);
             continue;
         }
-        if let Ok(listeners) = <[TcpListener; N]>::try_from(group) {
-            return Ok((listeners, port));
-        }
+        return Ok((group, port));
     }
     Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no shared port for {ips:?} after {BIND_ATTEMPTS} attempts")))
 }

@@ -36,6 +36,9 @@ pub(crate) enum Site {
     Search,
     Kube,
     Bucket,
+    /// The hostile lab's plain-HTTP twin (`www.hostile.test`): as `Hardened`,
+    /// sending everything to `https://twin.hostile.test`.
+    HostileTwin,
 }
 
 /// The hardened headers every HTTPS site but `SecureWeak` sends.
@@ -172,19 +175,25 @@ fn json(body: &str) -> Reply {
     Reply::new("200 OK", "application/json", body).headers(HARDENED_HEADERS)
 }
 
+/// A hardened plain-HTTP site: every request is sent to `https://{host}`.
+fn hardened_redirect(host: &str, path: &str) -> Reply {
+    Reply::new("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
+        .headers(&[
+            ("Server", "nginx"),
+            ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+        ])
+        .header("Location", &format!("https://{host}{path}"))
+}
+
 fn respond(site: Site, path: &str, origin: Option<&str>) -> Reply {
     let bare = path.split('?').next().unwrap_or("/");
     match site {
         Site::Portal => portal(path, origin),
-        Site::Hardened => Reply::new("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
-            .headers(&[
-                ("Server", "nginx"),
-                ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
-                ("X-Content-Type-Options", "nosniff"),
-                ("X-Frame-Options", "DENY"),
-                ("Referrer-Policy", "no-referrer"),
-            ])
-            .header("Location", &format!("https://app.hardened.test{path}")),
+        Site::Hardened => hardened_redirect("app.hardened.test", path),
+        Site::HostileTwin => hardened_redirect("twin.hostile.test", path),
         Site::Decommissioned => match bare {
             "/" => Reply::new(
                 "200 OK",
