@@ -269,7 +269,13 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Ve
 }
 
 /// Serves one request on `stream` as `site`, then closes. I/O errors end it.
-pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site) {
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, site: Site) {
+    serve_faulty(stream, site, false).await;
+}
+
+/// As [`serve`]; with `truncate` (an injected fault, `faults.rs`), the head
+/// announces the whole body and only its first half is sent before closing.
+pub(crate) async fn serve_faulty<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site, truncate: bool) {
     let Some(head) = read_head(&mut stream).await else {
         // No request (a TLS client that only said hello): close cleanly.
         let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;
@@ -296,7 +302,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site
     out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", reply.body.len()));
     let mut bytes = out.into_bytes();
     if method != "HEAD" {
-        bytes.extend_from_slice(&reply.body);
+        let keep = if truncate { reply.body.len() / 2 } else { reply.body.len() };
+        bytes.extend(reply.body.iter().take(keep));
     }
     let _ = tokio::time::timeout(WAIT, stream.write_all(&bytes)).await;
     let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;
