@@ -38,6 +38,11 @@
 //!   `static.hardened.test` exists; `oldapp.agency.test` points to an app
 //!   service name that no longer exists (`dns.takeover` on DNS evidence).
 //!
+//! [`Lab::start_with`] builds the same lab with options: [`LabOptions::faults`]
+//! injects faults (delays, resets, truncated bodies, SERVFAIL) on a seeded
+//! share of exchanges. [`hostile::HostileLab`] is another lab whose every
+//! endpoint misbehaves in one way.
+//!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
 //! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
 //! `haetae.toml`); [`PLANTED`] lists what a scan must find. Everything stops when the

@@ -55,9 +55,20 @@ fn simple(status: &str, extra: &str, body: &str) -> String {
     )
 }
 
-/// Serves one connection as `web.kind` says. I/O errors end it.
+/// Serves one connection as `web.kind` says, then closes it; a server that
+/// hangs (chunk size past u64, lying length, root-only on another path)
+/// holds it open instead. I/O errors end it.
 pub(crate) async fn serve(mut stream: TcpStream, web: Web) {
-    let Some(head) = crate::web::read_head(&mut stream).await else { return };
+    if answer(&mut stream, web).await {
+        hold(&mut stream).await;
+    } else {
+        let _ = tokio::time::timeout(WRITE_WAIT, stream.shutdown()).await;
+    }
+}
+
+/// Answers one request; `true` when the server now hangs.
+async fn answer(mut stream: &mut TcpStream, web: Web) -> bool {
+    let Some(head) = crate::web::read_head(&mut stream).await else { return false };
     let text = String::from_utf8_lossy(&head);
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let bare = path.split('?').next().unwrap_or("/");
@@ -67,37 +78,35 @@ pub(crate) async fn serve(mut stream: TcpStream, web: Web) {
             for b in SLOW_HEAD {
                 tick.tick().await;
                 if !write(&mut stream, std::slice::from_ref(b)).await {
-                    return;
+                    return false;
                 }
             }
         }
         Kind::EndlessBody => {
             if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n").await {
-                return;
+                return false;
             }
             let block = filler();
             while write(&mut stream, &block).await {}
-            return;
+            return false;
         }
         Kind::EndlessChunked => {
             if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n").await {
-                return;
+                return false;
             }
             let mut chunk = format!("{BLOCK:x}\r\n").into_bytes();
             chunk.extend_from_slice(&filler());
             chunk.extend_from_slice(b"\r\n");
             while write(&mut stream, &chunk).await {}
-            return;
+            return false;
         }
         Kind::ChunkSizeOverflow => {
             let head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n";
-            if !write(&mut stream, head.as_bytes()).await || !write(&mut stream, &filler()).await {
-                return;
-            }
+            return write(&mut stream, head.as_bytes()).await && write(&mut stream, &filler()).await;
         }
         Kind::HugeHeaders => {
             if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\n").await {
-                return;
+                return false;
             }
             // lines of 1,024 bytes: "X-Filler-NNNNNNN: aaaa...\r\n"
             let value = "a".repeat(1024 - 20);
@@ -106,30 +115,28 @@ pub(crate) async fn serve(mut stream: TcpStream, web: Web) {
             while sent < HUGE_HEADERS {
                 let line = format!("X-Filler-{i:07}: {value}\r\n");
                 if !write(&mut stream, line.as_bytes()).await {
-                    return;
+                    return false;
                 }
                 sent += line.len();
                 i += 1;
             }
             if !write(&mut stream, b"Content-Length: 2\r\nConnection: close\r\n\r\nok").await {
-                return;
+                return false;
             }
         }
         Kind::LyingLength => {
             let head = format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {LYING_LENGTH}\r\n\r\n");
-            if !write(&mut stream, head.as_bytes()).await || !write(&mut stream, LYING_BODY).await {
-                return;
-            }
+            return write(&mut stream, head.as_bytes()).await && write(&mut stream, LYING_BODY).await;
         }
         Kind::TrickleChunks => {
             if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n").await {
-                return;
+                return false;
             }
             let mut tick = tokio::time::interval(web.drip);
             for _ in 0..TRICKLE_BYTES {
                 tick.tick().await;
                 if !write(&mut stream, b"1\r\nx\r\n").await {
-                    return;
+                    return false;
                 }
             }
             let _ = write(&mut stream, b"0\r\n\r\n").await;
@@ -148,10 +155,12 @@ pub(crate) async fn serve(mut stream: TcpStream, web: Web) {
         Kind::RootOnly => {
             if bare == "/" {
                 let _ = write(&mut stream, simple("200 OK", "", ROOT_PAGE).as_bytes()).await;
+                return false;
             }
             // every other path: silence until the client gives up
+            return true;
         }
-        _ => return,
+        _ => {}
     }
-    hold(&mut stream).await;
+    false
 }
