@@ -157,7 +157,9 @@ mod tests {
         assert_eq!(xs, ys);
         let faulted = xs.iter().filter(|x| x.is_some()).count();
         assert!((30..90).contains(&faulted), "{faulted} of 200 at 30%");
-        assert!(xs.contains(&Some(Fault::Truncate)) && xs.contains(&Some(Fault::Reset)) && xs.contains(&Some(Fault::Delay)));
+        assert!(
+            xs.contains(&Some(Fault::Truncate)) && xs.contains(&Some(Fault::Reset)) && xs.contains(&Some(Fault::Delay))
+        );
         let c = Injector::new(Some(Faults { seed: 8, percent: 30 }), Duration::ZERO);
         let zs: Vec<_> = (0..200).map(|_| c.decide("x", WEB)).collect();
         assert_ne!(xs, zs, "another seed, other faults");

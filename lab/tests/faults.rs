@@ -71,12 +71,7 @@ async fn fetch(addr: SocketAddr) -> Web {
         Ok(Ok(_)) => {
             let text = String::from_utf8_lossy(&out).into_owned();
             let (head, body) = text.split_once("\r\n\r\n").unwrap();
-            let len: usize = head
-                .lines()
-                .find_map(|l| l.strip_prefix("Content-Length: "))
-                .unwrap()
-                .parse()
-                .unwrap();
+            let len: usize = head.lines().find_map(|l| l.strip_prefix("Content-Length: ")).unwrap().parse().unwrap();
             if body.len() < len { Web::Truncated } else { Web::Whole(out) }
         }
     }
@@ -86,7 +81,8 @@ async fn fetch(addr: SocketAddr) -> Web {
 async fn zero_percent_is_todays_lab_byte_for_byte() {
     let today = Lab::start().await.unwrap();
     let lab = faulty(42, 0).await;
-    for (i, name) in ["www.agency.test.", "agency.test.", "nope.agency.test.", "tls.hardened.test."].iter().enumerate() {
+    for (i, name) in ["www.agency.test.", "agency.test.", "nope.agency.test.", "tls.hardened.test."].iter().enumerate()
+    {
         let q = query(u16::try_from(i).unwrap() + 100, name);
         let a = udp(today.dns_addr(), &q).await.unwrap();
         let b = udp(lab.dns_addr(), &q).await.unwrap();

@@ -107,7 +107,10 @@ async fn endpoints_have_stable_unique_names_and_the_scope_lists_them() {
 #[tokio::test]
 async fn the_default_lab_has_a_thousand_silent_ports() {
     let opts = HostileOptions::default();
-    assert_eq!((opts.silent_ports, opts.axfr_interval, opts.drip_interval), (1000, Duration::from_millis(1500), Duration::from_millis(500)));
+    assert_eq!(
+        (opts.silent_ports, opts.axfr_interval, opts.drip_interval),
+        (1000, Duration::from_millis(1500), Duration::from_millis(500))
+    );
     let lab = HostileLab::start(opts).await.unwrap();
     let silent: Vec<_> = lab.endpoints().iter().filter(|e| e.kind == Kind::SilentPort).collect();
     assert_eq!(silent.len(), 1000);

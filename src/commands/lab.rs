@@ -53,7 +53,9 @@ pub(crate) fn serve(g: &Global, args: LabServeArgs) -> Result<()> {
         let mut out = std::io::stdout().lock();
         write(&dir, haetae_lab::CA_FILE, haetae_lab::CA_PEM)?;
         if args.hostile {
-            let lab = HostileLab::start(HostileOptions::default()).await.context("cannot start the hostile lab on loopback")?;
+            let lab = HostileLab::start(HostileOptions::default())
+                .await
+                .context("cannot start the hostile lab on loopback")?;
             write(&dir, "scope.toml", &lab.scope_toml())?;
             write(&dir, "haetae.toml", &lab.haetae_toml())?;
             writeln!(out, "ready: hostile lab, DNS at {}, workspace files in {}", lab.dns_addr(), dir.display())?;

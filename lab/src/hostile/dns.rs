@@ -110,7 +110,10 @@ fn zone(origin: &str, allow_axfr: bool, extra: &[(String, RData)]) -> io::Result
         record(&origin, RData::TXT(TXT::new(vec!["v=spf1 -all".to_owned()]))),
         record(
             &name(&format!("_dmarc.{origin}"))?,
-            RData::TXT(TXT::new(vec![format!("v=DMARC1; p=reject; rua=mailto:dmarc@{}", origin.to_ascii().trim_end_matches('.'))])),
+            RData::TXT(TXT::new(vec![format!(
+                "v=DMARC1; p=reject; rua=mailto:dmarc@{}",
+                origin.to_ascii().trim_end_matches('.')
+            )])),
         ),
         record(&origin, RData::CAA(CAA::new_issue(false, Some(name("letsencrypt.org.")?), Vec::new()))),
     ];

@@ -22,9 +22,11 @@ pub const LYING_BODY: &[u8] = b"0123456789";
 /// The body length of [`Kind::TrickleChunks`] (one byte per chunk).
 pub const TRICKLE_BYTES: usize = 100;
 /// The head [`Kind::SlowHead`] drips, one byte per interval.
-pub const SLOW_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok";
+pub const SLOW_HEAD: &[u8] =
+    b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: 2\r\n\r\nok";
 /// The page `/` answers on [`Kind::RootOnly`].
-pub(crate) const ROOT_PAGE: &str = "<html><head><title>Root only</title></head><body>Only this page answers</body></html>";
+pub(crate) const ROOT_PAGE: &str =
+    "<html><head><title>Root only</title></head><body>Only this page answers</body></html>";
 /// Bound on one write: a client that stops reading cannot hold a task forever.
 const WRITE_WAIT: Duration = Duration::from_secs(30);
 
@@ -67,8 +69,8 @@ pub(crate) async fn serve(mut stream: TcpStream, web: Web) {
 }
 
 /// Answers one request; `true` when the server now hangs.
-async fn answer(mut stream: &mut TcpStream, web: Web) -> bool {
-    let Some(head) = crate::web::read_head(&mut stream).await else { return false };
+async fn answer(stream: &mut TcpStream, web: Web) -> bool {
+    let Some(head) = crate::web::read_head(stream).await else { return false };
     let text = String::from_utf8_lossy(&head);
     let path = text.split_whitespace().nth(1).unwrap_or("/").to_owned();
     let bare = path.split('?').next().unwrap_or("/");
@@ -77,35 +79,45 @@ async fn answer(mut stream: &mut TcpStream, web: Web) -> bool {
             let mut tick = tokio::time::interval(web.drip);
             for b in SLOW_HEAD {
                 tick.tick().await;
-                if !write(&mut stream, std::slice::from_ref(b)).await {
+                if !write(stream, std::slice::from_ref(b)).await {
                     return false;
                 }
             }
         }
         Kind::EndlessBody => {
-            if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n").await {
+            if !write(
+                stream,
+                b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n",
+            )
+            .await
+            {
                 return false;
             }
             let block = filler();
-            while write(&mut stream, &block).await {}
+            while write(stream, &block).await {}
             return false;
         }
         Kind::EndlessChunked => {
-            if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n").await {
+            if !write(
+                stream,
+                b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+            )
+            .await
+            {
                 return false;
             }
             let mut chunk = format!("{BLOCK:x}\r\n").into_bytes();
             chunk.extend_from_slice(&filler());
             chunk.extend_from_slice(b"\r\n");
-            while write(&mut stream, &chunk).await {}
+            while write(stream, &chunk).await {}
             return false;
         }
         Kind::ChunkSizeOverflow => {
             let head = "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\n";
-            return write(&mut stream, head.as_bytes()).await && write(&mut stream, &filler()).await;
+            return write(stream, head.as_bytes()).await && write(stream, &filler()).await;
         }
         Kind::HugeHeaders => {
-            if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\n").await {
+            if !write(stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\n").await {
                 return false;
             }
             // lines of 1,024 bytes: "X-Filler-NNNNNNN: aaaa...\r\n"
@@ -114,47 +126,54 @@ async fn answer(mut stream: &mut TcpStream, web: Web) -> bool {
             let mut i = 0u32;
             while sent < HUGE_HEADERS {
                 let line = format!("X-Filler-{i:07}: {value}\r\n");
-                if !write(&mut stream, line.as_bytes()).await {
+                if !write(stream, line.as_bytes()).await {
                     return false;
                 }
                 sent += line.len();
                 i += 1;
             }
-            if !write(&mut stream, b"Content-Length: 2\r\nConnection: close\r\n\r\nok").await {
+            if !write(stream, b"Content-Length: 2\r\nConnection: close\r\n\r\nok").await {
                 return false;
             }
         }
         Kind::LyingLength => {
-            let head = format!("HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {LYING_LENGTH}\r\n\r\n");
-            return write(&mut stream, head.as_bytes()).await && write(&mut stream, LYING_BODY).await;
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nContent-Length: {LYING_LENGTH}\r\n\r\n"
+            );
+            return write(stream, head.as_bytes()).await && write(stream, LYING_BODY).await;
         }
         Kind::TrickleChunks => {
-            if !write(&mut stream, b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n").await {
+            if !write(
+                stream,
+                b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Type: text/html\r\nTransfer-Encoding: chunked\r\n\r\n",
+            )
+            .await
+            {
                 return false;
             }
             let mut tick = tokio::time::interval(web.drip);
             for _ in 0..TRICKLE_BYTES {
                 tick.tick().await;
-                if !write(&mut stream, b"1\r\nx\r\n").await {
+                if !write(stream, b"1\r\nx\r\n").await {
                     return false;
                 }
             }
-            let _ = write(&mut stream, b"0\r\n\r\n").await;
+            let _ = write(stream, b"0\r\n\r\n").await;
         }
         Kind::RedirectLoop => {
             let to = if bare == "/a" { "/b" } else { "/a" };
-            let _ = write(&mut stream, simple("302 Found", &format!("Location: {to}\r\n"), "").as_bytes()).await;
+            let _ = write(stream, simple("302 Found", &format!("Location: {to}\r\n"), "").as_bytes()).await;
         }
         Kind::RedirectOutOfScope => {
             let to = format!("Location: http://{}/\r\n", web.tripwire);
-            let _ = write(&mut stream, simple("302 Found", &to, "").as_bytes()).await;
+            let _ = write(stream, simple("302 Found", &to, "").as_bytes()).await;
         }
         Kind::RetryAfter => {
-            let _ = write(&mut stream, simple("503 Service Unavailable", "Retry-After: 5\r\n", "").as_bytes()).await;
+            let _ = write(stream, simple("503 Service Unavailable", "Retry-After: 5\r\n", "").as_bytes()).await;
         }
         Kind::RootOnly => {
             if bare == "/" {
-                let _ = write(&mut stream, simple("200 OK", "", ROOT_PAGE).as_bytes()).await;
+                let _ = write(stream, simple("200 OK", "", ROOT_PAGE).as_bytes()).await;
                 return false;
             }
             // every other path: silence until the client gives up

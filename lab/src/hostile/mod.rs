@@ -340,8 +340,12 @@ impl HostileLab {
         }));
         let twins = vec![endpoint(&TWIN_HTTPS, twin_https_port), endpoint(&TWIN_HTTP, twin_http_port)];
 
-        let mut hosts: Vec<(String, Ipv4Addr)> =
-            WEB.iter().chain(TLS).chain([&BANNER, &TWIN_HTTPS, &TWIN_HTTP]).map(|s| (s.host.to_owned(), s.ip)).collect();
+        let mut hosts: Vec<(String, Ipv4Addr)> = WEB
+            .iter()
+            .chain(TLS)
+            .chain([&BANNER, &TWIN_HTTPS, &TWIN_HTTP])
+            .map(|s| (s.host.to_owned(), s.ip))
+            .collect();
         hosts.push((SILENT_HOST.to_owned(), SILENT_IP));
         let responder = Arc::new(dns::Responder::new(&hosts, opts.axfr_interval)?);
 
