@@ -174,9 +174,9 @@ for round in $(seq 1 "$rounds"); do
         fail "$round" "findings --json: $(tail -1 "$work/all.err")"
     fi
     printf '%-6s %-9s %-8s %-10s %-8s %s\n' "$round" "$delay" "$killed" "$resumed" \
-        "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - r0) / 1000}")" "$result" >&2
+        "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $r0) / 1000}")" "$result" >&2
 done
-total_s=$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - start_all) / 1000}")
+total_s=$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $start_all) / 1000}")
 
 # --- the final comparison --------------------------------------------------
 compare() {
