@@ -102,6 +102,21 @@ async fn endpoints_have_stable_unique_names_and_the_scope_lists_them() {
     assert!(!lab.tripwire_addr().ip().to_string().starts_with("127.78."));
     assert!(!lab.ports().contains(&lab.tripwire_addr().port()));
     assert!(lab.haetae_toml().contains(&lab.dns_addr().to_string()));
+
+    // one case at a time, with the twins
+    let one = lab.scope_toml_for(&[Kind::LyingLength]);
+    let seeds = one.lines().find(|l| l.starts_with("seeds = ")).unwrap();
+    assert_eq!(seeds, "seeds = [\"lying-length.hostile.test\", \"twin.hostile.test\", \"www.hostile.test\"]");
+    let ports = one.lines().find(|l| l.starts_with("ports = ")).unwrap();
+    let mut want = vec![lab.http_port(), lab.twins()[0].port, lab.twins()[1].port];
+    want.sort_unstable();
+    assert_eq!(ports, format!("ports = [{}]", want.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")));
+    assert!(!one.contains("slow-head"));
+    let axfr = lab.scope_toml_for(&[Kind::DnsSlowAxfr]);
+    assert!(axfr.contains("seeds = [\"slow-axfr.test\", \"twin.hostile.test\""), "{axfr}");
+    assert!(
+        axfr.contains("domains = [\"hostile.test\", \"silent-nx.test\", \"slow-axfr.test\", \"endless-axfr.test\"]")
+    );
 }
 
 #[tokio::test]

@@ -465,33 +465,69 @@ impl HostileLab {
     /// Every TCP port of the lab's endpoints and twins, sorted, deduplicated
     /// (the name server's port is not among them).
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> =
-            self.endpoints.iter().chain(&self.twins).filter(|e| e.addr != self.dns_addr.ip()).map(|e| e.port).collect();
-        ports.sort_unstable();
-        ports.dedup();
-        ports
+        self.ports_of(&self.all())
     }
 
     /// Every DNS name to scan: the zones, then each endpoint's and twin's host.
     pub fn seeds(&self) -> Vec<String> {
         let mut seeds: Vec<String> = ZONES.iter().map(|z| (*z).to_owned()).collect();
-        for e in self.endpoints.iter().chain(&self.twins) {
-            if !seeds.contains(&e.host) {
-                seeds.push(e.host.clone());
+        seeds.extend(self.hosts_of(&self.all()));
+        seeds.dedup();
+        seeds
+    }
+
+    fn all(&self) -> Vec<&HostileEndpoint> {
+        self.endpoints.iter().chain(&self.twins).collect()
+    }
+
+    fn ports_of(&self, list: &[&HostileEndpoint]) -> Vec<u16> {
+        let mut ports: Vec<u16> = list.iter().filter(|e| e.addr != self.dns_addr.ip()).map(|e| e.port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
+    fn hosts_of(&self, list: &[&HostileEndpoint]) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        for e in list {
+            if !hosts.contains(&e.host) && !ZONES.contains(&e.host.as_str()) {
+                hosts.push(e.host.clone());
             }
         }
-        seeds
+        hosts
     }
 
     /// A complete `scope.toml`: the zones, [`HOSTILE_CIDR`], every port,
     /// every host as a seed, `timeout_ms` from [`HostileOptions::timeout_ms`];
     /// the engagement window runs from a day ago to 30 days from now.
     pub fn scope_toml(&self) -> String {
+        let mut seeds: Vec<String> = ZONES.iter().map(|z| (*z).to_owned()).collect();
+        seeds.extend(self.hosts_of(&self.all()));
+        self.scope_with(&self.ports(), &seeds)
+    }
+
+    /// As [`HostileLab::scope_toml`], scanning only the endpoints of `kinds`
+    /// and the twins: their hosts (a DNS trick's name or zone) are the seeds
+    /// and their ports the scope's ports; every zone stays in scope. For
+    /// measuring what one hostile case costs.
+    pub fn scope_toml_for(&self, kinds: &[Kind]) -> String {
+        let chosen: Vec<&HostileEndpoint> =
+            self.endpoints.iter().filter(|e| kinds.contains(&e.kind)).chain(&self.twins).collect();
+        let mut seeds: Vec<String> = Vec::new();
+        for e in &chosen {
+            if !seeds.contains(&e.host) {
+                seeds.push(e.host.clone());
+            }
+        }
+        self.scope_with(&self.ports_of(&chosen), &seeds)
+    }
+
+    fn scope_with(&self, ports: &[u16], seeds: &[String]) -> String {
         let (not_before, not_after) = clock::window(clock::now_unix());
         let list = |v: Vec<String>| v.join(", ");
-        let ports = list(self.ports().iter().map(u16::to_string).collect());
+        let ports = list(ports.iter().map(u16::to_string).collect());
         let domains = list(ZONES.iter().map(|z| format!("\"{z}\"")).collect());
-        let seeds = list(self.seeds().iter().map(|s| format!("\"{s}\"")).collect());
+        let seeds = list(seeds.iter().map(|s| format!("\"{s}\"")).collect());
         let timeout_ms = self.opts.timeout_ms;
         format!(
             r#"[engagement]
