@@ -108,7 +108,7 @@ async fn endpoints_have_stable_unique_names_and_the_scope_lists_them() {
     let seeds = one.lines().find(|l| l.starts_with("seeds = ")).unwrap();
     assert_eq!(seeds, "seeds = [\"lying-length.hostile.test\", \"twin.hostile.test\", \"www.hostile.test\"]");
     let ports = one.lines().find(|l| l.starts_with("ports = ")).unwrap();
-    let mut want = vec![lab.http_port(), lab.twins()[0].port, lab.twins()[1].port];
+    let mut want = [lab.http_port(), lab.twins()[0].port, lab.twins()[1].port];
     want.sort_unstable();
     assert_eq!(ports, format!("ports = [{}]", want.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")));
     assert!(!one.contains("slow-head"));
