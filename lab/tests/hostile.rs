@@ -374,6 +374,10 @@ async fn tls_certificate_message_of_ten_megabytes() {
     assert_eq!(cert[0], 0x0B, "then a Certificate message");
     let msg_len = usize::from(cert[1]) << 16 | usize::from(cert[2]) << 8 | usize::from(cert[3]);
     assert!(msg_len >= hostile::HUGE_CHAIN - 4, "{msg_len}");
+    // certificate_list (3 bytes), then the first certificate's length and its DER SEQUENCE
+    let first_len = usize::from(cert[7]) << 16 | usize::from(cert[8]) << 8 | usize::from(cert[9]);
+    assert!((200..2000).contains(&first_len), "{first_len}");
+    assert_eq!(cert[10], 0x30, "a DER certificate");
     assert!(records > 600);
     assert_eq!(quiet_read(&mut s).await, Some(0), "then silence");
 }

@@ -86,12 +86,6 @@ async fn send_huge_chain(stream: &mut TcpStream) -> bool {
     message_head.extend_from_slice(&u24(list + 3));
     message_head.extend_from_slice(&u24(list));
     let total = message_head.len() + list;
-    let byte_at = |i: usize| -> u8 {
-        match message_head.get(i) {
-            Some(b) => *b,
-            None => unit.get((i - message_head.len()) % unit.len()).copied().unwrap_or(0),
-        }
-    };
     let mut at = 0usize;
     let mut record = Vec::with_capacity(FRAGMENT + 5);
     while at < total {
@@ -99,7 +93,21 @@ async fn send_huge_chain(stream: &mut TcpStream) -> bool {
         record.clear();
         record.extend_from_slice(&[0x16, 0x03, 0x03]);
         record.extend_from_slice(&u16::try_from(n).unwrap_or(0).to_be_bytes());
-        record.extend((at..at + n).map(byte_at));
+        // bytes at..at+n of the message: its head, then the unit over and over
+        let mut i = at;
+        while i < at + n {
+            let want = at + n - i;
+            let piece = match message_head.get(i..) {
+                Some(head) if !head.is_empty() => head,
+                _ => unit.get((i - message_head.len()) % unit.len()..).unwrap_or_default(),
+            };
+            let take = piece.len().min(want);
+            if take == 0 {
+                return false;
+            }
+            record.extend_from_slice(piece.get(..take).unwrap_or_default());
+            i += take;
+        }
         if !write(stream, &record).await {
             return false;
         }
