@@ -93,6 +93,32 @@ pub(crate) enum Command {
         #[arg(long, value_name = "DIR")]
         keep: Option<PathBuf>,
     },
+    /// Run a lab on loopback for scripts (hidden: `haetae lab serve --dir DIR`).
+    #[command(hide = true)]
+    Lab {
+        #[command(subcommand)]
+        command: LabCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabCommand {
+    /// Start the lab, write scope.toml, haetae.toml, rules.toml and the lab CA
+    /// into DIR, print a line starting "ready", and serve until SIGTERM or Ctrl-C.
+    Serve(LabServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabServeArgs {
+    /// Where to write the workspace files.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: PathBuf,
+    /// Serve the hostile lab instead of the weak one.
+    #[arg(long)]
+    pub(crate) hostile: bool,
+    /// Inject faults on a seeded share of exchanges (weak lab only).
+    #[arg(long, value_name = "SEED:PERCENT")]
+    pub(crate) faults: Option<String>,
 }
 
 #[derive(Debug, Args)]

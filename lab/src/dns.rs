@@ -15,6 +15,7 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::faults::{self, Fault, Injector};
 use crate::tcp::{self, BIND_ATTEMPTS, PortClaim};
 use crate::zones::{self, Zone};
 
@@ -204,11 +205,34 @@ pub(crate) async fn bind_pair(ip: Ipv4Addr, claim: &mut PortClaim) -> io::Result
     ))
 }
 
+/// The answer to `request`, or none, after asking `faults` whether this
+/// query faults (SERVFAIL or no answer, `faults.rs`).
+fn answer_or_fault(responder: &Responder, faults: &Injector, request: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    let query = Message::from_vec(request).ok();
+    let key = match query.as_ref().and_then(|q| q.queries.first()) {
+        Some(q) => format!("dns {} {}", q.name().to_lowercase(), q.query_type()),
+        None => "dns ?".to_owned(),
+    };
+    match faults.decide(&key, faults::DNS) {
+        None => responder.respond(request, transport),
+        Some(Fault::ServFail) => {
+            let query = query?;
+            let mut resp = Message::response(query.metadata.id, query.metadata.op_code);
+            resp.metadata = Metadata::response_from_request(&query.metadata);
+            resp.metadata.response_code = ResponseCode::ServFail;
+            resp.queries = query.queries;
+            resp.to_vec().ok()
+        }
+        Some(_) => None,
+    }
+}
+
 /// Answers every datagram until cancelled.
 pub(crate) async fn serve_udp(
     socket: UdpSocket,
     responder: Arc<Responder>,
     answered: Arc<AtomicU64>,
+    faults: Arc<Injector>,
     token: CancellationToken,
 ) {
     let mut buf = vec![0u8; 65_535];
@@ -221,7 +245,7 @@ pub(crate) async fn serve_udp(
             },
         };
         let Some(request) = buf.get(..n) else { continue };
-        if let Some(resp) = responder.respond(request, Transport::Udp) {
+        if let Some(resp) = answer_or_fault(&responder, &faults, request, Transport::Udp) {
             // counted before sending, so a client that has the answer sees the count
             answered.fetch_add(1, Ordering::Relaxed);
             let _ = socket.send_to(&resp, peer).await;
@@ -234,13 +258,14 @@ pub(crate) async fn serve_tcp(
     listener: TcpListener,
     responder: Arc<Responder>,
     answered: Arc<AtomicU64>,
+    faults: Arc<Injector>,
     token: CancellationToken,
     tracker: TaskTracker,
 ) {
     tcp::accept_loop(
         listener,
         || {},
-        move |stream| tcp_connection(stream, Arc::clone(&responder), Arc::clone(&answered)),
+        move |stream| tcp_connection(stream, Arc::clone(&responder), Arc::clone(&answered), Arc::clone(&faults)),
         token,
         tracker,
     )
@@ -249,7 +274,12 @@ pub(crate) async fn serve_tcp(
 
 /// Serves length-prefixed queries on one connection until EOF, an error, or
 /// [`TCP_IDLE`] without a complete query.
-async fn tcp_connection(mut stream: TcpStream, responder: Arc<Responder>, answered: Arc<AtomicU64>) {
+async fn tcp_connection(
+    mut stream: TcpStream,
+    responder: Arc<Responder>,
+    answered: Arc<AtomicU64>,
+    faults: Arc<Injector>,
+) {
     loop {
         let mut len = [0u8; 2];
         if !matches!(tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut len)).await, Ok(Ok(_))) {
@@ -260,7 +290,7 @@ async fn tcp_connection(mut stream: TcpStream, responder: Arc<Responder>, answer
         if !matches!(tokio::time::timeout(TCP_IDLE, stream.read_exact(&mut request)).await, Ok(Ok(_))) {
             return;
         }
-        let Some(resp) = responder.respond(&request, Transport::Tcp) else { continue };
+        let Some(resp) = answer_or_fault(&responder, &faults, &request, Transport::Tcp) else { continue };
         let Ok(resp_len) = u16::try_from(resp.len()) else { continue };
         let mut framed = Vec::with_capacity(resp.len() + 2);
         framed.extend_from_slice(&resp_len.to_be_bytes());

@@ -38,6 +38,11 @@
 //!   `static.hardened.test` exists; `oldapp.agency.test` points to an app
 //!   service name that no longer exists (`dns.takeover` on DNS evidence).
 //!
+//! [`Lab::start_with`] builds the same lab with options: [`LabOptions::faults`]
+//! injects faults (delays, resets, truncated bodies, SERVFAIL) on a seeded
+//! share of exchanges. [`hostile::HostileLab`] is another lab whose every
+//! endpoint misbehaves in one way.
+//!
 //! [`Lab::scope_toml`] and [`Lab::haetae_toml`] write the configuration that
 //! scans it (the caller also writes [`Lab::ca_pem`] to [`CA_FILE`] next to
 //! `haetae.toml`); [`PLANTED`] lists what a scan must find. Everything stops when the
@@ -68,6 +73,8 @@ use tokio_util::task::TaskTracker;
 
 mod clock;
 mod dns;
+mod faults;
+pub mod hostile;
 pub mod provider;
 mod services;
 mod tcp;
@@ -75,6 +82,7 @@ mod tls;
 mod web;
 mod zones;
 
+pub use faults::Faults;
 pub use tls::certs::CA_PEM;
 
 /// The file name [`Lab::haetae_toml`] gives the lab CA in `[tls] extra_roots`,
@@ -149,6 +157,42 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
 ];
 
+/// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabOptions {
+    /// Fault injection (see [`Faults`]): `None`, or a percent of 0, is
+    /// today's lab exactly.
+    ///
+    /// On a seeded random `percent` of exchanges (an accepted connection to a
+    /// service, web site or TLS endpoint, or a query to the authoritative name
+    /// server) the lab injects one fault: TCP, a delay of
+    /// [`LabOptions::fault_delay`] before serving, or a reset (RST at once);
+    /// web sites also a truncated body (the whole `Content-Length` announced,
+    /// half sent, then closed); DNS, SERVFAIL or no answer. Exchange `i` on
+    /// one listener address (TCP) or one question (DNS) faults the same way
+    /// for the same seed, whatever the order of other exchanges. The
+    /// tripwires, the silent name server and the object store never fault.
+    pub faults: Option<Faults>,
+    /// `timeout_ms` written in [`Lab::scope_toml`] (default 2,000): the
+    /// scanner's deadline for one exchange.
+    pub timeout_ms: u64,
+}
+
+impl Default for LabOptions {
+    fn default() -> Self {
+        LabOptions { faults: None, timeout_ms: 2000 }
+    }
+}
+
+impl LabOptions {
+    /// How long a delayed exchange waits before it is served: twice
+    /// [`LabOptions::timeout_ms`], so a scanner that keeps its deadline has
+    /// given up on it first (with the default, 4 s against 2 s).
+    pub fn fault_delay(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.timeout_ms.saturating_mul(2))
+    }
+}
+
 /// The running lab. Dropping it (or awaiting [`Lab::shutdown`]) stops every
 /// task and closes every socket.
 #[derive(Debug)]
@@ -162,14 +206,21 @@ pub struct Lab {
     answered: Arc<AtomicU64>,
     tls_endpoints: Vec<(&'static str, SocketAddr)>,
     tls_counters: Arc<tls::Counters>,
+    faults: Arc<faults::Injector>,
+    timeout_ms: u64,
     _claim: tcp::PortClaim,
 }
 
 impl Lab {
     /// Binds every socket, starts serving, and returns: once this returns,
     /// every server is ready (bound is ready). Must be called inside a Tokio
-    /// runtime.
+    /// runtime. The same as [`Lab::start_with`] with [`LabOptions::default`].
     pub async fn start() -> io::Result<Lab> {
+        Lab::start_with(LabOptions::default()).await
+    }
+
+    /// As [`Lab::start`], built as `opts` says (fault injection, timeout).
+    pub async fn start_with(opts: LabOptions) -> io::Result<Lab> {
         let responder = Arc::new(dns::Responder::new()?);
         let mut claim = tcp::PortClaim::default();
 
@@ -199,14 +250,28 @@ impl Lab {
         let counters = Arc::new(tcp::Counters::default());
         let answered = Arc::new(AtomicU64::new(0));
         let tls_counters = Arc::new(tls::Counters::default());
+        let faults = Arc::new(faults::Injector::new(opts.faults, opts.fault_delay()));
 
         // Certificates are issued first: if that fails, nothing is serving yet.
-        tls::spawn_all(tls_bound, &tls_counters, &token, &tracker)?;
-        tracker.spawn(dns::serve_udp(dns_udp, Arc::clone(&responder), Arc::clone(&answered), token.clone()));
-        tracker.spawn(dns::serve_tcp(dns_tcp, responder, Arc::clone(&answered), token.clone(), tracker.clone()));
+        tls::spawn_all(tls_bound, &tls_counters, &faults, &token, &tracker)?;
+        tracker.spawn(dns::serve_udp(
+            dns_udp,
+            Arc::clone(&responder),
+            Arc::clone(&answered),
+            Arc::clone(&faults),
+            token.clone(),
+        ));
+        tracker.spawn(dns::serve_tcp(
+            dns_tcp,
+            responder,
+            Arc::clone(&answered),
+            Arc::clone(&faults),
+            token.clone(),
+            tracker.clone(),
+        ));
         tracker.spawn(dns::silent_udp(silent_udp, token.clone()));
         tracker.spawn(dns::silent_tcp(silent_tcp, token.clone(), tracker.clone()));
-        tcp::spawn_all(bound.services, &counters, &token, &tracker);
+        tcp::spawn_all(bound.services, &counters, &faults, &token, &tracker);
         let store = provider::ObjectStore::new("kr.object.gov-ncloudstorage.com", &["hardened-assets"]);
         tracker.spawn(provider::serve_object_store(store_listener, store, token.clone(), tracker.clone()));
 
@@ -220,6 +285,8 @@ impl Lab {
             answered,
             tls_endpoints,
             tls_counters,
+            faults,
+            timeout_ms: opts.timeout_ms,
             _claim: claim,
         })
     }
@@ -247,6 +314,7 @@ impl Lab {
     pub fn scope_toml(&self) -> String {
         let (not_before, not_after) = clock::window(clock::now_unix());
         let ports = self.ports.iter().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        let timeout_ms = self.timeout_ms;
         format!(
             r#"[engagement]
 id = "{ENGAGEMENT_ID}"
@@ -268,7 +336,7 @@ seeds = ["agency.test", "hardened.test", "oldmail.test"]
 max_rps = 2000
 per_host_rps = 500
 concurrency = 256
-timeout_ms = 2000
+timeout_ms = {timeout_ms}
 
 [[migration]]
 host = "portal.agency.test"
@@ -336,6 +404,18 @@ extra_roots = ["{CA_FILE}"]
     /// answer is sent, so a client holding an answer already sees it counted.
     pub fn dns_queries(&self) -> u64 {
         self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Exchanges the lab has seen that could fault: connections accepted by
+    /// its services, web sites and TLS endpoints, and queries to the
+    /// authoritative name server. Counted whether or not faults are on.
+    pub fn exchanges(&self) -> u64 {
+        self.faults.exchanges()
+    }
+
+    /// Exchanges that were given a fault ([`LabOptions::faults`]).
+    pub fn faults_injected(&self) -> u64 {
+        self.faults.injected()
     }
 
     /// A future that completes once every lab task has stopped and its

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::faults::{self, Injector};
 use crate::services;
 use crate::web::{self, Site};
 
@@ -194,12 +195,23 @@ pub(crate) async fn bind_one(ip: Ipv4Addr, claim: &mut PortClaim) -> io::Result<
 /// Binds the same port number on every address of `ips`, claiming it;
 /// retries the whole group with a new port when one cannot be bound.
 async fn bind_group<const N: usize>(ips: [Ipv4Addr; N], claim: &mut PortClaim) -> io::Result<([TcpListener; N], u16)> {
+    let (group, port) = bind_many(&ips, claim).await?;
+    match <[TcpListener; N]>::try_from(group) {
+        Ok(listeners) => Ok((listeners, port)),
+        Err(_) => Err(io::Error::other(format!("bound a different number of sockets than {N} for {ips:?}"))),
+    }
+}
+
+/// Binds the same port number on every address of `ips` (in order),
+/// claiming it; retries the whole group with a new port when one cannot be
+/// bound.
+pub(crate) async fn bind_many(ips: &[Ipv4Addr], claim: &mut PortClaim) -> io::Result<(Vec<TcpListener>, u16)> {
     let mut rejected = Vec::new();
     'attempt: for _ in 0..BIND_ATTEMPTS {
-        let mut group = Vec::with_capacity(N);
+        let mut group = Vec::with_capacity(ips.len());
         let mut port = 0;
         for ip in ips {
-            match TcpListener::bind(SocketAddr::from((ip, port))).await {
+            match TcpListener::bind(SocketAddr::from((*ip, port))).await {
                 Ok(l) => {
                     port = l.local_addr()?.port();
                     group.push(l);
@@ -215,9 +227,7 @@ async fn bind_group<const N: usize>(ips: [Ipv4Addr; N], claim: &mut PortClaim) -
             rejected.extend(group);
             continue;
         }
-        if let Ok(listeners) = <[TcpListener; N]>::try_from(group) {
-            return Ok((listeners, port));
-        }
+        return Ok((group, port));
     }
     Err(io::Error::new(io::ErrorKind::AddrInUse, format!("no shared port for {ips:?} after {BIND_ATTEMPTS} attempts")))
 }
@@ -331,10 +341,12 @@ pub(crate) async fn accept_loop<H, F>(
     }
 }
 
-/// Spawns the accept loop of every service.
+/// Spawns the accept loop of every service. Connections to the tripwires
+/// (out of scope, excluded) never fault; the others ask `faults`.
 pub(crate) fn spawn_all(
     services: Vec<Service>,
     counters: &Arc<Counters>,
+    faults: &Arc<Injector>,
     token: &CancellationToken,
     tracker: &TaskTracker,
 ) {
@@ -342,22 +354,39 @@ pub(crate) fn spawn_all(
         let counters = Arc::clone(counters);
         let role = s.role;
         let behavior = s.behavior;
+        let tripwire = matches!(role, Role::OutOfScope | Role::Excluded);
+        let key = format!("tcp {}", s.listener.local_addr().map(|a| a.ip().to_string()).unwrap_or_default());
+        let faults = Arc::clone(faults);
         tracker.spawn(accept_loop(
             s.listener,
             move || {
                 role.counter(&counters).fetch_add(1, Ordering::Relaxed);
             },
-            move |stream| serve(stream, behavior),
+            move |stream| {
+                let fault = if tripwire {
+                    None
+                } else {
+                    let choices = if matches!(behavior, Behavior::Web(_)) { faults::WEB } else { faults::TCP };
+                    faults.decide(&key, choices)
+                };
+                let faults = Arc::clone(&faults);
+                async move {
+                    if let Some((stream, truncate)) = faults.before_serve(stream, fault).await {
+                        serve(stream, behavior, truncate).await;
+                    }
+                }
+            },
             token.clone(),
             tracker.clone(),
         ));
     }
 }
 
-/// Serves one connection. I/O errors just end it.
-async fn serve(mut stream: TcpStream, behavior: Behavior) {
+/// Serves one connection (a web site's body cut in half when `truncate`).
+/// I/O errors just end it.
+async fn serve(mut stream: TcpStream, behavior: Behavior, truncate: bool) {
     if let Behavior::Web(site) = behavior {
-        return web::serve(stream, site).await;
+        return web::serve_faulty(stream, site, truncate).await;
     }
     if let Behavior::Service(kind) = behavior {
         return services::serve(stream, kind).await;

@@ -36,6 +36,9 @@ pub(crate) enum Site {
     Search,
     Kube,
     Bucket,
+    /// The hostile lab's plain-HTTP twin (`www.hostile.test`): as `Hardened`,
+    /// sending everything to `https://twin.hostile.test`.
+    HostileTwin,
 }
 
 /// The hardened headers every HTTPS site but `SecureWeak` sends.
@@ -172,19 +175,25 @@ fn json(body: &str) -> Reply {
     Reply::new("200 OK", "application/json", body).headers(HARDENED_HEADERS)
 }
 
+/// A hardened plain-HTTP site: every request is sent to `https://{host}`.
+fn hardened_redirect(host: &str, path: &str) -> Reply {
+    Reply::new("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
+        .headers(&[
+            ("Server", "nginx"),
+            ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
+            ("X-Content-Type-Options", "nosniff"),
+            ("X-Frame-Options", "DENY"),
+            ("Referrer-Policy", "no-referrer"),
+        ])
+        .header("Location", &format!("https://{host}{path}"))
+}
+
 fn respond(site: Site, path: &str, origin: Option<&str>) -> Reply {
     let bare = path.split('?').next().unwrap_or("/");
     match site {
         Site::Portal => portal(path, origin),
-        Site::Hardened => Reply::new("301 Moved Permanently", "text/html; charset=utf-8", "<html><body>Moved to HTTPS</body></html>")
-            .headers(&[
-                ("Server", "nginx"),
-                ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'"),
-                ("X-Content-Type-Options", "nosniff"),
-                ("X-Frame-Options", "DENY"),
-                ("Referrer-Policy", "no-referrer"),
-            ])
-            .header("Location", &format!("https://app.hardened.test{path}")),
+        Site::Hardened => hardened_redirect("app.hardened.test", path),
+        Site::HostileTwin => hardened_redirect("twin.hostile.test", path),
         Site::Decommissioned => match bare {
             "/" => Reply::new(
                 "200 OK",
@@ -260,7 +269,13 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Option<Ve
 }
 
 /// Serves one request on `stream` as `site`, then closes. I/O errors end it.
-pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site) {
+pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(stream: S, site: Site) {
+    serve_faulty(stream, site, false).await;
+}
+
+/// As [`serve`]; with `truncate` (an injected fault, `faults.rs`), the head
+/// announces the whole body and only its first half is sent before closing.
+pub(crate) async fn serve_faulty<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site: Site, truncate: bool) {
     let Some(head) = read_head(&mut stream).await else {
         // No request (a TLS client that only said hello): close cleanly.
         let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;
@@ -287,7 +302,8 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, site
     out.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", reply.body.len()));
     let mut bytes = out.into_bytes();
     if method != "HEAD" {
-        bytes.extend_from_slice(&reply.body);
+        let keep = if truncate { reply.body.len() / 2 } else { reply.body.len() };
+        bytes.extend(reply.body.iter().take(keep));
     }
     let _ = tokio::time::timeout(WAIT, stream.write_all(&bytes)).await;
     let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;

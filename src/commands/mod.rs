@@ -5,6 +5,7 @@ mod demo;
 mod export;
 mod findings;
 mod init;
+mod lab;
 mod rules;
 mod scan;
 mod scope;
@@ -19,7 +20,7 @@ use anyhow::{Result, bail};
 use haetae_findings::Store;
 use haetae_rules::RuleSet;
 
-use crate::cli::{AuditCommand, Cli, Command, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand};
+use crate::cli::{AuditCommand, Cli, Command, LabCommand, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand};
 use crate::config::Workspace;
 
 /// Run the command.
@@ -34,6 +35,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         }
         Command::Scan(args) => scan::run(&Workspace::load(g)?, args),
         Command::Demo { tui, keep } => demo::run(g, keep, tui),
+        Command::Lab { command: LabCommand::Serve(args) } => lab::serve(g, args),
         Command::Daemon => not_yet("daemon", None),
         Command::Tui(args) => tui::run(&Workspace::load(g)?, args),
         Command::Export(args) => export::run(&Workspace::load(g)?, args),

@@ -4,6 +4,7 @@
 mod export;
 mod findings;
 mod init;
+mod lab;
 mod rules;
 mod scan;
 mod small;

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::clock;
+use crate::faults::{self, Injector};
 use crate::tcp::{self, PortClaim};
 use crate::web::Site;
 
@@ -242,6 +243,7 @@ pub(crate) async fn bind_all(claim: &mut PortClaim) -> io::Result<Bound> {
 pub(crate) fn spawn_all(
     bound: Bound,
     counters: &Arc<Counters>,
+    faults: &Arc<Injector>,
     token: &CancellationToken,
     tracker: &TaskTracker,
 ) -> io::Result<()> {
@@ -250,6 +252,14 @@ pub(crate) fn spawn_all(
     let handlers = ENDPOINTS.iter().map(|spec| prepare(spec, &ca, now)).collect::<io::Result<Vec<_>>>()?;
     for (i, (listener, handler)) in bound.listeners.into_iter().zip(handlers).enumerate() {
         let counters = Arc::clone(counters);
+        let faults = Arc::clone(faults);
+        let key = format!("tls {}", ENDPOINTS.get(i).map_or("", |s| s.name));
+        // decides, then applies, the fault of one connection
+        let gate = move |stream, web: bool| {
+            let fault = faults.decide(&key, if web { faults::WEB } else { faults::TCP });
+            let faults = Arc::clone(&faults);
+            async move { faults.before_serve(stream, fault).await }
+        };
         let count = move || {
             if let Some(c) = counters.0.get(i) {
                 c.fetch_add(1, Ordering::Relaxed);
@@ -259,21 +269,42 @@ pub(crate) fn spawn_all(
             Handler::Rustls(acceptor) => tracker.spawn(tcp::accept_loop(
                 listener,
                 count,
-                move |stream| rustls_server::serve(stream, acceptor.clone()),
+                move |stream| {
+                    let (gate, acceptor) = (gate(stream, false), acceptor.clone());
+                    async move {
+                        if let Some((stream, _)) = gate.await {
+                            rustls_server::serve(stream, acceptor).await;
+                        }
+                    }
+                },
                 token.clone(),
                 tracker.clone(),
             )),
             Handler::Web(acceptor, site) => tracker.spawn(tcp::accept_loop(
                 listener,
                 count,
-                move |stream| rustls_server::serve_web(stream, acceptor.clone(), site),
+                move |stream| {
+                    let (gate, acceptor) = (gate(stream, true), acceptor.clone());
+                    async move {
+                        if let Some((stream, truncate)) = gate.await {
+                            rustls_server::serve_web_faulty(stream, acceptor, site, truncate).await;
+                        }
+                    }
+                },
                 token.clone(),
                 tracker.clone(),
             )),
             Handler::Legacy(responder) => tracker.spawn(tcp::accept_loop(
                 listener,
                 count,
-                move |stream| legacy::serve(stream, Arc::clone(&responder)),
+                move |stream| {
+                    let (gate, responder) = (gate(stream, false), Arc::clone(&responder));
+                    async move {
+                        if let Some((stream, _)) = gate.await {
+                            legacy::serve(stream, responder).await;
+                        }
+                    }
+                },
                 token.clone(),
                 tracker.clone(),
             )),

@@ -51,7 +51,12 @@ pub(crate) async fn serve(stream: TcpStream, acceptor: TlsAcceptor) {
 /// Serves one connection: the handshake (at most [`WAIT`]), then one HTTP
 /// request answered by `site`.
 pub(crate) async fn serve_web(stream: TcpStream, acceptor: TlsAcceptor, site: crate::web::Site) {
+    serve_web_faulty(stream, acceptor, site, false).await;
+}
+
+/// As [`serve_web`], with the body cut in half when `truncate` (`faults.rs`).
+pub(crate) async fn serve_web_faulty(stream: TcpStream, acceptor: TlsAcceptor, site: crate::web::Site, truncate: bool) {
     if let Ok(Ok(tls)) = timeout(WAIT, acceptor.accept(stream)).await {
-        crate::web::serve(tls, site).await;
+        crate::web::serve_faulty(tls, site, truncate).await;
     }
 }
