@@ -20,6 +20,12 @@ pub(crate) enum Greeting {
     Failed(String),
 }
 
+/// Whether a greeting filled the whole read without a line end: a banner
+/// that never ends (a real one is a line well under the limit).
+pub(crate) fn endless(greeting: &[u8]) -> bool {
+    greeting.len() > MAX_BANNER && !greeting.contains(&b'\n')
+}
+
 /// Read what a server sends on its own within `wait`, up to a line.
 pub(crate) async fn read_greeting(stream: &mut TcpStream, wait: Duration) -> Greeting {
     let mut buf = vec![0u8; MAX_BANNER + 2];

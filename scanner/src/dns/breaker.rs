@@ -72,12 +72,17 @@ pub enum Admit {
 pub struct Breaker {
     policy: Policy,
     state: Mutex<State>,
+    /// When the server last answered. A server that answered within the
+    /// cool-down is alive: its failures are about the names asked (a server
+    /// that drops queries for names that do not exist), so they never open
+    /// the breaker for every other name.
+    answered: Mutex<Option<Instant>>,
 }
 
 impl Breaker {
     /// A closed breaker.
     pub fn new(policy: Policy) -> Breaker {
-        Breaker { policy, state: Mutex::new(State::Closed { failures: 0 }) }
+        Breaker { policy, state: Mutex::new(State::Closed { failures: 0 }), answered: Mutex::new(None) }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -116,16 +121,24 @@ impl Breaker {
     /// The server answered: close the breaker.
     pub fn success(&self) {
         *self.lock() = State::Closed { failures: 0 };
+        *self.answered.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+    }
+
+    /// Whether the server answered within the cool-down before `now`.
+    fn alive(&self, now: Instant) -> bool {
+        let answered = *self.answered.lock().unwrap_or_else(|p| p.into_inner());
+        answered.is_some_and(|at| now.saturating_duration_since(at) < self.policy.cool_down)
     }
 
     /// The server failed a query at `now`: count it, and open the breaker
     /// after [`Policy::failures`] in a row or when the trial failed.
     pub fn failure(&self, now: Instant) {
+        let alive = self.alive(now);
         let mut s = self.lock();
         let open = State::Open { until: now + self.policy.cool_down };
         *s = match *s {
-            State::Closed { failures } if failures + 1 < self.policy.failures => {
-                State::Closed { failures: failures + 1 }
+            State::Closed { failures } if failures + 1 < self.policy.failures || alive => {
+                State::Closed { failures: (failures + 1).min(self.policy.failures) }
             }
             State::Closed { .. } | State::HalfOpen { .. } => open,
             // A query let through before the breaker opened: the cool-down stands.
@@ -168,6 +181,20 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_server_that_answers_other_names_stays_closed() {
+        let b = Breaker::new(policy());
+        b.success();
+        for _ in 0..10 {
+            b.failure(Instant::now());
+        }
+        assert_eq!(b.state(), State::Closed { failures: 3 }, "it answered 0 s ago: alive");
+        // Once it has said nothing for a whole cool-down, failures open it.
+        tokio::time::advance(Duration::from_secs(10)).await;
+        b.failure(Instant::now());
+        assert!(matches!(b.state(), State::Open { .. }), "{:?}", b.state());
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_failed_trial_reopens_for_another_cool_down() {
         let b = Breaker::new(policy());
         for _ in 0..3 {
@@ -191,6 +218,8 @@ mod tests {
         b.failure(Instant::now());
         b.failure(Instant::now());
         assert_eq!(b.admit(Instant::now()), Admit::Go, "failures must be consecutive");
+        // Silent for a whole cool-down since it last answered: the third opens it.
+        tokio::time::advance(Duration::from_secs(10)).await;
         b.failure(Instant::now());
         tokio::time::advance(Duration::from_secs(10)).await;
         assert_eq!(b.admit(Instant::now()), Admit::Trial);

@@ -491,6 +491,10 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
         if !name_checks.iter().all(|c| ctx.skipped(c, &r.name, None)) {
             if let ChainEnd::Failed(why) = &r.end {
                 ctx.failed("dns.names", &r.name, None, None, why).await;
+            } else if r.end == ChainEnd::TooLong {
+                // A loop or a chain past eight names: where it ends is unknown.
+                let why = format!("the CNAME chain loops or is longer than eight names ({})", r.chain.join(" -> "));
+                ctx.failed("dns.names", &r.name, None, None, &why).await;
             } else {
                 ctx.found(checks::names::check(r, &scope.engagement.id)).await;
                 for c in name_checks {

@@ -206,6 +206,13 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
             ctx.failed("port", host, Some(addr), Some(port), why).await;
             return true;
         }
+        ssh::Greeting::Data(d) if ssh::endless(&d) => {
+            // A greeting that fills the read without ending its line: no
+            // whole answer (a banner that never ends).
+            let why = format!("a greeting of {} bytes without a line end", d.len());
+            ctx.failed("port", host, Some(addr), Some(port), &why).await;
+            return true;
+        }
         ssh::Greeting::Data(d) => d,
         ssh::Greeting::Failed(why) => {
             ctx.failed("port", host, Some(addr), Some(port), &format!("reading the greeting: {why}")).await;
@@ -248,6 +255,11 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 },
             };
             match heard {
+                ssh::Greeting::Data(d) if ssh::endless(&d) => {
+                    let why = format!("a greeting of {} bytes without a line end", d.len());
+                    ctx.failed("port", host, Some(addr), Some(port), &why).await;
+                    return true;
+                }
                 // A slow greeting: handled like a prompt one.
                 ssh::Greeting::Data(d) if !d.is_empty() => d,
                 _ if identified => {
