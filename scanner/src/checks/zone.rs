@@ -89,8 +89,11 @@ async fn zone_checks(
     let soa = guard.query(apex, RecordType::Soa).await;
     note_window(&mut rep, &soa.response);
     let exists = match &soa.response {
-        Ok(r) => r.rcode == Rcode::NoError,
-        Err(_) => return rep,
+        Ok(r) if r.rcode == Rcode::NoError => true,
+        Ok(r) if r.rcode == Rcode::NxDomain => false,
+        // SERVFAIL, REFUSED, no answer: nothing is known about the zone, so
+        // nothing is covered (a SERVFAIL is not "no such zone").
+        _ => return rep,
     };
     if !exists {
         // No such zone: nothing to say about its mail or CAA policy.

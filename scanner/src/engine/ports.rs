@@ -124,6 +124,10 @@ struct PortFaults {
     last: String,
     /// (check group, name, why).
     failed: Vec<(&'static str, String, String)>,
+    /// The port answered, but with bytes that are neither TLS, HTTP nor a
+    /// service that waits: maybe the greeting of a server that speaks first,
+    /// late on the first connection. The greeting checks then have no answer.
+    other: bool,
 }
 
 impl PortFaults {
@@ -262,6 +266,21 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
                 }
                 // A slow greeting: handled like a prompt one.
                 ssh::Greeting::Data(d) if !d.is_empty() => d,
+                _ if identified && faults.other => {
+                    report_faults(ctx, host, addr, port, faults).await;
+                    let why = "no greeting within the wait, and the port answers neither TLS nor HTTP nor a known service: \
+                               a greeting may have come late";
+                    ctx.failed(
+                        "svc.ssh-exposed,svc.database-exposed,svc.remote-desktop-exposed",
+                        host,
+                        Some(addr),
+                        Some(port),
+                        why,
+                    )
+                    .await;
+                    ctx.tick().await;
+                    return true;
+                }
                 _ if identified => {
                     // TLS, HTTP or a service that waits: not SSH.
                     report_faults(ctx, host, addr, port, faults).await;
@@ -465,6 +484,7 @@ async fn silent_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, fault
     // A complete reply that is neither TLS nor HTTP nor a known service is
     // still an answer: the port speaks something else.
     let identified = found || (not_tls && web == WebSaid::NotWeb);
+    faults.other = !found && identified;
     if found {
         // A service: no web server, whatever HTTP got.
         faults.settle("http.*");
@@ -498,8 +518,16 @@ async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: 
     ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
     if rep.definite {
         faults.ok();
-        for c in services::CHECKS {
-            ctx.covered(c, host, Some(port)).await;
+        if found {
+            for c in services::CHECKS {
+                ctx.covered(c, host, Some(port)).await;
+            }
+        } else {
+            // Each probe's answer rules its own protocol out; the greeting
+            // services (MySQL, VNC) share the other checks and are decided by
+            // the first connection's greeting, or by the port proving to be
+            // TLS or HTTP (see `silent_port`).
+            ctx.covered(CheckId::SvcRedisNoauth, host, Some(port)).await;
         }
     } else {
         let why = match rep.errors.first() {

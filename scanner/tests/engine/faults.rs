@@ -261,3 +261,42 @@ async fn a_hung_body_closes_nothing() {
 async fn a_cut_body_closes_nothing() {
     fault_never_closes(Mode::CutBody).await;
 }
+
+/// Commit one run into the store as `haetae scan` does; return the run's record.
+fn commit_run(store: &Store, run: &crate::support::Run) -> haetae_findings::ScanRun {
+    let id = store.begin_scan(vec![]).unwrap().id;
+    store.upsert_batch(Some(id), &run.found).unwrap();
+    store.cover(id, &run.covered).unwrap();
+    store.record_failed(id, &run.failed).unwrap();
+    store.finish_scan(id, run.outcome.complete).unwrap()
+}
+
+/// The property: scan after scan of an unchanged lab whose exchanges fault
+/// at random (a seeded 20%: delays past the deadline, resets, truncated
+/// bodies, SERVFAIL, silence), no finding ever becomes fixed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_faults_never_fix_a_finding() {
+    use haetae_lab::{Faults, Lab, LabOptions};
+    for seed in [7, 1013] {
+        let opts = LabOptions { faults: Some(Faults { seed, percent: 20 }), timeout_ms: 500 };
+        let lab = Lab::start_with(opts).await.unwrap();
+        let scope = crate::support::lab_scope(&lab, |s| s);
+        let store = Store::temporary(Arc::new(Flat)).unwrap();
+        let mut failed = 0;
+        for round in 0..3 {
+            let req = crate::support::seeds_request(&scope);
+            let run = scan(scope.clone(), vec![lab.dns_addr()], now(), req).await;
+            failed += run.failed.len();
+            let rec = commit_run(&store, &run);
+            let all = store.list(&Selection::States(State::ALL.to_vec())).unwrap().findings;
+            let fixed: Vec<String> =
+                all.iter().filter(|f| f.state == State::Fixed).map(|f| format!("{} {}", f.check, f.host)).collect();
+            assert!(fixed.is_empty(), "seed {seed}, scan {round}: fixed {fixed:?} (failed units: {:?})", run.failed);
+            assert_eq!(rec.counts.fixed, 0);
+            assert!(!all.is_empty(), "seed {seed}: nothing found");
+        }
+        assert!(lab.faults_injected() > 0, "seed {seed}: no fault was injected");
+        assert!(failed > 0, "seed {seed}: faults were injected but no unit failed");
+        lab.shutdown().await;
+    }
+}
