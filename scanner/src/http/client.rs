@@ -20,12 +20,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use rustls::ClientConfig;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use http_body_util::Empty;
 use hyper::body::Bytes;
 use hyper::header::{self, HeaderName, HeaderValue};
+use rustls::ClientConfig;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_rustls::TlsConnector;
 
 use super::conn::{Exchange, Io, Live};
@@ -245,7 +245,9 @@ impl HttpClient {
             env!("CARGO_PKG_VERSION")
         );
         let user_agent_value = header_value(&user_agent).ok_or_else(|| {
-            FetchError::Protocol(format!("the User-Agent `{user_agent}` (from the engagement id and contact) is not a valid header value"))
+            FetchError::Protocol(format!(
+                "the User-Agent `{user_agent}` (from the engagement id and contact) is not a valid header value"
+            ))
         })?;
         Ok(HttpClient {
             user_agent,
@@ -379,7 +381,6 @@ impl HttpClient {
         Ok(resp)
     }
 
-
     /// The request hyper writes: GET or HEAD, origin-form target, `Host`,
     /// the User-Agent, `Accept-Encoding: identity`, `Connection: close` when
     /// the connection is not kept, then the template's headers (CR and LF
@@ -392,8 +393,9 @@ impl HttpClient {
         let default_port = if req.https { 443 } else { 80 };
         let host = if req.host.contains(':') { format!("[{}]", req.host) } else { req.host.to_owned() };
         let host = if req.port == default_port { host } else { format!("{host}:{}", req.port) };
-        let uri = request_target(req.path)
-            .ok_or_else(|| FetchError::Protocol(format!("the path `{}` cannot be sent as an HTTP request target", req.path)))?;
+        let uri = request_target(req.path).ok_or_else(|| {
+            FetchError::Protocol(format!("the path `{}` cannot be sent as an HTTP request target", req.path))
+        })?;
         let mut out = hyper::Request::new(Empty::new());
         *out.method_mut() = method;
         *out.uri_mut() = uri;
@@ -412,8 +414,9 @@ impl HttpClient {
             let clean = |x: &str| x.replace(['\r', '\n'], "");
             let name = HeaderName::from_bytes(clean(k).trim().as_bytes())
                 .map_err(|_| FetchError::Protocol(format!("`{k}` is not a valid HTTP header name")))?;
-            let value = header_value(&clean(v))
-                .ok_or_else(|| FetchError::Protocol(format!("the value of header `{k}` is not a valid header value")))?;
+            let value = header_value(&clean(v)).ok_or_else(|| {
+                FetchError::Protocol(format!("the value of header `{k}` is not a valid header value"))
+            })?;
             headers.append(name, value);
         }
         Ok(out)
@@ -443,5 +446,7 @@ fn request_target(path: &str) -> Option<hyper::Uri> {
             encoded.push_str(&format!("%{b:02X}"));
         }
     }
-    hyper::Uri::try_from(encoded).ok().filter(|u| u.scheme().is_none() && u.authority().is_none() && u.path().starts_with('/'))
+    hyper::Uri::try_from(encoded)
+        .ok()
+        .filter(|u| u.scheme().is_none() && u.authority().is_none() && u.path().starts_with('/'))
 }

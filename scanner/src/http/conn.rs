@@ -182,7 +182,13 @@ impl Live {
                 Some(Ok(frame)) => {
                     let Ok(chunk) = frame.into_data() else { continue }; // trailers
                     let room = cap.saturating_sub(data.len());
-                    data.extend_from_slice(chunk.get(..room.min(chunk.len())).unwrap_or_default());
+                    let take = chunk.get(..room.min(chunk.len())).unwrap_or_default();
+                    let want = data.len() + take.len();
+                    if want > data.capacity() {
+                        // Grow by doubling, but never past the cap.
+                        data.reserve_exact(want.max(data.capacity() * 2).min(cap) - data.len());
+                    }
+                    data.extend_from_slice(take);
                     if data.len() >= cap {
                         // Exactly at the cap with nothing left (a Content-Length
                         // body of the cap's size) is whole; anything else is cut.

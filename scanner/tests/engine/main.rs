@@ -3,6 +3,7 @@
 
 mod faults;
 mod guard;
+mod hostile_http;
 mod http;
 mod keepalive;
 mod openssl;
