@@ -211,12 +211,31 @@ impl Live {
             .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).trim().to_owned()))
             .collect();
         // A body cut at the cap leaves the rest on the wire: the connection
-        // cannot carry another request. Otherwise hyper has closed it if the
-        // server asked to (or framing made it necessary), which the next
-        // request's readiness check sees.
-        let keep = !truncated && !*ended;
+        // cannot carry another request; nor can one the server asked to close.
+        // One more turn of the connection lets hyper see stray bytes after the
+        // body or a close; whatever comes later the next request's readiness
+        // check sees.
+        let keep = !truncated && keeps_alive(&parts) && {
+            drive(conn, ended, std::future::ready(())).await;
+            !*ended
+        };
         Exchange::Done(HttpResponse { status: parts.status.as_u16(), headers, body: data, truncated, audit: 0 }, keep)
     }
+}
+
+/// Whether the server lets the connection carry another request (RFC 9112
+/// section 9.3): HTTP/1.1 unless it said `Connection: close`, HTTP/1.0 only
+/// when it said `Connection: keep-alive`.
+fn keeps_alive(parts: &hyper::http::response::Parts) -> bool {
+    let says = |token: &str| {
+        parts
+            .headers
+            .get_all(hyper::header::CONNECTION)
+            .iter()
+            .flat_map(|v| v.as_bytes().split(|b| *b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
+    if parts.version == hyper::Version::HTTP_10 { says("keep-alive") } else { !says("close") }
 }
 
 /// Poll `fut` while driving the connection (reading and writing its bytes);
