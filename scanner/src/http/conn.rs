@@ -11,6 +11,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::pin::{Pin, pin};
 use std::task::{Context, Poll};
@@ -24,8 +25,9 @@ use super::client::{FetchError, HttpResponse, Request};
 
 /// Longest response head (status line and header section) read.
 pub(crate) const MAX_HEAD: usize = 64 * 1024;
-/// Most header fields in one response head.
-const MAX_HEADERS: usize = 256;
+/// Most header fields in one response head: hyper's default, parsed on the
+/// stack (a larger cap allocates on every response).
+const MAX_HEADERS: usize = 100;
 /// Most bytes taken from the stream per read.
 const READ_CHUNK: usize = 8 * 1024;
 
@@ -34,8 +36,9 @@ pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// A tokio stream as hyper's `rt::Read`/`rt::Write`. Reads go through a
-/// small buffer on the stack and are copied into hyper's (filling hyper's
-/// uninitialised buffer directly needs `unsafe`, forbidden here).
+/// small uninitialised buffer on the stack (tokio's `ReadBuf::uninit`, so
+/// nothing is zeroed) and are copied into hyper's (filling hyper's buffer
+/// directly needs `unsafe`, forbidden here).
 pub(crate) struct Stream(pub(crate) Box<dyn Io>);
 
 impl hyper::rt::Read for Stream {
@@ -44,9 +47,9 @@ impl hyper::rt::Read for Stream {
         cx: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let mut tmp = [0u8; READ_CHUNK];
+        let mut tmp = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
         let room = buf.remaining().min(READ_CHUNK);
-        let mut read = tokio::io::ReadBuf::new(tmp.get_mut(..room).unwrap_or_default());
+        let mut read = tokio::io::ReadBuf::uninit(tmp.get_mut(..room).unwrap_or_default());
         match Pin::new(&mut *self.0).poll_read(cx, &mut read) {
             Poll::Ready(Ok(())) => {
                 buf.put_slice(read.filled());
@@ -123,7 +126,6 @@ impl Live {
             .title_case_headers(true)
             .max_buf_size(MAX_HEAD)
             .max_header_size(MAX_HEAD)
-            .max_headers(MAX_HEADERS)
             // Be as lenient as a browser with sloppy servers: a bad header line
             // is skipped, not taken for "not HTTP".
             .ignore_invalid_headers_in_responses(true)
