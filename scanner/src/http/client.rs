@@ -8,12 +8,16 @@
 //! requests of one [`Session`] over one persistent connection (RFC 9112
 //! section 9.3), opening a new one, through the guard and audited, whenever
 //! the server closes it, ends a body without framing, or the endpoint
-//! changes. The HTTP/1.1 protocol itself is hyper's connection-level
-//! client, driven over the guard's stream (`conn.rs`). On the 2-core reference machine this took the template phase of
-//! `scripts/bench-http.sh` (2,000 names, every port probed at once) from
+//! changes. On the 2-core reference machine this took the template phase
+//! of `scripts/bench-http.sh` (2,000 names, every port probed at once) from
 //! about 20k to 45k requests/s, level with gobuster and ffuf on the same
 //! nginx: a loopback connection (connect, accept, audit record, close on both
 //! sides) costs more than the request it carries.
+//!
+//! The HTTP/1.1 protocol itself (heads, interim responses, body framing,
+//! persistence) is hyper's connection-level client, driven over the guard's
+//! stream (`conn.rs`); this module decides what a failure means
+//! ([`FetchError`]), keeps the connection, retries and waits.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -449,4 +453,45 @@ fn request_target(path: &str) -> Option<hyper::Uri> {
     hyper::Uri::try_from(encoded)
         .ok()
         .filter(|u| u.scheme().is_none() && u.authority().is_none() && u.path().starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(path: &'a str, headers: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            https: false,
+            host: "www.agency.test",
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            method: Method::Head,
+            path,
+            headers,
+        }
+    }
+
+    #[test]
+    fn requests_carry_the_fixed_headers_then_the_templates_cleaned() {
+        let client = HttpClient::new("KR-1", "team@agency.test").unwrap();
+        let extra = [("Origin".to_owned(), "https://x.invalid\r\nX-Evil: 1".to_owned())];
+        let r = client.request(&request("/a?b=1", &extra), true).unwrap();
+        assert_eq!((r.method(), r.uri().to_string().as_str()), (&hyper::Method::HEAD, "/a?b=1"));
+        let names: Vec<&str> = r.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "user-agent", "accept", "accept-encoding", "connection", "origin"]);
+        assert_eq!(r.headers()["host"], "www.agency.test:8080");
+        assert_eq!(r.headers()["accept-encoding"], "identity");
+        assert_eq!(r.headers()["origin"], "https://x.invalidX-Evil: 1", "no CR/LF survives");
+        assert!(r.headers()["user-agent"].to_str().unwrap().contains("engagement KR-1; contact team@agency.test"));
+        let kept = client.request(&request("/", &[]), false).unwrap();
+        assert!(!kept.headers().contains_key("connection"));
+    }
+
+    #[test]
+    fn paths_a_uri_cannot_hold_are_percent_encoded() {
+        assert_eq!(request_target("/a/b.txt?x=1&y=%2F").unwrap().to_string(), "/a/b.txt?x=1&y=%2F");
+        assert_eq!(request_target("/한 글?q=\"x\"").unwrap().to_string(), "/%ED%95%9C%20%EA%B8%80?q=%22x%22");
+        assert!(request_target("http://elsewhere.test/").is_none(), "never an absolute URL");
+        assert_eq!(header_value("a\u{0}b\tc\u{7f}").unwrap(), "ab\tc");
+    }
 }
