@@ -8,24 +8,31 @@
 //! requests of one [`Session`] over one persistent connection (RFC 9112
 //! section 9.3), opening a new one, through the guard and audited, whenever
 //! the server closes it, ends a body without framing, or the endpoint
-//! changes. On the 2-core reference machine this took the template phase of
-//! `scripts/bench-http.sh` (2,000 names, every port probed at once) from
+//! changes. On the 2-core reference machine this took the template phase
+//! of `scripts/bench-http.sh` (2,000 names, every port probed at once) from
 //! about 20k to 45k requests/s, level with gobuster and ffuf on the same
 //! nginx: a loopback connection (connect, accept, audit record, close on both
 //! sides) costs more than the request it carries.
+//!
+//! The HTTP/1.1 protocol itself (heads, interim responses, body framing,
+//! persistence) is hyper's connection-level client, driven over the guard's
+//! stream (`conn.rs`); this module decides what a failure means
+//! ([`FetchError`]), keeps the connection, retries and waits.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper::header::{self, HeaderName, HeaderValue};
 use rustls::ClientConfig;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio_rustls::TlsConnector;
 
-use super::parse::{Chunked, Framing, Head, MAX_HEAD, ParseError, dechunk_framed, framing, keeps_alive, parse_head};
+use super::conn::{Exchange, Io, Live};
 use crate::guard::{GuardError, ScopeGuard};
 use crate::tls::handshake::provider;
 
@@ -187,29 +194,6 @@ impl ServerCertVerifier for AnyCert {
     }
 }
 
-/// A byte stream a request can go over: plain TCP or TLS.
-trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
-
-/// An open connection of a [`Session`] and the endpoint it reaches.
-struct Live {
-    stream: Box<dyn Io>,
-    /// Read buffer, kept between requests.
-    buf: Vec<u8>,
-    https: bool,
-    host: String,
-    addr: IpAddr,
-    port: u16,
-    /// Audit record of the connection.
-    audit: u64,
-}
-
-impl Live {
-    fn serves(&self, req: &Request<'_>) -> bool {
-        self.https == req.https && self.addr == req.addr && self.port == req.port && self.host == req.host
-    }
-}
-
 /// Sequential requests to one endpoint that share a persistent connection
 /// ([`HttpClient::fetch_in`]). Dropping the session closes the connection.
 #[derive(Default)]
@@ -241,29 +225,11 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// How one exchange on a connection went.
-enum Exchange {
-    /// A response, and whether the connection may carry another request.
-    Done(HttpResponse, bool),
-    /// A reused connection failed before the response head: the request may
-    /// be sent again on a new one (RFC 9112 section 9.3.1).
-    Stale,
-    /// Failed.
-    Failed(FetchError),
-}
-
-/// Interim (1xx) responses skipped before the final one, at most.
-const MAX_INTERIM: usize = 8;
-/// Most bytes asked of the stream per read.
-const READ_SIZE: usize = 16 * 1024;
-/// Room for a connection's first read: most response heads fit.
-const FIRST_READ: usize = 4 * 1024;
-/// A connection's read buffer past this size is not kept for the next request.
-const KEPT_BUFFER: usize = 64 * 1024;
-
 /// The HTTP client of one scan.
 pub struct HttpClient {
     user_agent: String,
+    /// The User-Agent as a header value, built once.
+    user_agent_value: HeaderValue,
     tls: TlsConnector,
     body_cap: usize,
     /// `Retry-After` time already waited, per host.
@@ -280,11 +246,18 @@ impl HttpClient {
             .with_custom_certificate_verifier(Arc::new(AnyCert(provider())))
             .with_no_client_auth();
         let contact = if contact.is_empty() { String::new() } else { format!("; contact {contact}") };
+        let user_agent = format!(
+            "haetae/{} (authorized security inspection; engagement {engagement}{contact})",
+            env!("CARGO_PKG_VERSION")
+        );
+        let user_agent_value = header_value(&user_agent).ok_or_else(|| {
+            FetchError::Protocol(format!(
+                "the User-Agent `{user_agent}` (from the engagement id and contact) is not a valid header value"
+            ))
+        })?;
         Ok(HttpClient {
-            user_agent: format!(
-                "haetae/{} (authorized security inspection; engagement {engagement}{contact})",
-                env!("CARGO_PKG_VERSION")
-            ),
+            user_agent,
+            user_agent_value,
             tls: TlsConnector::from(Arc::new(config)),
             body_cap: BODY_CAP,
             waited: std::sync::Mutex::new(std::collections::HashMap::new()),
@@ -351,6 +324,12 @@ impl HttpClient {
         // `timeout_ms` bounds one whole exchange, connect to last byte.
         let limit = guard.timeout();
         let timeout = || FetchError::Timeout(u64::try_from(limit.as_millis()).unwrap_or(u64::MAX));
+        // Built before any packet: a request that cannot be written is refused here.
+        let mut request = Some(self.request(req, session.close)?);
+        let cap = self.body_cap;
+        let count = || {
+            REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
+        };
         let reuse = session.live.take().filter(|l| l.serves(req));
         // The connection was checked against the scope when it was opened, and
         // scope and resolution do not change during a scan; the authorization
@@ -358,11 +337,12 @@ impl HttpClient {
         // new attempt below is refused by the guard and audited as such.
         if let Some(mut live) = reuse.filter(|_| guard.window().is_ok()) {
             guard.pace(req.host, req.addr).await;
-            let exchange = tokio::time::timeout(limit, self.exchange(&mut live, req, true, !session.close));
+            let first = request.take().ok_or_else(|| FetchError::Protocol("request already sent".into()))?;
+            let exchange = tokio::time::timeout(limit, live.exchange(first, cap, true, count));
             match exchange.await.map_err(|_| timeout())? {
                 Exchange::Done(mut resp, keep) => {
                     resp.audit = live.audit;
-                    if keep {
+                    if keep && !session.close {
                         session.live = Some(live);
                     }
                     return Ok(resp);
@@ -371,6 +351,10 @@ impl HttpClient {
                 Exchange::Failed(e) => return Err(e),
             }
         }
+        let request = match request {
+            Some(r) => r,
+            None => self.request(req, session.close)?,
+        };
         let probe = match req.method {
             Method::Get => "http.get",
             Method::Head => "http.head",
@@ -388,19 +372,11 @@ impl HttpClient {
             } else {
                 Box::new(conn.stream)
             };
-            let mut live = Live {
-                stream,
-                buf: Vec::with_capacity(FIRST_READ),
-                https: req.https,
-                host: req.host.to_owned(),
-                addr: req.addr,
-                port: req.port,
-                audit: conn.audit,
-            };
-            match self.exchange(&mut live, req, false, !session.close).await {
+            let mut live = Live::open(stream, req, conn.audit).await?;
+            match live.exchange(request, cap, false, count).await {
                 Exchange::Done(mut resp, keep) => {
                     resp.audit = live.audit;
-                    Ok((resp, keep.then_some(live)))
+                    Ok((resp, (keep && !session.close).then_some(live)))
                 }
                 Exchange::Stale => Err(FetchError::Protocol("connection closed before the response head".into())),
                 Exchange::Failed(e) => Err(e),
@@ -411,149 +387,113 @@ impl HttpClient {
         Ok(resp)
     }
 
-    fn request_bytes(&self, req: &Request<'_>, keep_alive: bool) -> Vec<u8> {
+    /// The request hyper writes: GET or HEAD, origin-form target, `Host`,
+    /// the User-Agent, `Accept-Encoding: identity`, `Connection: close` when
+    /// the connection is not kept, then the template's headers (CR and LF
+    /// removed, so no header can be injected).
+    fn request(&self, req: &Request<'_>, close: bool) -> Result<hyper::Request<Empty<Bytes>>, FetchError> {
         let method = match req.method {
-            Method::Get => "GET",
-            Method::Head => "HEAD",
+            Method::Get => hyper::Method::GET,
+            Method::Head => hyper::Method::HEAD,
         };
         let default_port = if req.https { 443 } else { 80 };
         let host = if req.host.contains(':') { format!("[{}]", req.host) } else { req.host.to_owned() };
         let host = if req.port == default_port { host } else { format!("{host}:{}", req.port) };
-        // HTTP/1.1 connections persist unless either side says otherwise.
-        let connection = if keep_alive { "" } else { "Connection: close\r\n" };
-        let mut s = format!(
-            "{method} {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {}\r\nAccept: */*\r\nAccept-Encoding: identity\r\n{connection}",
-            req.path, self.user_agent
-        );
+        let uri = request_target(req.path).ok_or_else(|| {
+            FetchError::Protocol(format!("the path `{}` cannot be sent as an HTTP request target", req.path))
+        })?;
+        let mut out = hyper::Request::new(Empty::new());
+        *out.method_mut() = method;
+        *out.uri_mut() = uri;
+        let headers = out.headers_mut();
+        let host = header_value(&host)
+            .ok_or_else(|| FetchError::Protocol(format!("the host `{host}` is not a valid Host header value")))?;
+        headers.insert(header::HOST, host);
+        headers.insert(header::USER_AGENT, self.user_agent_value.clone());
+        headers.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        headers.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("identity"));
+        if close {
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         for (k, v) in req.headers {
             // Header injection from a template is impossible: no CR/LF survives.
             let clean = |x: &str| x.replace(['\r', '\n'], "");
-            s.push_str(&format!("{}: {}\r\n", clean(k), clean(v)));
+            let name = HeaderName::from_bytes(clean(k).trim().as_bytes())
+                .map_err(|_| FetchError::Protocol(format!("`{k}` is not a valid HTTP header name")))?;
+            let value = header_value(&clean(v)).ok_or_else(|| {
+                FetchError::Protocol(format!("the value of header `{k}` is not a valid header value"))
+            })?;
+            headers.append(name, value);
         }
-        s.push_str("\r\n");
-        s.into_bytes()
-    }
-
-    /// Write the request and read one response. `reused`: the connection
-    /// carried a response before, so a failure before the whole response head
-    /// is [`Exchange::Stale`] (the server closed it meanwhile, or it holds
-    /// stray bytes of the last response; GET and HEAD may be sent again).
-    /// `keep_alive`: ask to keep the connection.
-    async fn exchange(&self, live: &mut Live, req: &Request<'_>, reused: bool, keep_alive: bool) -> Exchange {
-        let Live { stream, buf, .. } = live;
-        let broken = |e: String| if reused { Exchange::Stale } else { Exchange::Failed(FetchError::Protocol(e)) };
-        if let Err(e) = stream.write_all(&self.request_bytes(req, keep_alive)).await {
-            return broken(e.to_string());
-        }
-        REQUESTS_SENT.fetch_add(1, Ordering::Relaxed);
-        buf.clear();
-        let mut interim = 0;
-        let head: Head = loop {
-            match parse_head(buf) {
-                // An interim response (100 Continue, 103 Early Hints): the final one follows.
-                Ok(h) if (100..200).contains(&h.status) && h.status != 101 && interim < MAX_INTERIM => {
-                    interim += 1;
-                    buf.drain(..h.len);
-                    continue;
-                }
-                Ok(h) => break h,
-                Err(ParseError::Bad(why)) if reused => return broken(why),
-                // A fresh connection's first bytes that are not HTTP: a definite answer.
-                Err(ParseError::Bad(why)) => return Exchange::Failed(FetchError::NotHttp(why)),
-                Err(ParseError::TooLong(why)) => return Exchange::Failed(FetchError::Protocol(why)),
-                Err(ParseError::Incomplete) => {}
-            }
-            match read_more(stream, buf, MAX_HEAD + READ_SIZE).await {
-                Ok(0) if buf.is_empty() => return broken("connection closed before the response head".into()),
-                Ok(0) => return broken("connection closed in the response head".into()),
-                Ok(_) => {}
-                Err(e) => return broken(e.to_string()),
-            }
-        };
-        let rest = buf.get(head.len..).unwrap_or_default();
-        let cap = self.body_cap;
-        // Whether the body ended where its framing says, with nothing after it.
-        let mut clean_end = false;
-        let (body, truncated) = match framing(&head, req.method == Method::Head) {
-            Framing::None => {
-                clean_end = rest.is_empty();
-                (Vec::new(), false)
-            }
-            Framing::Length(n) => {
-                let want = usize::try_from(n).unwrap_or(usize::MAX).min(cap);
-                let mut body = Vec::with_capacity(want);
-                body.extend_from_slice(&rest[..rest.len().min(want)]);
-                while body.len() < want {
-                    if read_more(stream, &mut body, want).await.unwrap_or(0) == 0 {
-                        break;
-                    }
-                }
-                let truncated = n > cap as u64;
-                if body.len() < want {
-                    return Exchange::Failed(FetchError::Protocol(format!(
-                        "body cut short: {} of {n} bytes, then the connection closed",
-                        body.len()
-                    )));
-                }
-                clean_end = !truncated && rest.len() as u64 <= n && body.len() as u64 == n;
-                body.truncate(want);
-                (body, truncated)
-            }
-            Framing::Close => {
-                let mut body = rest.to_vec();
-                while body.len() < cap {
-                    if read_more(stream, &mut body, cap).await.unwrap_or(0) == 0 {
-                        break;
-                    }
-                }
-                let truncated = body.len() >= cap;
-                body.truncate(cap);
-                (body, truncated)
-            }
-            Framing::Chunked => {
-                let mut raw = rest.to_vec();
-                loop {
-                    let (data, state) = dechunk_framed(&raw, cap);
-                    match state {
-                        Chunked::Done(used) => {
-                            clean_end = used == raw.len();
-                            break (data, false);
-                        }
-                        Chunked::Capped => break (data, true),
-                        Chunked::Bad => {
-                            return Exchange::Failed(FetchError::Protocol("malformed chunked body".into()));
-                        }
-                        Chunked::Partial | Chunked::Last => {}
-                    }
-                    // Chunk framing costs a few bytes per chunk; bound the raw bytes too.
-                    if raw.len() > cap.saturating_mul(2) {
-                        let truncated = data.len() >= cap;
-                        break (data, truncated);
-                    }
-                    if read_more(stream, &mut raw, cap.saturating_mul(2) + READ_SIZE).await.unwrap_or(0) == 0 {
-                        return Exchange::Failed(FetchError::Protocol(format!(
-                            "chunked body cut short after {} bytes",
-                            data.len()
-                        )));
-                    }
-                }
-            }
-        };
-        if buf.capacity() > KEPT_BUFFER {
-            *buf = Vec::with_capacity(FIRST_READ);
-        }
-        let keep = keep_alive && clean_end && keeps_alive(&head);
-        Exchange::Done(HttpResponse { status: head.status, headers: head.headers, body, truncated, audit: 0 }, keep)
+        Ok(out)
     }
 }
 
-/// Read what the stream has into `buf`'s spare room, growing it (from
-/// [`FIRST_READ`], at most [`READ_SIZE`] at a time) only when it is full and
-/// holds less than `limit`. `Ok(0)` is the end of the stream.
-async fn read_more(stream: &mut Box<dyn Io>, buf: &mut Vec<u8>, limit: usize) -> std::io::Result<usize> {
-    if buf.capacity() == buf.len() {
-        let room = limit.saturating_sub(buf.len()).min(buf.len().max(FIRST_READ)).clamp(1, READ_SIZE);
-        buf.reserve(room);
+/// A header value from text: control characters other than tab are dropped.
+fn header_value(text: &str) -> Option<HeaderValue> {
+    let bytes: Vec<u8> = text.bytes().filter(|b| *b == b'\t' || (*b >= 0x20 && *b != 0x7f)).collect();
+    HeaderValue::from_bytes(&bytes).ok()
+}
+
+/// The path and query as an origin-form request target; bytes a URI may not
+/// hold (spaces, non-ASCII, ...) are percent-encoded first.
+fn request_target(path: &str) -> Option<hyper::Uri> {
+    if let Ok(uri) = hyper::Uri::try_from(path)
+        && uri.scheme().is_none()
+        && uri.authority().is_none()
+    {
+        return Some(uri);
     }
-    stream.read_buf(buf).await
+    let mut encoded = String::with_capacity(path.len() * 3);
+    for b in path.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    hyper::Uri::try_from(encoded)
+        .ok()
+        .filter(|u| u.scheme().is_none() && u.authority().is_none() && u.path().starts_with('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request<'a>(path: &'a str, headers: &'a [(String, String)]) -> Request<'a> {
+        Request {
+            https: false,
+            host: "www.agency.test",
+            addr: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            method: Method::Head,
+            path,
+            headers,
+        }
+    }
+
+    #[test]
+    fn requests_carry_the_fixed_headers_then_the_templates_cleaned() {
+        let client = HttpClient::new("KR-1", "team@agency.test").unwrap();
+        let extra = [("Origin".to_owned(), "https://x.invalid\r\nX-Evil: 1".to_owned())];
+        let r = client.request(&request("/a?b=1", &extra), true).unwrap();
+        assert_eq!((r.method(), r.uri().to_string().as_str()), (&hyper::Method::HEAD, "/a?b=1"));
+        let names: Vec<&str> = r.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(names, ["host", "user-agent", "accept", "accept-encoding", "connection", "origin"]);
+        assert_eq!(r.headers()["host"], "www.agency.test:8080");
+        assert_eq!(r.headers()["accept-encoding"], "identity");
+        assert_eq!(r.headers()["origin"], "https://x.invalidX-Evil: 1", "no CR/LF survives");
+        assert!(r.headers()["user-agent"].to_str().unwrap().contains("engagement KR-1; contact team@agency.test"));
+        let kept = client.request(&request("/", &[]), false).unwrap();
+        assert!(!kept.headers().contains_key("connection"));
+    }
+
+    #[test]
+    fn paths_a_uri_cannot_hold_are_percent_encoded() {
+        assert_eq!(request_target("/a/b.txt?x=1&y=%2F").unwrap().to_string(), "/a/b.txt?x=1&y=%2F");
+        assert_eq!(request_target("/한 글?q=\"x\"").unwrap().to_string(), "/%ED%95%9C%20%EA%B8%80?q=%22x%22");
+        assert!(request_target("http://elsewhere.test/").is_none(), "never an absolute URL");
+        assert_eq!(header_value("a\u{0}b\tc\u{7f}").unwrap(), "ab\tc");
+    }
 }

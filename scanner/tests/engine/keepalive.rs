@@ -308,3 +308,29 @@ async fn https_sessions_keep_their_tls_connection() {
     assert_eq!(handshakes.load(Ordering::SeqCst), 1, "one TLS handshake for the session");
     assert_eq!(session.connections(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_will_close_is_not_kept() {
+    // Kept: HTTP/1.1, and HTTP/1.0 with keep-alive. Not kept: `Connection:
+    // close`, HTTP/1.0 without keep-alive, stray bytes after the body.
+    let (port, _) = server(|_, _, path| {
+        let reply = match path {
+            "/close" => b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            "/old" => b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            "/old-kept" => b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok".to_vec(),
+            "/stray" => b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokXX".to_vec(),
+            _ => ok("ok"),
+        };
+        (reply, After::Keep)
+    })
+    .await;
+    let (g, _dir) = guard(scope(port), vec!["127.0.0.1:53".parse().unwrap()], now());
+    let client = HttpClient::new("KR-KEEP", "").unwrap();
+    for (path, kept) in [("/", true), ("/close", false), ("/old", false), ("/old-kept", true), ("/stray", false)] {
+        let mut session = Session::new();
+        let r = client.fetch_in(&g, &mut session, &req(port, Method::Get, path)).await.unwrap();
+        assert_eq!(r.body, b"ok");
+        let open = !format!("{session:?}").contains("open: None");
+        assert_eq!(open, kept, "{path}: {session:?}");
+    }
+}

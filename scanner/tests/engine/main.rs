@@ -6,6 +6,7 @@ mod dns_scan;
 mod fakedns;
 mod faults;
 mod guard;
+mod hostile_http;
 mod http;
 mod keepalive;
 mod openssl;
