@@ -260,10 +260,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let bar = progress_bar(opts.progress && hooks.live.is_none());
     let started = Instant::now();
     let mut assets_changed = false;
-    let mut pending_obs: Vec<Observation> = Vec::new();
-    let mut pending_cov: Vec<Coverage> = Vec::new();
-    let mut pending_failed: Vec<FailedUnit> = Vec::new();
-    let mut pending_closed: Vec<(String, u16)> = Vec::new();
+    let mut pending = Pending::default();
     let mut failed: Vec<FailedUnit> = Vec::new();
     let mut open_ports = Vec::new();
     let mut changes = Vec::new();
@@ -292,14 +289,14 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
             }
         };
         match ev {
-            ScanEvent::Found(o) => pending_obs.push(*o),
-            ScanEvent::Covered(c) => pending_cov.push(c),
-            ScanEvent::PortClosed { host, port } => pending_closed.push((host, port)),
+            ScanEvent::Found(o) => pending.obs.push(*o),
+            ScanEvent::Covered(c) => pending.cov.push(c),
+            ScanEvent::PortClosed { host, port } => pending.closed.push((host, port)),
             ScanEvent::Failed(u) => {
                 if failed.len() < FAILED_KEPT {
                     failed.push(u.clone());
                 }
-                pending_failed.push(u);
+                pending.failed.push(u);
             }
             ScanEvent::OpenPort { .. } | ScanEvent::Resolved { .. } | ScanEvent::Certificate { .. } => {
                 assets_changed = true;
@@ -343,18 +340,8 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
                 }
             }
         }
-        if pending_obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
-            match commit(
-                store,
-                &audit,
-                run.id,
-                &mut Pending {
-                    obs: &mut pending_obs,
-                    cov: &mut pending_cov,
-                    closed: &mut pending_closed,
-                    failed: &mut pending_failed,
-                },
-            ) {
+        if pending.obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
+            match commit(store, &audit, run.id, &mut pending) {
                 Ok(ids) if !ids.is_empty() => hooks.send(Live::Changed(ids)),
                 Ok(_) => {}
                 Err(e) => {
@@ -376,17 +363,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     ctrl_c.abort();
     // Whatever happened, commit what was found: observations first, then the
     // coverage that vouches for them.
-    let ids = commit(
-        store,
-        &audit,
-        run.id,
-        &mut Pending {
-            obs: &mut pending_obs,
-            cov: &mut pending_cov,
-            closed: &mut pending_closed,
-            failed: &mut pending_failed,
-        },
-    )?;
+    let ids = commit(store, &audit, run.id, &mut pending)?;
     hooks.send(Live::Changed(ids));
     let outcome = match joined {
         Ok(outcome) => outcome,
@@ -440,14 +417,15 @@ fn skip_none() -> HashSet<engine::Unit> {
 
 /// Commit what is pending; returns the ids of the findings written.
 /// What the engine reported and is not committed yet.
-struct Pending<'a> {
-    obs: &'a mut Vec<Observation>,
-    cov: &'a mut Vec<Coverage>,
-    closed: &'a mut Vec<(String, u16)>,
-    failed: &'a mut Vec<FailedUnit>,
+#[derive(Default)]
+struct Pending {
+    obs: Vec<Observation>,
+    cov: Vec<Coverage>,
+    closed: Vec<(String, u16)>,
+    failed: Vec<FailedUnit>,
 }
 
-fn commit(store: &Store, audit: &AuditLog, scan: u64, p: &mut Pending<'_>) -> Result<Vec<String>> {
+fn commit(store: &Store, audit: &AuditLog, scan: u64, p: &mut Pending) -> Result<Vec<String>> {
     let Pending { obs, cov, closed, failed } = p;
     // The audit records behind the observations reach disk first.
     audit.sync()?;
