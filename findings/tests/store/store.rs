@@ -340,4 +340,6 @@ fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else() {
     );
     assert_eq!(run.counts.fixed, 3);
     assert!(store.covered(s2).unwrap().is_empty(), "the port entry is not a check for --resume");
+    let report = store.check().unwrap();
+    assert!(report.is_healthy(), "{report}");
 }
