@@ -328,7 +328,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 }
 
 /// testssl.sh --fast, every endpoint at once (`--parallel` mass testing).
-fn testssl(bin: &str, endpoints: &[Endpoint], ca: &Path, out: &Path) -> Option<(Duration, Verdicts)> {
+fn testssl(bin: &str, endpoints: &[Endpoint], ca: &Path, out: &Path) -> Option<(Duration, Verdicts, Verdicts)> {
     let json = out.join("testssl.json");
     let _ = std::fs::remove_file(&json);
     let list = out.join("testssl-targets.txt");
@@ -368,6 +368,7 @@ fn testssl(bin: &str, endpoints: &[Endpoint], ca: &Path, out: &Path) -> Option<(
         return None;
     };
     let mut verdicts = Verdicts::new();
+    let mut tested = Verdicts::new();
     for item in v.as_array().into_iter().flatten() {
         let ip = item["ip"].as_str().unwrap_or("");
         let ip = ip.rsplit('/').next().unwrap_or(ip);
@@ -375,15 +376,32 @@ fn testssl(bin: &str, endpoints: &[Endpoint], ca: &Path, out: &Path) -> Option<(
         let Some(e) = endpoints.iter().find(|e| e.addr.ip().to_string() == ip && e.addr.port() == port) else {
             continue;
         };
-        let set = verdicts.entry(e.label.clone()).or_default();
         let id = item["id"].as_str().unwrap_or("");
+        // testssl numbers certificates of multi-cert servers: cert_keySize <cert#1>.
+        let id = id.split_whitespace().next().unwrap_or(id);
+        // Which verdicts this entry decides: a run stopped early decides only some.
+        let decides: &[&'static str] = match id {
+            "cert_expirationStatus" => &["expired"],
+            "cert_chain_of_trust" => &["untrusted"],
+            "cert_trust" => &["mismatch"],
+            "cert_keySize" => &["weak-key"],
+            "cert_signatureAlgorithm" => &["weak-signature"],
+            "TLS1" | "TLS1_1" => &["legacy-protocol"],
+            "cipherlist_3DES_IDEA" | "cipherlist_LOW" => &["weak-cipher"],
+            "LOGJAM" | "DH_groups" | "FS_DH" => &["weak-dh"],
+            _ => &[],
+        };
+        tested.entry(e.label.clone()).or_default().extend(decides.iter().copied());
+        let set = verdicts.entry(e.label.clone()).or_default();
         let finding = item["finding"].as_str().unwrap_or("").to_ascii_lowercase();
         let severity = item["severity"].as_str().unwrap_or("");
         let bad = matches!(severity, "LOW" | "MEDIUM" | "HIGH" | "CRITICAL");
-        // testssl numbers certificates of multi-cert servers: cert_keySize <cert#1>.
-        let id = id.split_whitespace().next().unwrap_or(id);
         match id {
             "cert_expirationStatus" if finding.contains("expired") => {
+                set.insert("expired");
+            }
+            // "failed (expired)": expiry is its own verdict.
+            "cert_chain_of_trust" if finding.contains("expired") => {
                 set.insert("expired");
             }
             "cert_chain_of_trust" if bad || finding.contains("failed") => {
@@ -419,7 +437,7 @@ fn testssl(bin: &str, endpoints: &[Endpoint], ca: &Path, out: &Path) -> Option<(
             _ => {}
         }
     }
-    Some((took, verdicts))
+    Some((took, verdicts, tested))
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -432,7 +450,9 @@ fn show(set: &BTreeSet<&'static str>) -> String {
 }
 
 /// Print every endpoint where `peer` and haetae disagree, verdict by verdict.
-fn diff(peer: &str, ours: &Verdicts, theirs: &Verdicts, endpoints: &[Endpoint]) -> usize {
+/// `tested`: the verdicts the peer got to per endpoint (all when `None`); the
+/// others are listed as not reached, not as disagreements.
+fn diff(peer: &str, ours: &Verdicts, theirs: &Verdicts, tested: Option<&Verdicts>, endpoints: &[Endpoint]) -> usize {
     let empty = BTreeSet::new();
     let mut n = 0;
     for e in endpoints {
@@ -442,7 +462,12 @@ fn diff(peer: &str, ours: &Verdicts, theirs: &Verdicts, endpoints: &[Endpoint]) 
             n += 1;
             continue;
         };
-        for v in VERDICTS {
+        let reached = |v: &str| tested.is_none_or(|t| t.get(&e.label).is_some_and(|s| s.contains(v)));
+        let missed: Vec<&str> = VERDICTS.iter().copied().filter(|v| !reached(v)).collect();
+        if !missed.is_empty() {
+            println!("tls    {peer}: did not reach {} on {}", missed.join(","), e.label);
+        }
+        for v in VERDICTS.iter().copied().filter(|v| reached(v)) {
             match (a.contains(v), b.contains(v)) {
                 (true, false) => println!("tls    disagree {peer:<8} {:<26} {v}: haetae yes, {peer} no", e.label),
                 (false, true) => println!("tls    disagree {peer:<8} {:<26} {v}: haetae no, {peer} yes", e.label),
@@ -518,7 +543,7 @@ async fn main() {
             endpoints.len(),
             t.as_secs_f64()
         );
-        let n = diff("sslyze", &ours, v, &endpoints);
+        let n = diff("sslyze", &ours, v, None, &endpoints);
         println!("tls    haetae vs sslyze: {n} disagreements");
         peers.push(("sslyze", *t));
     }
@@ -532,9 +557,9 @@ async fn main() {
             None
         }
     };
-    if let Some((t, v)) = &testssl_result {
+    if let Some((t, v, tested)) = &testssl_result {
         println!("tls    testssl: {} endpoints, --fast --parallel, {:.3} s", endpoints.len(), t.as_secs_f64());
-        let n = diff("testssl", &ours, v, &endpoints);
+        let n = diff("testssl", &ours, v, Some(tested), &endpoints);
         println!("tls    haetae vs testssl: {n} disagreements");
         peers.push(("testssl", *t));
     }
