@@ -20,7 +20,9 @@
 # with a line saying so. Everything stays on loopback.
 #
 # Environment: BENCH_TLS_RUNS (haetae runs, median reported; 3),
-# BENCH_TLS_PEERS ("sslyze testssl").
+# BENCH_TLS_PEERS ("sslyze testssl"), BENCH_TESTSSL_TIMEOUT (300: testssl is
+# stopped after this many seconds; its time is then a lower bound and only the
+# verdicts it got to are compared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
