@@ -174,7 +174,7 @@ printf '%-26s %10s %8s %12s %9s\n' tool requests seconds requests/s "peak MiB"
 printf '%s\n' "${rows[@]}"
 echo "(nginx $(nginx -v 2>&1 | sed 's/.*\///'), $(nproc) cores, $names names, $paths paths; peak RSS from /usr/bin/time)"
 # Targets: haetae's rate at least the fastest content-discovery tool's, peak RSS under 150 MiB.
-printf '%s\n' "${rows[@]}" | awk '
+printf '%s\n' "${rows[@]}" | awk -v names="$names" '
     /^(gobuster|ffuf) / { if ($(NF - 1) > best) { best = $(NF - 1); who = $1 } }
     /^haetae/ { h[++n] = $0 }
     END {
@@ -182,6 +182,13 @@ printf '%s\n' "${rows[@]}" | awk '
             split(h[i], f, "  +")
             k = split(h[i], w, " +")
             printf "%-26s %5.2f x %s, peak %s MiB %s\n", f[1], (best ? w[k - 1] / best : 0), (who ? who : "-"), w[k], (w[k] < 150 ? "(< 150)" : "(OVER 150)")
+        }
+        # One machine-readable line per templates row, for scripts/bench.sh.
+        for (i = 1; i <= n; i++) {
+            split(h[i], f, "  +")
+            k = split(h[i], w, " +")
+            if (f[1] ~ /templates/ && best > 0)
+                printf "BENCH {\"work\":\"http %s, %d names (rate)\",\"haetae\":%.1f,\"peer\":%.1f,\"peer_name\":\"%s\",\"unit\":\"req/s\",\"ratio\":%.4f,\"target\":\">= 1.0\",\"kind\":\"ratio\"}\n", f[1], names, w[k - 1], best, who, w[k - 1] / best
         }
     }'
 

@@ -40,6 +40,15 @@ fn observation(i: usize) -> Observation {
     o
 }
 
+/// One machine-readable line per measured row, collected by `scripts/bench.sh`:
+/// no peer here, so the "peer" is the absolute target and the ratio is against it.
+fn bench_line(work: &str, haetae: f64, goal: f64, unit: &str, target: &str) {
+    println!(
+        "BENCH {{\"work\":\"{work}\",\"haetae\":{haetae:.4},\"peer\":{goal:.4},\"peer_name\":\"target\",\"unit\":\"{unit}\",\"ratio\":{:.4},\"target\":\"{target}\",\"kind\":\"absolute\"}}",
+        haetae / goal
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; nothing else is parsed.
     let dir = tempfile::tempdir().expect("temp dir");
@@ -56,6 +65,13 @@ fn main() {
         "upsert (new)      {TOTAL} findings in batches of {BATCH}: {:>8.0} upserts/s ({:.2} s)",
         TOTAL as f64 / insert.as_secs_f64(),
         insert.as_secs_f64()
+    );
+    bench_line(
+        &format!("store upsert {TOTAL} new, batches of {BATCH} (rate)"),
+        TOTAL as f64 / insert.as_secs_f64(),
+        50_000.0,
+        "upserts/s",
+        ">= 1.0",
     );
 
     let t = Instant::now();
@@ -89,6 +105,13 @@ fn main() {
         "list open         {OPEN} of {TOTAL}: median {:.2} ms, max {:.2} ms",
         samples[samples.len() / 2].as_secs_f64() * 1e3,
         samples[samples.len() - 1].as_secs_f64() * 1e3
+    );
+    bench_line(
+        &format!("store list {OPEN} open of {TOTAL} (median time)"),
+        samples[samples.len() / 2].as_secs_f64() * 1e3,
+        20.0,
+        "ms",
+        "<= 1.0",
     );
     let t = Instant::now();
     let all = store.list(&Selection::All).expect("list all");

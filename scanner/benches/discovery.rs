@@ -57,6 +57,13 @@ fn guard(scope: Scope, ns: SocketAddr, dir: &Path) -> Arc<ScopeGuard> {
     )
 }
 
+/// One machine-readable line per measured row, collected by `scripts/bench.sh`.
+fn bench_line(work: &str, haetae: f64, peer: f64, peer_name: &str, unit: &str, ratio: f64, target: &str) {
+    println!(
+        "BENCH {{\"work\":\"{work}\",\"haetae\":{haetae:.4},\"peer\":{peer:.4},\"peer_name\":\"{peer_name}\",\"unit\":\"{unit}\",\"ratio\":{ratio:.4},\"target\":\"{target}\",\"kind\":\"ratio\"}}"
+    );
+}
+
 fn have(tool: &str) -> bool {
     if std::env::var_os("BENCH_NO_TOOLS").is_some() {
         return false;
@@ -127,6 +134,15 @@ async fn main() {
             "ports  haetae/nmap time ratio: {:.2} (target <= 1.00)",
             haetae_ports.as_secs_f64() / nmap.as_secs_f64()
         );
+        bench_line(
+            "ports 65535, one loopback address (time)",
+            haetae_ports.as_secs_f64(),
+            nmap.as_secs_f64(),
+            "nmap -sT",
+            "s",
+            haetae_ports.as_secs_f64() / nmap.as_secs_f64(),
+            "<= 1.0",
+        );
     } else {
         println!("ports  nmap:   not installed (scripts/bench-discovery.sh installs it)");
     }
@@ -174,6 +190,7 @@ async fn main() {
             Some(q) => {
                 println!("dns    dnsperf: {q:.0} queries/s on the same server");
                 println!("dns    haetae/dnsperf rate ratio: {:.2} (target >= 0.50)", ours / q);
+                bench_line("dns 10k names (rate)", ours, q, "dnsperf", "q/s", ours / q, ">= 0.5");
             }
             None => println!("dns    dnsperf: no rate in its output:\n{text}"),
         }
