@@ -76,6 +76,8 @@ checks! {
     DnsDmarcWeak => "dns.dmarc-weak", Low, Some(290), "DMARC policy is p=none";
     DnsCaaMissing => "dns.caa-missing", Info, None, "No CAA record restricts certificate issuance";
     DnsPointsOutOfScope => "dns.points-out-of-scope", Info, None, "In-scope name points outside the authorized scope";
+    DnsDnssecMissing => "dns.dnssec-missing", Low, Some(345), "Zone is not signed with DNSSEC";
+    DnsDnssecExpired => "dns.dnssec-expired", High, Some(324), "DNSSEC signature expired or expires within 7 days";
     TlsCertExpired => "tls.cert-expired", High, Some(298), "Certificate expired or not yet valid";
     TlsCertExpiring => "tls.cert-expiring", Medium, Some(298), "Certificate expires soon";
     TlsCertUntrusted => "tls.cert-untrusted", High, Some(295), "Certificate not trusted (self-signed or unknown issuer)";
@@ -105,6 +107,10 @@ checks! {
     HttpExposedApiDocs => "http.exposed-api-docs", Low, Some(200), "API documentation exposed";
     HttpPublicBucketListing => "http.public-bucket-listing", High, Some(284), "Storage bucket lists its contents publicly";
     HttpSecretInResponse => "http.secret-in-response", Critical, Some(200), "Secret (key, token, password) in a response";
+    HttpTraceEnabled => "http.trace-enabled", Low, Some(693), "HTTP TRACE method echoes requests";
+    HttpSecurityTxtMissing => "http.security-txt-missing", Info, None, "No valid security.txt (RFC 9116) on the web site";
+    SoftwareEol => "software.eol", Medium, Some(1104), "Software release line past its end of life";
+    SoftwareKnownExploited => "software.known-exploited", Critical, Some(1395), "Software version with a known exploited vulnerability (CISA KEV)";
     SvcRedisNoauth => "svc.redis-noauth", Critical, Some(306), "Redis answers without authentication";
     SvcDockerApi => "svc.docker-api", Critical, Some(306), "Docker Engine API reachable without authentication";
     SvcElasticsearchOpen => "svc.elasticsearch-open", High, Some(306), "Elasticsearch reachable without authentication";
@@ -157,7 +163,7 @@ mod tests {
             assert_eq!(&id.as_str().parse::<CheckId>().unwrap(), id);
             assert!(id.meta().is_some());
         }
-        assert_eq!(CheckId::BUILTIN.len(), 46);
+        assert_eq!(CheckId::BUILTIN.len(), 52);
     }
 
     #[test]

@@ -217,6 +217,16 @@ pub fn classify(check: &CheckId) -> Classification {
             None,
             "An in-scope name points at an address or name outside the authorization; it was not probed. Check that the target is still the agency's.",
         ),
+        C::DnsDnssecMissing => (
+            A08,
+            None,
+            "The zone is not signed: resolvers cannot tell the agency's answers from forged ones (cache poisoning, spoofed mail and web addresses).",
+        ),
+        C::DnsDnssecExpired => (
+            A08,
+            None,
+            "A DNSSEC signature of the zone has expired or is about to: validating resolvers will then refuse every name in the zone.",
+        ),
         C::TlsCertExpired => (
             A02,
             None,
@@ -367,6 +377,26 @@ pub fn classify(check: &CheckId) -> Classification {
             A05,
             None,
             "The host's legacy (pre-migration) origin still serves it, usually unpatched and outside the new protections.",
+        ),
+        C::HttpTraceEnabled => (
+            A05,
+            None,
+            "The server answers TRACE by echoing the request, which helps cross-site tracing and leaks headers added by proxies.",
+        ),
+        C::HttpSecurityTxtMissing => (
+            A05,
+            None,
+            "No valid /.well-known/security.txt (RFC 9116): people who find a weakness have no published way to report it.",
+        ),
+        C::SoftwareEol => (
+            A06,
+            None,
+            "The software's release line is past its end of life: its vendor no longer fixes vulnerabilities in it.",
+        ),
+        C::SoftwareKnownExploited => (
+            A06,
+            None,
+            "The software version falls in a range of CISA's Known Exploited Vulnerabilities catalogue: attackers are using it.",
         ),
         C::Custom(_) => return Classification { cwe: None, owasp: None, kisa: None, help: "" },
     };

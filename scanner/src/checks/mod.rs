@@ -124,6 +124,36 @@ pub(crate) fn guidance(check: &CheckId) -> (&'static str, &'static [&'static str
             "Limit SSH to management networks or a bastion, keep OpenSSH current, and allow key-based authentication only.",
             &["https://www.rfc-editor.org/rfc/rfc4253#section-4.2", "https://cwe.mitre.org/data/definitions/668.html"],
         ),
+        CheckId::DnsDnssecMissing => (
+            "Sign the zone (e.g. knot's `dnssec-signing: on` or BIND's `dnssec-policy default`) and publish the DS record at the parent.",
+            &["https://www.rfc-editor.org/rfc/rfc4033", "https://www.rfc-editor.org/rfc/rfc9364"],
+        ),
+        CheckId::DnsDnssecExpired => (
+            "Re-sign the zone now and make signing automatic (knot or BIND with a dnssec-policy re-sign well before expiry); check that the signer is running.",
+            &["https://www.rfc-editor.org/rfc/rfc4034#section-3.1.5", "https://www.rfc-editor.org/rfc/rfc6781"],
+        ),
+        CheckId::HttpTraceEnabled => (
+            "Disable the TRACE method (Apache: `TraceEnable off`; nginx answers 405 by default; IIS: request filtering).",
+            &[
+                "https://owasp.org/www-project-web-security-testing-guide/latest/4-Web_Application_Security_Testing/02-Configuration_and_Deployment_Management_Testing/06-Test_HTTP_Methods",
+                "https://cwe.mitre.org/data/definitions/693.html",
+            ],
+        ),
+        CheckId::HttpSecurityTxtMissing => (
+            "Publish /.well-known/security.txt with at least Contact: and Expires: fields (RFC 9116), served over HTTPS as text/plain.",
+            &["https://www.rfc-editor.org/rfc/rfc9116"],
+        ),
+        CheckId::SoftwareEol => (
+            "Upgrade to a supported release line, or confirm in writing that the distribution still ships security fixes for this package.",
+            &["https://endoflife.date/", "https://cwe.mitre.org/data/definitions/1104.html"],
+        ),
+        CheckId::SoftwareKnownExploited => (
+            "Upgrade now to a version outside the vulnerable range (see the CVE ids in the evidence); if the banner is a distribution's, check its security tracker.",
+            &[
+                "https://www.cisa.gov/known-exploited-vulnerabilities-catalog",
+                "https://cwe.mitre.org/data/definitions/1395.html",
+            ],
+        ),
         _ => ("", &[]),
     }
 }
