@@ -10,6 +10,7 @@
 mod labels;
 mod ports;
 mod select;
+mod web_policy;
 
 pub use select::{CheckSelection, SelectError};
 
@@ -214,9 +215,14 @@ impl Ctx {
     /// and needs to know whether (and how) the port serves the web.
     fn needs_web(&self, name: &str, port: u16) -> bool {
         let needed = self.web_needed.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
-        needed
+        let apex = || {
+            self.guard.scope().domains.iter().any(|d| d == name)
+                && !self.skipped(&CheckId::HttpSecurityTxtMissing, name, None)
+        };
+        (needed
             && !(self.skipped(&CheckId::MigrationLegacyOriginLive, name, Some(port))
-                && self.skipped(&CheckId::DnsTakeover, name, None))
+                && self.skipped(&CheckId::DnsTakeover, name, None)))
+            || apex()
     }
 
     fn halt(&self, stop: Stop) {
@@ -520,6 +526,9 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
         complete = false;
     }
     takeovers(ctx, &resolutions, active).await;
+    if active && !web_policy::security_txt(ctx, &resolutions).await {
+        complete = false;
+    }
     if active && !legacy_origins(ctx, req, &resolutions).await {
         complete = false;
     }

@@ -71,6 +71,7 @@ async fn port_worker(
             let done = ctx.skipped(&CheckId::SvcSshExposed, host, Some(port))
                 && services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port)))
                 && !names.iter().any(|n| ctx.needs_web(n, port))
+                && names.iter().take(MAX_TLS_NAMES).all(|n| ctx.skipped(&CheckId::HttpTraceEnabled, n, Some(port)))
                 && names
                     .iter()
                     .take(MAX_TLS_NAMES)
@@ -563,6 +564,7 @@ async fn cover_web(ctx: &Ctx, names: &[String], port: u16) {
         for t in ctx.templates.templates() {
             ctx.covered(t.id.clone(), name, Some(port)).await;
         }
+        ctx.covered(CheckId::HttpTraceEnabled, name, Some(port)).await;
     }
 }
 
@@ -666,7 +668,9 @@ async fn http_endpoint(
     // Whether every name got a definite "not a web server".
     let mut not_web = true;
     for name in names.iter().take(MAX_TLS_NAMES) {
-        if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port))) {
+        if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port)))
+            && ctx.skipped(&CheckId::HttpTraceEnabled, name, Some(port))
+        {
             not_web = false;
             continue;
         }
@@ -819,6 +823,10 @@ async fn http_endpoint(
                 for (t, _, _) in &plans {
                     ctx.covered(t.id.clone(), name, Some(port)).await;
                 }
+                // TRACE would not be sent where the scope excludes its path.
+                if ctx.guard.scope().check_path(checks::trace::PATH).allowed {
+                    ctx.covered(CheckId::HttpTraceEnabled, name, Some(port)).await;
+                }
             }
             continue;
         }
@@ -838,6 +846,16 @@ async fn http_endpoint(
                 ctx.found(vec![o]).await;
             }
             ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
+        }
+        // One TRACE, on the name's session (web_policy.rs).
+        if let Some(why) = faults.tripped() {
+            faults.failed.push(("http.trace-enabled", name.clone(), why));
+        } else {
+            match super::web_policy::trace(ctx, &mut session, name, addr, port, https).await {
+                super::web_policy::TraceEnd::Done => {}
+                super::web_policy::TraceEnd::Failed(why) => faults.fail("http.trace-enabled", name, why),
+                super::web_policy::TraceEnd::Stopped => return WebSaid::Stopped,
+            }
         }
     }
     if served {

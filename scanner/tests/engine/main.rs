@@ -13,3 +13,4 @@ mod openssl;
 mod redirect;
 mod scan;
 mod support;
+mod web_policy;

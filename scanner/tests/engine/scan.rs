@@ -67,6 +67,11 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on app.hardened.test"
         );
     }
+    // The hardened sites refused TRACE, and the hardened apex's security.txt was read and is valid.
+    for host in ["app.hardened.test", "tls.hardened.test", "hardened.test"] {
+        assert!(run.covered.iter().any(|x| x.check == CheckId::HttpTraceEnabled && x.host == host), "{host}");
+    }
+    assert!(run.covered.iter().any(|x| x.check == CheckId::HttpSecurityTxtMissing && x.host == "hardened.test"));
     // The bucket that exists was asked for, and is not a takeover; findings on
     // a host in an object store carry its cloud.
     assert!(run.covered.iter().any(|x| x.check == CheckId::DnsTakeover && x.host == "static.hardened.test"));
