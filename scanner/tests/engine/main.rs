@@ -10,6 +10,7 @@ mod hostile_http;
 mod http;
 mod keepalive;
 mod openssl;
+mod realweb;
 mod redirect;
 mod scan;
 mod support;
