@@ -212,6 +212,10 @@ const VALID: &str = "Contact: mailto:security@agency.test\nExpires: 2999-01-01T0
 /// Scan `agency.test` (and `www.agency.test`, on the same address) whose
 /// web server answers `/.well-known/security.txt` with `txt`.
 async fn apex_scan(ip: &'static str, txt: Answer) -> (Run, Vec<String>) {
+    apex_scan_with(ip, txt, CheckSelection::all()).await
+}
+
+async fn apex_scan_with(ip: &'static str, txt: Answer, checks: CheckSelection) -> (Run, Vec<String>) {
     let answer: Answer = Arc::new(move |head: &str| {
         if head.starts_with("GET /.well-known/security.txt ") {
             txt(head)
@@ -230,7 +234,7 @@ async fn apex_scan(ip: &'static str, txt: Answer) -> (Run, Vec<String>) {
     .await;
     let scope = scope("\"agency.test\"", &format!("{ip}/32"), &[port], "\"/logout\"");
     let targets = ["agency.test", "www.agency.test"];
-    let run = scan(scope, vec![dns.addr], now(), request(&targets, CheckSelection::all())).await;
+    let run = scan(scope, vec![dns.addr], now(), request(&targets, checks)).await;
     let heads = seen.lock().unwrap().clone();
     (run, heads)
 }
@@ -344,4 +348,21 @@ async fn the_apex_is_read_over_https_when_it_serves_https() {
     assert!(covered(&run, &CheckId::HttpSecurityTxtMissing, "agency.test"));
     assert!(tls_seen.lock().unwrap().iter().any(|h| h.starts_with("GET /.well-known/security.txt ")));
     assert!(!plain_seen.lock().unwrap().iter().any(|h| h.starts_with("GET /.well-known/security.txt ")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_txt_runs_alone_when_selected_and_not_at_all_when_skipped() {
+    let missing = || -> Answer { Arc::new(|_: &str| reply("404 Not Found", "text/html", "<h1>404</h1>")) };
+    let (run, heads) = apex_scan_with("127.77.10.91", missing(), only(&["http.security-txt-missing"])).await;
+    assert_eq!(found(&run, &CheckId::HttpSecurityTxtMissing).len(), 1, "{:#?}", run.found);
+    assert!(run.found.iter().all(|o| o.check == CheckId::HttpSecurityTxtMissing), "{:#?}", run.found);
+    assert!(run.covered.iter().all(|c| c.check == CheckId::HttpSecurityTxtMissing), "{:#?}", run.covered);
+    assert!(!heads.iter().any(|h| h.starts_with("TRACE ")), "trace not selected: {heads:#?}");
+    let known: Vec<&str> = CheckId::BUILTIN.iter().map(CheckId::as_str).collect();
+    let skip = CheckSelection::new(&[], &["http.security-txt-missing".to_owned()], &known).unwrap();
+    let (run, heads) = apex_scan_with("127.77.10.92", missing(), skip).await;
+    assert!(!heads.iter().any(|h| h.contains("/.well-known/security.txt")), "{heads:#?}");
+    assert!(found(&run, &CheckId::HttpSecurityTxtMissing).is_empty());
+    assert!(!covered(&run, &CheckId::HttpSecurityTxtMissing, "agency.test"));
+    assert!(covered(&run, &CheckId::HttpTraceEnabled, "agency.test"), "the rest still runs");
 }
