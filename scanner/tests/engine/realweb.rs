@@ -5,16 +5,14 @@
 //! loudly where the server is not installed (`.ci/run` installs both).
 
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, TcpListener};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 
 use haetae_findings::CheckId;
 use haetae_scanner::engine::{Profile, ScanRequest};
 use haetae_scanner::scope::Scope;
 
-use crate::fakedns::{Ask, FakeDns, Reply, a, zone};
 use crate::support::{Run, now, scan};
 
 const NGINX_ADDR: &str = "127.77.11.40";
@@ -105,14 +103,7 @@ fn scope(ip: &str, port: u16) -> Scope {
 }
 
 async fn scan_targets(ip: &str, port: u16, targets: &[&str]) -> Run {
-    let addr: Ipv4Addr = ip.parse().unwrap();
-    let dns = FakeDns::start(Arc::new(move |ask: &Ask| {
-        if ask.name() == "agency.test" && ask.qtype() == hickory_proto::rr::RecordType::A {
-            return Reply::Send(vec![ask.answer(vec![a("agency.test", addr)])]);
-        }
-        Reply::Send(vec![zone(ask, &[])])
-    }))
-    .await;
+    let dns = crate::web_policy::apex_dns(ip.parse().unwrap(), &[]).await;
     let req = ScanRequest {
         targets: targets.iter().map(|t| (*t).to_owned()).collect(),
         profile: Profile::Standard,

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use haetae_findings::CheckId;
 use haetae_scanner::engine::{CheckSelection, Profile, ScanRequest};
 use haetae_scanner::scope::Scope;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::fakedns::{Ask, FakeDns, Reply, a, zone};
@@ -18,34 +18,64 @@ use crate::support::{Run, now, scan};
 /// What a test server answers to one request head.
 type Answer = Arc<dyn Fn(&str) -> Vec<u8> + Send + Sync>;
 
-/// A web server on `ip` (port from the kernel, or `port`): one request per
-/// connection, answered by `answer`; every request head is kept.
-async fn site(ip: &str, port: u16, answer: Answer) -> (u16, Arc<Mutex<Vec<String>>>) {
+/// Read one request head from `s`, keep it in `seen`, write `answer`'s reply, close.
+async fn serve_one<S: AsyncRead + AsyncWrite + Unpin>(mut s: S, answer: Answer, seen: Arc<Mutex<Vec<String>>>) {
+    let mut buf = vec![0u8; 4096];
+    let mut got = Vec::new();
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let head = String::from_utf8_lossy(&got).into_owned();
+    seen.lock().unwrap().push(head.clone());
+    let _ = s.write_all(&answer(&head)).await;
+    let _ = s.shutdown().await;
+}
+
+/// A web server on `ip` (port from the kernel, or `port`), over TLS with a
+/// self-signed certificate when `tls`: one request per connection, answered
+/// by `answer`; every request head is kept.
+async fn site_on(ip: &str, port: u16, tls: bool, answer: Answer) -> (u16, Arc<Mutex<Vec<String>>>) {
     let l = TcpListener::bind((ip, port)).await.unwrap();
     let port = l.local_addr().unwrap().port();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
+    let acceptor = tls.then(crate::support::self_signed_acceptor);
     tokio::spawn(async move {
         loop {
-            let Ok((mut s, _)) = l.accept().await else { return };
-            let (seen, answer) = (seen2.clone(), answer.clone());
+            let Ok((s, _)) = l.accept().await else { return };
+            let (seen, answer, acceptor) = (seen2.clone(), answer.clone(), acceptor.clone());
             tokio::spawn(async move {
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                match acceptor {
+                    Some(acceptor) => {
+                        if let Ok(s) = acceptor.accept(s).await {
+                            serve_one(s, answer, seen).await;
+                        }
                     }
+                    None => serve_one(s, answer, seen).await,
                 }
-                let head = String::from_utf8_lossy(&got).into_owned();
-                seen.lock().unwrap().push(head.clone());
-                let _ = s.write_all(&answer(&head)).await;
-                let _ = s.shutdown().await;
             });
         }
     });
     (port, seen)
+}
+
+async fn site(ip: &str, port: u16, answer: Answer) -> (u16, Arc<Mutex<Vec<String>>>) {
+    site_on(ip, port, false, answer).await
+}
+
+/// A name server for `agency.test` whose apex (and `hosts`) are at `addr`.
+pub(crate) async fn apex_dns(addr: Ipv4Addr, hosts: &'static [&'static str]) -> FakeDns {
+    FakeDns::start(Arc::new(move |ask: &Ask| {
+        if ask.name() == "agency.test" && ask.qtype() == hickory_proto::rr::RecordType::A {
+            return Reply::Send(vec![ask.answer(vec![a("agency.test", addr)])]);
+        }
+        let hosts: Vec<(&str, Ipv4Addr)> = hosts.iter().map(|h| (*h, addr)).collect();
+        Reply::Send(vec![zone(ask, &hosts)])
+    }))
+    .await
 }
 
 fn reply(status: &str, ctype: &str, body: &str) -> Vec<u8> {
@@ -224,14 +254,7 @@ async fn apex_scan_with(ip: &'static str, txt: Answer, checks: CheckSelection) -
         }
     });
     let (port, seen) = site(ip, 0, answer).await;
-    let addr: Ipv4Addr = ip.parse().unwrap();
-    let dns = FakeDns::start(Arc::new(move |ask: &Ask| {
-        if ask.name() == "agency.test" && ask.qtype() == hickory_proto::rr::RecordType::A {
-            return Reply::Send(vec![ask.answer(vec![a("agency.test", addr)])]);
-        }
-        Reply::Send(vec![zone(ask, &[("www.agency.test", addr), ("ns1.agency.test", addr)])])
-    }))
-    .await;
+    let dns = apex_dns(ip.parse().unwrap(), &["www.agency.test", "ns1.agency.test"]).await;
     let scope = scope("\"agency.test\"", &format!("{ip}/32"), &[port], "\"/logout\"");
     let targets = ["agency.test", "www.agency.test"];
     let run = scan(scope, vec![dns.addr], now(), request(&targets, checks)).await;
@@ -303,45 +326,15 @@ async fn the_apex_is_read_over_https_when_it_serves_https() {
     let ip = "127.77.10.81";
     let (plain, plain_seen) =
         site(ip, 0, Arc::new(|_: &str| reply("404 Not Found", "text/html", "<h1>404</h1>"))).await;
-    let tls_l = TcpListener::bind((ip, 0)).await.unwrap();
-    let tls_port = tls_l.local_addr().unwrap().port();
-    let acceptor = crate::support::self_signed_acceptor();
-    let tls_seen = Arc::new(Mutex::new(Vec::<String>::new()));
-    let tls_seen2 = tls_seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((s, _)) = tls_l.accept().await else { return };
-            let (acceptor, seen) = (acceptor.clone(), tls_seen2.clone());
-            tokio::spawn(async move {
-                let Ok(mut s) = acceptor.accept(s).await else { return };
-                let mut buf = vec![0u8; 4096];
-                let mut got = Vec::new();
-                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match s.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&got).into_owned();
-                seen.lock().unwrap().push(head.clone());
-                let r = if head.starts_with("GET /.well-known/security.txt ") {
-                    reply("200 OK", "text/plain", VALID)
-                } else {
-                    reply("200 OK", "text/html", "<html>Home</html>")
-                };
-                let _ = s.write_all(&r).await;
-                let _ = s.shutdown().await;
-            });
+    let secure: Answer = Arc::new(|head: &str| {
+        if head.starts_with("GET /.well-known/security.txt ") {
+            reply("200 OK", "text/plain", VALID)
+        } else {
+            reply("200 OK", "text/html", "<html>Home</html>")
         }
     });
-    let addr: Ipv4Addr = ip.parse().unwrap();
-    let dns = FakeDns::start(Arc::new(move |ask: &Ask| {
-        if ask.name() == "agency.test" && ask.qtype() == hickory_proto::rr::RecordType::A {
-            return Reply::Send(vec![ask.answer(vec![a("agency.test", addr)])]);
-        }
-        Reply::Send(vec![zone(ask, &[])])
-    }))
-    .await;
+    let (tls_port, tls_seen) = site_on(ip, 0, true, secure).await;
+    let dns = apex_dns(ip.parse().unwrap(), &[]).await;
     let scope = scope("\"agency.test\"", &format!("{ip}/32"), &[plain, tls_port], "");
     let run = scan(scope, vec![dns.addr], now(), request(&["agency.test"], CheckSelection::all())).await;
     assert!(found(&run, &CheckId::HttpSecurityTxtMissing).is_empty(), "{:#?}", run.found);
