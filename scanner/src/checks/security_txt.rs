@@ -66,11 +66,10 @@ fn strip_signature(text: &str) -> Vec<&str> {
 }
 
 /// The fields of a security.txt body: (lower-case name, value). Comments
-/// (`#`) and blank lines are skipped; a line that is not `name: value` is
-/// counted in the second member.
-fn fields(text: &str) -> (Vec<(String, String)>, usize) {
+/// (`#`), blank lines and lines that are not `name: value` are skipped
+/// (RFC 9116 section 2.4: unknown content is ignored).
+fn fields(text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let mut bad = 0;
     for line in strip_signature(text) {
         let l = line.trim();
         if l.is_empty() || l.starts_with('#') {
@@ -80,10 +79,10 @@ fn fields(text: &str) -> (Vec<(String, String)>, usize) {
             Some((name, value)) if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') => {
                 out.push((name.to_ascii_lowercase(), value.trim().to_owned()));
             }
-            _ => bad += 1,
+            _ => {}
         }
     }
-    (out, bad)
+    out
 }
 
 /// Shorten text shown in evidence to at most 80 characters.
@@ -124,7 +123,7 @@ pub(crate) fn judge(resp: &HttpResponse, url: &str, now: OffsetDateTime) -> Verd
     let Ok(text) = std::str::from_utf8(&resp.body) else {
         return Verdict::Missing(format!("{url} answers 200 with a body that is not UTF-8 text"));
     };
-    let (fields, _) = fields(text);
+    let fields = fields(text);
     let mut problems = Vec::new();
     if !fields.iter().any(|(n, v)| n == "contact" && !v.is_empty()) {
         problems.push("no Contact: field".to_owned());
