@@ -155,6 +155,17 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
+    // Software past its end of life, and a version in a CISA KEV range. The
+    // portal's Server header is Apache/2.4.49 (CVE-2021-41773) with PHP/7.2.24
+    // (an ended line, one release past CVE-2019-11043's range); the weak
+    // services announce ended lines too. Hardened hosts show no version.
+    Planted { check: "software.known-exploited", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "redis.agency.test" },
+    Planted { check: "software.eol", host: "mysql.agency.test" },
+    Planted { check: "software.eol", host: "docker.agency.test" },
+    Planted { check: "software.eol", host: "search.agency.test" },
+    Planted { check: "software.eol", host: "k8s.agency.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
@@ -447,7 +458,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 52);
+        assert_eq!(PLANTED.len(), 59);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -10,6 +10,7 @@
 mod labels;
 mod ports;
 mod select;
+mod soft;
 
 pub use select::{CheckSelection, SelectError};
 
@@ -30,6 +31,7 @@ use crate::checks;
 use crate::guard::{ChainEnd, GuardError, ScopeGuard};
 use crate::http::HttpClient;
 use crate::scope::{Target, parse_target};
+use crate::software::SoftwareData;
 use crate::templates::TemplateSet;
 use crate::tls::handshake::TlsOptions;
 
@@ -73,6 +75,8 @@ pub struct ScanRequest {
     pub tls: TlsOptions,
     /// Content checks to run on web servers (`None`: the built-in ones).
     pub templates: Option<Arc<TemplateSet>>,
+    /// End-of-life and known-exploited data (`None`: the built-in files).
+    pub software: Option<Arc<SoftwareData>>,
     /// Which checks run (`--checks`, `--skip-checks`); only they report and cover.
     pub checks: CheckSelection,
     /// Addresses each host resolved to in earlier scans (from the store's
@@ -181,6 +185,7 @@ struct Ctx {
     guard: Arc<ScopeGuard>,
     tls: TlsOptions,
     templates: Arc<TemplateSet>,
+    software: Arc<SoftwareData>,
     http: Option<HttpClient>,
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
@@ -334,12 +339,17 @@ pub async fn run(
         Some(t) => t.clone(),
         None => Arc::new(TemplateSet::builtin().unwrap_or_default()),
     };
+    let software = match &req.software {
+        Some(s) => s.clone(),
+        None => Arc::new(SoftwareData::builtin().unwrap_or_default()),
+    };
     let engagement = &guard.scope().engagement;
     let http = HttpClient::new(&engagement.id, &engagement.contact).ok();
     let ctx = Arc::new(Ctx {
         guard: guard.clone(),
         tls: req.tls.clone(),
         templates,
+        software,
         http,
         events,
         cancel: cancel.child_token(),

@@ -233,7 +233,7 @@ pub fn from_json(body: &[u8]) -> Option<Reading> {
         // A vendor build (v1.27.4-eks-..., +k3s1) says so after the version.
         let suffix =
             version.trim_start_matches(['v', 'V']).trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-        let mut r = reading("Kubernetes", ver, version, "/version (gitVersion)", version);
+        let mut r = reading("Kubernetes", ver, version, "/version gitVersion", version);
         if r.distro.is_none() && !suffix.is_empty() {
             r.distro = Some(clean(suffix.trim_start_matches(['-', '+'])));
         }
@@ -241,7 +241,7 @@ pub fn from_json(body: &[u8]) -> Option<Reading> {
     }
     if let (Some(version), Some(_)) = (s("Version"), s("ApiVersion")) {
         let ver = Version::lenient(version)?;
-        return Some(reading("Docker", ver, version, "/version (Version)", version));
+        return Some(reading("Docker", ver, version, "/version Version", version));
     }
     if s("tagline") == Some("You Know, for Search") {
         let version = v.get("version")?;
@@ -250,7 +250,7 @@ pub fn from_json(body: &[u8]) -> Option<Reading> {
         }
         let number = version.get("number")?.as_str()?;
         let ver = Version::lenient(number)?;
-        return Some(reading("Elasticsearch", ver, number, "root document (version.number)", number));
+        return Some(reading("Elasticsearch", ver, number, "root document version.number", number));
     }
     None
 }
