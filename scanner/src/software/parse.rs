@@ -223,7 +223,7 @@ pub fn from_body(body: &[u8]) -> Vec<Reading> {
 /// The product of a JSON version answer: Docker's and Kubernetes' `/version`,
 /// Elasticsearch's root document.
 pub fn from_json(body: &[u8]) -> Option<Reading> {
-    if body.len() > JSON_CAP || !body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&b| b == b'{') {
+    if body.len() > JSON_CAP || body.iter().find(|b| !b.is_ascii_whitespace()).is_none_or(|&b| b != b'{') {
         return None;
     }
     let v: serde_json::Value = serde_json::from_slice(body).ok()?;

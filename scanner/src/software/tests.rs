@@ -11,10 +11,14 @@ fn v(s: &str) -> Version {
     Version::lenient(s).unwrap()
 }
 
-/// (input, product, version, distro marker)
+/// An SSH banner and the (product, version, distribution marker) it gives.
+type SshCase<'a> = (&'a str, Option<(&'a str, &'a str, Option<&'a str>)>);
+/// A header value, the (product, version) pairs it gives, and its marker.
+type HeaderCase<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<&'a str>);
+
 #[test]
 fn banners_parse_with_and_without_distribution_markers() {
-    let ssh: &[(&str, Option<(&str, &str, Option<&str>)>)] = &[
+    let ssh: &[SshCase<'_>] = &[
         ("SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3", Some(("OpenSSH", "9.2", Some("Debian")))),
         ("SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10", Some(("OpenSSH", "8.9", Some("Ubuntu")))),
         ("SSH-2.0-OpenSSH_7.4", Some(("OpenSSH", "7.4", None))),
@@ -29,7 +33,7 @@ fn banners_parse_with_and_without_distribution_markers() {
         let want = want.map(|(n, ver, d)| (n.to_owned(), ver.to_owned(), d.map(str::to_owned)));
         assert_eq!(got, want, "{banner}");
     }
-    let headers: &[(&str, &[(&str, &str)], Option<&str>)] = &[
+    let headers: &[HeaderCase<'_>] = &[
         ("nginx/1.22.1", &[("nginx", "1.22.1")], None),
         ("Apache/2.4.57 (Debian)", &[("Apache", "2.4.57")], Some("Debian")),
         ("Apache/2.4.49 (Unix)", &[("Apache", "2.4.49")], None),
