@@ -205,6 +205,8 @@ struct Ctx {
     cloud: std::sync::Mutex<HashMap<String, &'static str>>,
     /// Names whose web ports the legacy-origin or takeover check needs to know.
     web_needed: std::sync::Mutex<HashSet<String>>,
+    /// Software versions read during the port scan, judged after it.
+    soft: std::sync::Mutex<Vec<soft::Pending>>,
 }
 
 impl Ctx {
@@ -366,6 +368,7 @@ pub async fn run(
         web: std::sync::Mutex::new(Vec::new()),
         cloud: std::sync::Mutex::new(HashMap::new()),
         web_needed: std::sync::Mutex::new(HashSet::new()),
+        soft: std::sync::Mutex::new(Vec::new()),
     });
     if let Err(e) = guard.window() {
         ctx.note_error(&e);
@@ -529,6 +532,7 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if active && !port_scan(ctx, &by_addr).await {
         complete = false;
     }
+    ctx.flush_software().await;
     takeovers(ctx, &resolutions, active).await;
     if active && !legacy_origins(ctx, req, &resolutions).await {
         complete = false;

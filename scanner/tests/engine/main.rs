@@ -12,4 +12,5 @@ mod keepalive;
 mod openssl;
 mod redirect;
 mod scan;
+mod software;
 mod support;
