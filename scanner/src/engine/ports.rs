@@ -748,7 +748,8 @@ async fn http_endpoint(
                     } else {
                         faults.ok();
                     }
-                    let read = crate::software::parse::from_http(&r.headers, (!r.truncated).then_some(&r.body[..]));
+                    let read =
+                        crate::software::parse::from_http(&key.path, &r.headers, (!r.truncated).then_some(&r.body[..]));
                     let new: Vec<_> = read.into_iter().filter(|x| !soft.contains(x)).collect();
                     if !new.is_empty() {
                         soft.extend(new);

@@ -272,9 +272,10 @@ pub fn from_redis(version: &str) -> Option<Reading> {
     Some(reading("Redis", v, version, "INFO redis_version", version))
 }
 
-/// Everything one HTTP response shows: the `Server` and `X-Powered-By`
-/// headers, and (when the body is whole) its version answers and tags.
-pub fn from_http(headers: &[(String, String)], body: Option<&[u8]>) -> Vec<Reading> {
+/// Everything one HTTP response to `path` shows: the `Server` and
+/// `X-Powered-By` headers, and (when the body is whole) its tags and, for
+/// `/` and `/version` only, the version answers of the APIs.
+pub fn from_http(path: &str, headers: &[(String, String)], body: Option<&[u8]>) -> Vec<Reading> {
     let mut out = Vec::new();
     for (n, v) in headers.iter().take(100) {
         for h in ["Server", "X-Powered-By"] {
@@ -284,7 +285,9 @@ pub fn from_http(headers: &[(String, String)], body: Option<&[u8]>) -> Vec<Readi
         }
     }
     if let Some(body) = body {
-        out.extend(from_json(body));
+        if path == "/" || path == "/version" {
+            out.extend(from_json(body));
+        }
         out.extend(from_body(body));
     }
     out

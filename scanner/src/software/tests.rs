@@ -102,6 +102,11 @@ fn services_and_api_answers_parse() {
     assert!(parse::from_json(opensearch).is_none(), "OpenSearch is not Elasticsearch");
     assert!(parse::from_json(br#"{"status":"ok"}"#).is_none());
     assert!(parse::from_json(b"<html>").is_none());
+    // The API answers count only where the APIs give them.
+    let headers = vec![("Server".to_owned(), "nginx".to_owned())];
+    assert_eq!(parse::from_http("/version", &headers, Some(docker)).len(), 1);
+    assert!(parse::from_http("/api/status", &headers, Some(docker)).is_empty());
+    assert!(parse::from_http("/version", &headers, None).is_empty(), "a cut body is not read");
 
     let page = br#"<html><head><meta name="generator" content="WordPress 6.4.2">
         <script src="/static/js/jquery-1.12.4.min.js"></script>
