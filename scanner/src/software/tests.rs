@@ -269,6 +269,27 @@ fn known_exploited_fires_inside_a_range_and_not_just_outside() {
 }
 
 #[test]
+fn iis_jquery_and_tomcat_are_judged() {
+    let rep = judge(&parse::from_header("Server", "Microsoft-IIS/8.5"));
+    assert_eq!(rep.observations.len(), 1);
+    assert!(rep.observations[0].evidence.contains("release line 8.5 reached end of life on 2023-10-10"));
+    let rep = judge(&parse::from_header("Server", "Microsoft-IIS/10.0"));
+    assert!(rep.covered && rep.observations.is_empty());
+    let rep = judge(&parse::from_header("Server", "Microsoft-IIS/6.0"));
+    assert!(rep.observations.iter().any(|o| o.evidence.contains("CVE-2017-7269")));
+    // jQuery 1.x: an ended line, and before 3.5.0 (CVE-2020-11023); 3.5.1: neither.
+    let old = parse::from_body(br#"<script src="/js/jquery-1.12.4.min.js"></script>"#);
+    let checks: Vec<CheckId> = judge(&old).observations.into_iter().map(|o| o.check).collect();
+    assert_eq!(checks, [CheckId::SoftwareEol, CheckId::SoftwareKnownExploited]);
+    let new = parse::from_body(br#"<script src="/js/jquery-3.5.1.min.js"></script>"#);
+    assert!(judge(&new).observations.is_empty());
+    // Tomcat 9.0.31 is the fix of CVE-2020-1938; 9.0.30 is not.
+    let page = |v: &str| parse::from_body(format!("<h3>Apache Tomcat/{v}</h3>").as_bytes());
+    assert!(judge(&page("9.0.30")).observations.iter().any(|o| o.evidence.contains("CVE-2020-1938")));
+    assert!(!judge(&page("9.0.31")).observations.iter().any(|o| o.evidence.contains("CVE-2020-1938")));
+}
+
+#[test]
 fn no_version_no_finding_no_coverage() {
     let rep = judge(&parse::from_header("Server", "nginx"));
     assert!(!rep.covered && rep.observations.is_empty());
