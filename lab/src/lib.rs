@@ -159,6 +159,17 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
     Planted { check: "http.trace-enabled", host: "portal.agency.test" },
     Planted { check: "http.security-txt-missing", host: "agency.test" },
+    // Software past its end of life, and a version in a CISA KEV range. The
+    // portal's Server header is Apache/2.4.49 (CVE-2021-41773) with PHP/7.2.24
+    // (an ended line, one release past CVE-2019-11043's range); the weak
+    // services announce ended lines too. Hardened hosts show no version.
+    Planted { check: "software.known-exploited", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "redis.agency.test" },
+    Planted { check: "software.eol", host: "mysql.agency.test" },
+    Planted { check: "software.eol", host: "docker.agency.test" },
+    Planted { check: "software.eol", host: "search.agency.test" },
+    Planted { check: "software.eol", host: "k8s.agency.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
@@ -452,7 +463,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 54);
+        assert_eq!(PLANTED.len(), 61);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -173,7 +173,7 @@ fn portal(path: &str, origin: Option<&str>) -> Reply {
         },
         _ => not_found(),
     };
-    let reply = reply.headers(&[("Server", "nginx/1.14.0"), ("X-Powered-By", "PHP/7.2.24")]);
+    let reply = reply.headers(&[("Server", "Apache/2.4.49 (Unix)"), ("X-Powered-By", "PHP/7.2.24")]);
     // Any origin is trusted, with cookies.
     match origin {
         Some(o) => reply.header("Access-Control-Allow-Origin", o).header("Access-Control-Allow-Credentials", "true"),

@@ -313,6 +313,9 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     for c in services::CHECKS {
         ctx.covered(c, host, Some(port)).await;
     }
+    let mut soft: Vec<crate::software::Reading> = services::greeting_software(&data).into_iter().collect();
+    soft.extend(ssh::ssh_banner(&data).and_then(|b| crate::software::parse::from_ssh(&b)));
+    ctx.software(host, addr, port, &soft, &[conn_audit]).await;
     if let Some(banner) = ssh::ssh_banner(&data) {
         let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
         let o = observe(
@@ -517,6 +520,11 @@ async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: 
     let eng = ctx.guard.scope().engagement.id.clone();
     let found = !rep.found.is_empty();
     ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
+    for i in &rep.found {
+        if let Some(r) = &i.software {
+            ctx.software(host, addr, port, std::slice::from_ref(r), &i.audit).await;
+        }
+    }
     if rep.definite {
         faults.ok();
         if found {
@@ -689,6 +697,8 @@ async fn http_endpoint(
         // The requests of one name share a persistent connection (reopened,
         // through the guard, whenever the server closes it).
         let mut session = crate::http::Session::new();
+        // Product versions the answers showed (`software.*`), and the exchanges that showed them.
+        let (mut soft, mut soft_audit): (Vec<crate::software::Reading>, Vec<u64>) = (Vec::new(), Vec::new());
         for (i, key) in keys.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
                 return WebSaid::Stopped;
@@ -741,6 +751,13 @@ async fn http_endpoint(
                         first_why.get_or_insert(why);
                     } else {
                         faults.ok();
+                    }
+                    let read =
+                        crate::software::parse::from_http(&key.path, &r.headers, (!r.truncated).then_some(&r.body[..]));
+                    let new: Vec<_> = read.into_iter().filter(|x| !soft.contains(x)).collect();
+                    if !new.is_empty() {
+                        soft.extend(new);
+                        soft_audit.push(r.audit);
                     }
                     let url = format!("{scheme}://{name}:{port}{}", key.path);
                     let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
@@ -813,6 +830,7 @@ async fn http_endpoint(
                 freed += 1;
             }
         }
+        ctx.software(name, addr, port, &soft, &soft_audit).await;
         if answered == 0 {
             if any_failed {
                 not_web = false;

@@ -13,5 +13,6 @@ mod openssl;
 mod realweb;
 mod redirect;
 mod scan;
+mod software;
 mod support;
 mod web_policy;
