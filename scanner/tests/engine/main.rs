@@ -1,6 +1,7 @@
 //! The scan engine against the shared loopback lab.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod cname;
 mod dns;
 mod dns_scan;
 mod fakedns;
