@@ -542,7 +542,7 @@ async fn a_failed_fetch_on_an_unknown_suffix_covers_nothing() {
     tokio::spawn(async move {
         loop {
             let Ok((s, _)) = listener.accept().await else { return };
-            let _ = s.set_linger(Some(std::time::Duration::ZERO));
+            let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
             drop(s);
         }
     });
