@@ -36,7 +36,11 @@
 //!   one (`kr.object.gov-ncloudstorage.com`, in scope, 127.77.3.10): the bucket
 //!   behind `files.agency.test` is gone (`dns.takeover`), the one behind
 //!   `static.hardened.test` exists; `oldapp.agency.test` points to an app
-//!   service name that no longer exists (`dns.takeover` on DNS evidence).
+//!   service name that no longer exists (`dns.takeover` on DNS evidence);
+//! * a cloud the scope does not name (`unknown-cloud.test`, 127.77.3.20-22,
+//!   see `cloud.rs`): `docs.agency.test` CNAMEs to its documents site and is
+//!   probed as itself, `assets.agency.test` to a bucket that is gone
+//!   (`dns.takeover` by fingerprint), `files.hardened.test` to one that exists.
 //!
 //! [`Lab::start_with`] builds the same lab with options: [`LabOptions::faults`]
 //! injects faults (delays, resets, truncated bodies, SERVFAIL) on a seeded
@@ -72,6 +76,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod clock;
+mod cloud;
 mod dns;
 mod faults;
 pub mod hostile;
@@ -155,6 +160,9 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
+    // CNAMEd out of domains to in-scope addresses (cloud.rs): probed as themselves.
+    Planted { check: "http.no-https-redirect", host: "docs.agency.test" },
+    Planted { check: "dns.takeover", host: "assets.agency.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
@@ -230,6 +238,7 @@ impl Lab {
         let tls_bound = tls::bind_all(&mut claim).await?;
         let tls_endpoints = tls_bound.endpoints.clone();
         let (store_listener, store_port) = tcp::bind_one(zones::OBJECT_STORE_ADDR, &mut claim).await?;
+        let cloud_bound = cloud::bind(&mut claim).await?;
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
         let mut ports = vec![
@@ -242,6 +251,7 @@ impl Lab {
             store_port,
         ];
         ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
+        ports.extend(&cloud_bound.ports);
         ports.sort_unstable();
         ports.dedup();
 
@@ -274,6 +284,7 @@ impl Lab {
         tcp::spawn_all(bound.services, &counters, &faults, &token, &tracker);
         let store = provider::ObjectStore::new("kr.object.gov-ncloudstorage.com", &["hardened-assets"]);
         tracker.spawn(provider::serve_object_store(store_listener, store, token.clone(), tracker.clone()));
+        cloud::spawn(cloud_bound, &token, &tracker);
 
         Ok(Lab {
             token,
@@ -447,7 +458,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 52);
+        assert_eq!(PLANTED.len(), 54);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");
