@@ -49,14 +49,15 @@ pub(crate) struct Bound {
     docs: TcpListener,
     gone: TcpListener,
     live: TcpListener,
-    /// Their ports (one, when the same port was free on all three addresses).
+    /// Their ports (the one asked for, when it was free on all three addresses).
     pub(crate) ports: Vec<u16>,
 }
 
-/// Bind the three listeners, on one port where possible.
-pub(crate) async fn bind(claim: &mut PortClaim) -> io::Result<Bound> {
-    let (docs, port) = tcp::bind_one(DOCS_IP, claim).await?;
+/// Bind the three listeners on `port` (a port this lab holds already, so the
+/// scope's port list does not grow), or on other free ports if it is taken there.
+pub(crate) async fn bind(port: u16, claim: &mut PortClaim) -> io::Result<Bound> {
     let mut ports = vec![port];
+    let docs = same_port(DOCS_IP, port, claim, &mut ports).await?;
     let gone = same_port(GONE_BUCKET_IP, port, claim, &mut ports).await?;
     let live = same_port(LIVE_BUCKET_IP, port, claim, &mut ports).await?;
     Ok(Bound { docs, gone, live, ports })

@@ -238,7 +238,7 @@ impl Lab {
         let tls_bound = tls::bind_all(&mut claim).await?;
         let tls_endpoints = tls_bound.endpoints.clone();
         let (store_listener, store_port) = tcp::bind_one(zones::OBJECT_STORE_ADDR, &mut claim).await?;
-        let cloud_bound = cloud::bind(&mut claim).await?;
+        let cloud_bound = cloud::bind(store_port, &mut claim).await?;
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
         let mut ports = vec![

@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn zones_build_and_are_fqdn() {
         let zones = build_all().unwrap();
-        assert_eq!(zones.len(), 7);
+        assert_eq!(zones.len(), 8);
         for z in &zones {
             assert!(z.origin.is_fqdn());
             assert_eq!(z.records[0].record_type(), RecordType::SOA);
