@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod cname;
+mod cname_nginx;
 mod dns;
 mod dns_scan;
 mod fakedns;
