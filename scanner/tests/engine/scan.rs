@@ -202,6 +202,7 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
     assert_eq!(
         checks,
         [
+            ("dns.takeover", "assets.agency.test"),
             ("dns.takeover", "files.agency.test"),
             ("dns.takeover", "oldapp.agency.test"),
             ("migration.legacy-origin-live", "portal.agency.test"),
