@@ -147,6 +147,10 @@ pub(crate) enum ScopeCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also resolve each in-scope name (through the scope guard, audited) and
+        /// say which of its addresses may be contacted, following CNAME chains.
+        #[arg(long)]
+        resolve: bool,
     },
 }
 

@@ -38,7 +38,11 @@
 //!   one (`kr.object.gov-ncloudstorage.com`, in scope, 127.77.3.10): the bucket
 //!   behind `files.agency.test` is gone (`dns.takeover`), the one behind
 //!   `static.hardened.test` exists; `oldapp.agency.test` points to an app
-//!   service name that no longer exists (`dns.takeover` on DNS evidence).
+//!   service name that no longer exists (`dns.takeover` on DNS evidence);
+//! * a cloud the scope does not name (`unknown-cloud.test`, 127.77.3.20-22,
+//!   see `cloud.rs`): `docs.agency.test` CNAMEs to its documents site and is
+//!   probed as itself, `assets.agency.test` to a bucket that is gone
+//!   (`dns.takeover` by fingerprint), `files.hardened.test` to one that exists.
 //!
 //! [`Lab::start_with`] builds the same lab with options: [`LabOptions::faults`]
 //! injects faults (delays, resets, truncated bodies, SERVFAIL) on a seeded
@@ -74,6 +78,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 mod clock;
+mod cloud;
 mod dns;
 mod faults;
 pub mod hostile;
@@ -157,19 +162,9 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
-    Planted { check: "http.trace-enabled", host: "portal.agency.test" },
-    Planted { check: "http.security-txt-missing", host: "agency.test" },
-    // Software past its end of life, and a version in a CISA KEV range. The
-    // portal's Server header is Apache/2.4.49 (CVE-2021-41773) with PHP/7.2.24
-    // (an ended line, one release past CVE-2019-11043's range); the weak
-    // services announce ended lines too. Hardened hosts show no version.
-    Planted { check: "software.known-exploited", host: "portal.agency.test" },
-    Planted { check: "software.eol", host: "portal.agency.test" },
-    Planted { check: "software.eol", host: "redis.agency.test" },
-    Planted { check: "software.eol", host: "mysql.agency.test" },
-    Planted { check: "software.eol", host: "docker.agency.test" },
-    Planted { check: "software.eol", host: "search.agency.test" },
-    Planted { check: "software.eol", host: "k8s.agency.test" },
+    // CNAMEd out of domains to in-scope addresses (cloud.rs): probed as themselves.
+    Planted { check: "http.no-https-redirect", host: "docs.agency.test" },
+    Planted { check: "dns.takeover", host: "assets.agency.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
@@ -245,6 +240,7 @@ impl Lab {
         let tls_bound = tls::bind_all(&mut claim).await?;
         let tls_endpoints = tls_bound.endpoints.clone();
         let (store_listener, store_port) = tcp::bind_one(zones::OBJECT_STORE_ADDR, &mut claim).await?;
+        let cloud_bound = cloud::bind(store_port, &mut claim).await?;
         let dns_addr = dns_udp.local_addr()?;
         let silent_dns_addr = silent_udp.local_addr()?;
         let mut ports = vec![
@@ -257,6 +253,7 @@ impl Lab {
             store_port,
         ];
         ports.extend(tls_endpoints.iter().map(|(_, a)| a.port()));
+        ports.extend(&cloud_bound.ports);
         ports.sort_unstable();
         ports.dedup();
 
@@ -289,6 +286,7 @@ impl Lab {
         tcp::spawn_all(bound.services, &counters, &faults, &token, &tracker);
         let store = provider::ObjectStore::new("kr.object.gov-ncloudstorage.com", &["hardened-assets"]);
         tracker.spawn(provider::serve_object_store(store_listener, store, token.clone(), tracker.clone()));
+        cloud::spawn(cloud_bound, &token, &tracker);
 
         Ok(Lab {
             token,
@@ -463,7 +461,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 61);
+        assert_eq!(PLANTED.len(), 63);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

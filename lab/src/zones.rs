@@ -1,6 +1,6 @@
 //! The lab's DNS zones, written as data, and their conversion to wire records.
 //!
-//! Seven zones are served authoritatively:
+//! Eight zones are served authoritatively:
 //!
 //! * `agency.test`: the weak target (permissive SPF, weak DMARC, no CAA,
 //!   open zone transfer, a dangling CNAME, names pointing out of scope, and
@@ -10,6 +10,8 @@
 //! * `oldmail.test`: a forgotten domain with no SPF and no DMARC record;
 //! * `agency-cdn.test`: SOA and NS only, so `gone.agency-cdn.test` does not exist;
 //! * `othercorp.test`: another organisation, out of scope;
+//! * `unknown-cloud.test`: a cloud outside the scope's domains, on addresses
+//!   inside its cidrs (`cloud.rs`);
 //! * `kr.object.gov-ncloudstorage.com`: the lab's stand-in for Naver Cloud's
 //!   public-sector object store (in the lab's scope);
 //! * `azurewebsites.net`: SOA and NS only, so an app that is gone is NXDOMAIN.
@@ -101,6 +103,11 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("files", Data::Cname("agency-files.kr.object.gov-ncloudstorage.com.")),
             // dns.takeover (DNS evidence only): an out-of-scope app service that is gone.
             rr("oldapp", Data::Cname("agency-legacy-app.azurewebsites.net.")),
+            // CNAMEd out of domains to in-scope addresses (cloud.rs): probed as
+            // themselves. http.no-https-redirect under docs; dns.takeover by
+            // fingerprint (NoSuchBucket) under assets.
+            rr("docs", Data::Cname("agency-docs.unknown-cloud.test.")),
+            rr("assets", Data::Cname("agency-assets.unknown-cloud.test.")),
             // Excluded in the scope: must never be contacted.
             rr("payments", Data::A(Ipv4Addr::new(127, 77, 1, 30))),
             // TLS endpoints (tls/mod.rs), one weakness each:
@@ -158,6 +165,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("app", Data::A(Ipv4Addr::new(127, 77, 2, 50))),
             // A bucket that exists (private): no takeover.
             rr("static", Data::Cname("hardened-assets.kr.object.gov-ncloudstorage.com.")),
+            // The same, at a cloud the scope does not name (cloud.rs).
+            rr("files", Data::Cname("hardened-files.unknown-cloud.test.")),
             // A Redis that asks for a password.
             rr("db", Data::A(Ipv4Addr::new(127, 77, 2, 60))),
             // An alias to a name no word list guesses: found through the CNAME.
@@ -210,6 +219,19 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
         rname: "hostmaster.agency.test.",
         allow_axfr: false,
         records: &[rr("@", Data::Ns("ns1.agency.test."))],
+    },
+    // A cloud outside the scope's domains whose addresses are in its cidrs (cloud.rs).
+    ZoneSpec {
+        origin: "unknown-cloud.test.",
+        mname: "ns1.agency.test.",
+        rname: "hostmaster.agency.test.",
+        allow_axfr: false,
+        records: &[
+            rr("@", Data::Ns("ns1.agency.test.")),
+            rr("agency-docs", Data::A(crate::cloud::DOCS_IP)),
+            rr("agency-assets", Data::A(crate::cloud::GONE_BUCKET_IP)),
+            rr("hardened-files", Data::A(crate::cloud::LIVE_BUCKET_IP)),
+        ],
     },
     ZoneSpec {
         origin: "othercorp.test.",
@@ -312,7 +334,7 @@ mod tests {
     #[test]
     fn zones_build_and_are_fqdn() {
         let zones = build_all().unwrap();
-        assert_eq!(zones.len(), 7);
+        assert_eq!(zones.len(), 8);
         for z in &zones {
             assert!(z.origin.is_fqdn());
             assert_eq!(z.records[0].record_type(), RecordType::SOA);

@@ -33,8 +33,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Init { dir, force } => init::run(g, dir, force),
         Command::Findings(args) => findings::run(&Workspace::load(g)?, args),
         Command::Triage(args) => triage::run(&Workspace::load(g)?, args),
-        Command::Scope { command: ScopeCommand::Check { targets, json } } => {
-            scope::check(&Workspace::load(g)?, &targets, json)
+        Command::Scope { command: ScopeCommand::Check { targets, json, resolve } } => {
+            scope::check(&Workspace::load(g)?, &targets, json, resolve)
         }
         Command::Scan(args) => scan::run(&Workspace::load(g)?, args),
         Command::Demo { tui, keep } => demo::run(g, keep, tui),

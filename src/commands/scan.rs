@@ -113,7 +113,7 @@ pub(crate) fn finish(report: &Report, fail_on: Option<Priority>) -> Result<()> {
 }
 
 /// The name servers to use: configured, else the system's resolv.conf.
-fn nameservers(ws: &Workspace) -> Result<Vec<SocketAddr>> {
+pub(crate) fn nameservers(ws: &Workspace) -> Result<Vec<SocketAddr>> {
     if !ws.nameservers.is_empty() {
         return Ok(ws.nameservers.clone());
     }

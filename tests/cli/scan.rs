@@ -129,6 +129,34 @@ fn scope_check_says_why() {
 }
 
 #[test]
+fn scope_check_resolve_explains_cname_chains() {
+    let w = lab_workspace();
+    let o = haetae(w.path(), &["scope", "check", "--resolve", "docs.agency.test", "www.agency.test"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "IN   docs.agency.test (name): in scope via CNAME agency-docs.unknown-cloud.test → 127.77.3.20 \
+             (127.77.3.20 is in cidrs 127.77.0.0/20); probed as docs.agency.test (Host and SNI), never under a \
+             chain name (agency-docs.unknown-cloud.test is outside domains)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("IN   www.agency.test (name): in scope via 127.77.1.20 (127.77.1.20 is in cidrs"), "{out}");
+    // A chain to an out-of-scope address: out, with the reason; no packet (the lab counts).
+    let o = haetae(w.path(), &["scope", "check", "--resolve", "cdn.agency.test", "--json"]);
+    assert_eq!(code(&o), 3, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["targets"][0]["in_scope"], false);
+    let why = v["targets"][0]["reason"].as_str().unwrap();
+    assert!(why.contains("resolves via CNAME edge.othercorp.test → 127.99.0.2; not probed"), "{why}");
+    assert!(why.contains("127.99.0.2 is outside cidrs 127.77.0.0/20"), "{why}");
+    // The queries were audited.
+    let o = haetae(w.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+#[test]
 fn a_scan_outside_the_window_is_refused_with_exit_3() {
     let w = lab_workspace();
     let scope = std::fs::read_to_string(w.path().join("scope.toml")).unwrap();

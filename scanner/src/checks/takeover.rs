@@ -12,9 +12,15 @@
 //!   contacted for this, so an out-of-scope target still gets a finding, with
 //!   lower confidence.
 //!
+//! - an unclaimed-resource fingerprint ([`unclaimed`]): for a chain that
+//!   leaves `domains` towards a suffix no provider entry knows, when every
+//!   address is in scope, the name's own answer (Host: the in-scope name)
+//!   matches a service's "nobody holds this" document; confidence firm.
+//!
 //! Pointing into a provider is not a finding by itself.
 
 mod providers;
+mod unclaimed;
 
 use std::net::IpAddr;
 
@@ -23,6 +29,7 @@ use haetae_findings::{Asset, CheckId, Confidence, Observation};
 pub use providers::{
     Claim, Fingerprint, HostHeader, Pattern, Provider, ProviderError, Providers, provider_for, providers,
 };
+pub use unclaimed::{Unclaimed, match_answer, unclaimed};
 
 use super::observe;
 use crate::guard::{ChainEnd, Resolution, ScopeGuard};
@@ -79,12 +86,25 @@ pub async fn check_on(
     ports: Ports,
 ) -> TakeoverReport {
     let table = providers();
-    let Some((index, provider)) = table.locate(&res.chain) else {
-        return TakeoverReport::default();
-    };
     if let ChainEnd::Dangling { .. } = &res.end {
         return check_on_dns(res, engagement);
     }
+    let Some((index, provider)) = table.locate(&res.chain) else {
+        // A suffix no provider list knows: when the chain leaves `domains` and
+        // every address is in scope, the name's own answer is matched against
+        // the unclaimed-resource fingerprints.
+        if res.outside_domains.is_none() || res.out_of_scope_target.is_some() || res.allowed.is_empty() {
+            return TakeoverReport::default();
+        }
+        let asked = unclaimed::ask(guard, http, res, engagement, ports).await;
+        let definite = asked.found.is_some();
+        return TakeoverReport {
+            observations: asked.found.into_iter().collect(),
+            definite,
+            inconclusive: !asked.definite,
+            ..Default::default()
+        };
+    };
     let mut report =
         TakeoverReport { cloud: Some(provider.cloud.as_str()), provider: Some(provider), ..Default::default() };
     if provider.tag_only() || provider.fingerprint.is_none() || res.out_of_scope_target.is_some() {
@@ -146,28 +166,36 @@ fn provider_label(p: &Provider) -> String {
 }
 
 fn finding(res: &Resolution, p: &Provider, evidence: String, audit: &[u64], engagement: &str) -> Observation {
+    let mut o = finding_with(res, &p.name, evidence, audit, engagement);
+    let mut refs = p.references.clone();
+    refs.append(&mut o.references);
+    o.references = refs;
+    o.tags.push(format!("cloud:{}", p.cloud));
+    o
+}
+
+/// A `dns.takeover` observation about `res.name`, the resource being at `provider`.
+fn finding_with(res: &Resolution, provider: &str, evidence: String, audit: &[u64], engagement: &str) -> Observation {
     let asset = Asset { host: res.name.clone(), ip: None, port: None };
     let mut o = observe(CheckId::DnsTakeover, engagement, asset, "CNAME", evidence, audit);
     o.remediation = format!(
         "Remove the CNAME record of {} (or point it at a resource the agency holds), or re-create the resource at {} \
          under the agency's account before anyone else does. Review every record that points into a cloud service \
          when a resource is deleted.",
-        res.name, p.name
+        res.name, provider
     );
-    o.references = p.references.clone();
     o.references.push("https://github.com/EdOverflow/can-i-take-over-xyz".into());
     o.references.push(
         "https://owasp.org/www-project-web-security-testing-guide/latest/4-Web_Application_Security_Testing/02-Configuration_and_Deployment_Management_Testing/10-Test_for_Subdomain_Takeover".into(),
     );
-    o.tags.push(format!("cloud:{}", p.cloud));
     o
 }
 
 /// The chain ends in NXDOMAIN at a service that hands the name to whoever registers it.
 fn dns_only(res: &Resolution, p: &Provider, target: &str, engagement: &str) -> Observation {
-    let scope = match &res.out_of_scope_target {
-        Some((name, _)) => format!("{name} is out of scope, so it was not contacted"),
-        None => "no address to contact".to_owned(),
+    let scope = match (&res.out_of_scope_target, &res.outside_domains) {
+        (Some((name, _)), _) | (None, Some(name)) => format!("{name} is out of scope, so it was not contacted"),
+        (None, None) => "no address to contact".to_owned(),
     };
     let evidence = format!(
         "{}: {target} answers NXDOMAIN at {}, where a deleted resource's name is free to register; \
@@ -196,6 +224,11 @@ async fn ask_provider(
     let (host, addrs): (&str, Vec<IpAddr>) = match p.host {
         HostHeader::Scanned => (&res.name, res.allowed.clone()),
         HostHeader::Target => {
+            // A target outside `domains` is never a target of its own (no
+            // Host or SNI of a chain name): only DNS evidence applies.
+            if !guard.scope().check_name(target).allowed {
+                return Asked { found: None, answered: true };
+            }
             let r = guard.resolve(target).await;
             audit.extend(&r.audit);
             if r.out_of_scope_target.is_some() {

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use haetae_findings::audit::Protocol;
 
 use crate::dns::{RData, Rcode, RecordType, Response};
+use crate::scope::{ChainName, Scope};
 
 use super::{Attempt, ScopeGuard};
 
@@ -49,8 +50,15 @@ pub struct Resolution {
     pub allowed: Vec<IpAddr>,
     /// Addresses that may not, with the reason (a chain name or the address is out of scope).
     pub refused: Vec<(IpAddr, String)>,
-    /// The first out-of-scope name in the chain, with the reason.
+    /// Why nothing reached through the chain may be contacted: the first
+    /// chain name that is excluded (or invalid), or, for a chain that leaves
+    /// `domains`, its first name outside them when an address of the chain is
+    /// out of scope. Set only when the chain refuses every address.
     pub out_of_scope_target: Option<(String, String)>,
+    /// The first chain name outside `domains`. When every address of the chain
+    /// is in scope (and `out_of_scope_target` is `None`), the name is probed as
+    /// itself at those addresses; this chain name is never a target of its own.
+    pub outside_domains: Option<String>,
     /// Audit records of the queries.
     pub audit: Vec<u64>,
 }
@@ -123,6 +131,7 @@ pub(super) async fn resolve(guard: &ScopeGuard, name: &str) -> Resolution {
         allowed: Vec::new(),
         refused: Vec::new(),
         out_of_scope_target: None,
+        outside_domains: None,
         audit: Vec::new(),
     };
     let d = guard.scope().check_name(name);
@@ -182,22 +191,7 @@ pub(super) async fn resolve(guard: &ScopeGuard, name: &str) -> Resolution {
             rcode: if rc == Rcode::NxDomain { "NXDOMAIN".into() } else { "no address (NODATA)".into() },
         },
     };
-    // Every name of the chain must be in scope for its addresses to be contacted.
-    for c in &res.chain {
-        let d = guard.scope().check_name(c);
-        if !d.allowed {
-            res.out_of_scope_target = Some((c.clone(), d.reason));
-            break;
-        }
-    }
-    for a in addrs {
-        if let Some((n, why)) = &res.out_of_scope_target {
-            res.refused.push((a, format!("reached through CNAME {n}, which is out of scope: {why}")));
-            continue;
-        }
-        let d = guard.scope().check_addr(a);
-        if d.allowed { res.allowed.push(a) } else { res.refused.push((a, d.reason)) }
-    }
+    decide(guard.scope(), &mut res, addrs);
     // Record each refusal: the audit shows what was deliberately not contacted.
     if res.refused.is_empty()
         && let Some((n, why)) = &res.out_of_scope_target
@@ -212,4 +206,63 @@ pub(super) async fn resolve(guard: &ScopeGuard, name: &str) -> Resolution {
         let _ = guard.refuse(attempt, super::GuardError::OutOfScope(why.clone()));
     }
     res
+}
+
+/// Which addresses of `res` may be contacted (SPEC.md, scope rules):
+/// - a chain name that is excluded (or invalid) refuses every address;
+/// - a chain that stays inside `domains`: each address on its own merits;
+/// - a chain that leaves `domains`: every address, or none. The name is probed
+///   as itself only when every address the chain resolves to is in scope; one
+///   out-of-scope address (a mixed answer) refuses them all, since the chain
+///   is then not shown to end inside the authorization.
+fn decide(scope: &Scope, res: &mut Resolution, addrs: Vec<IpAddr>) {
+    for c in &res.chain {
+        match scope.check_chain_name(c) {
+            ChainName::InScope => {}
+            ChainName::Outside(_) => {
+                if res.outside_domains.is_none() {
+                    res.outside_domains = Some(c.clone());
+                }
+            }
+            ChainName::Refused(why) => {
+                res.out_of_scope_target = Some((c.clone(), format!("out of scope: {why}")));
+                break;
+            }
+        }
+    }
+    if let Some((n, why)) = &res.out_of_scope_target {
+        for a in addrs {
+            res.refused.push((a, format!("reached through CNAME {n}, which is out of scope: {why}")));
+        }
+        return;
+    }
+    let decisions: Vec<(IpAddr, crate::scope::Decision)> =
+        addrs.into_iter().map(|a| (a, scope.check_addr(a))).collect();
+    let outside = res.outside_domains.clone();
+    match outside {
+        Some(n) if decisions.iter().any(|(_, d)| !d.allowed) => {
+            let out: Vec<String> =
+                decisions.iter().filter(|(_, d)| !d.allowed).map(|(_, d)| d.why().to_owned()).collect();
+            let why = format!(
+                "{n} is outside domains, so {} is probed only when every address its CNAME chain resolves to is in \
+                 scope, and {}",
+                res.name,
+                out.join("; ")
+            );
+            for (a, d) in decisions {
+                let r = if d.allowed {
+                    format!("{a} is in scope, but the CNAME chain through {n} also resolves to an out-of-scope address")
+                } else {
+                    d.reason
+                };
+                res.refused.push((a, r));
+            }
+            res.out_of_scope_target = Some((n, format!("out of scope: {why}")));
+        }
+        _ => {
+            for (a, d) in decisions {
+                if d.allowed { res.allowed.push(a) } else { res.refused.push((a, d.reason)) }
+            }
+        }
+    }
 }

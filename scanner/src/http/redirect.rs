@@ -282,7 +282,9 @@ fn refuse_hop(
 /// first in-scope address of its one resolution.
 async fn address_for(guard: &ScopeGuard, host: &str) -> Result<IpAddr, String> {
     if let Ok(ip) = host.parse::<IpAddr>() {
-        return match guard.scope().check_addr(ip) {
+        // An address in a Location was reached through no name: judged as a
+        // target address (with `cidrs` empty, nothing vouches for it).
+        return match guard.scope().check_name(&ip.to_string()) {
             d if d.allowed => Ok(ip),
             d => Err(d.reason),
         };

@@ -158,6 +158,20 @@ impl fmt::Display for Decision {
     }
 }
 
+/// How a name met inside a CNAME chain is judged ([`Scope::check_chain_name`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainName {
+    /// Under `domains` and under no exclusion: in scope, a target of its own.
+    InScope,
+    /// Outside `domains`: a hop only. The in-scope name that leads here may be
+    /// probed as itself when every address of the chain is in scope; this name
+    /// is never a target (not enumerated, not transferred, never a Host or SNI).
+    Outside(String),
+    /// Excluded by `exclude_domains`, or not a valid host name: nothing
+    /// reached through it is contacted.
+    Refused(String),
+}
+
 /// What `haetae scope check` was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Target {
@@ -250,6 +264,26 @@ impl Scope {
             Some(d) => Decision::allow(format_args!("under domain {d}")),
             None => Decision::deny(format_args!("{name} is not under any domains entry ({})", list(&self.domains))),
         }
+    }
+
+    /// Judge a name met inside the CNAME chain of an in-scope name (SPEC.md,
+    /// scope rules, "CNAMEs"). An excluded name stays excluded when a chain
+    /// reaches it; a name outside `domains` is only a hop.
+    pub fn check_chain_name(&self, name: &str) -> ChainName {
+        if norm::ip_literal(name).is_some() {
+            return ChainName::Refused(format!("`{}` is an address written as a CNAME target", name.trim()));
+        }
+        let n = match norm::normalize_name(name) {
+            Ok(n) => n,
+            Err(why) => return ChainName::Refused(format!("`{}` is not a valid host name: {why}", name.trim())),
+        };
+        if let Some(ex) = self.exclude_domains.iter().find(|e| norm::under(&n, &normalize_entry(e))) {
+            return ChainName::Refused(format!("{n} is excluded by exclude_domains {}", normalize_entry(ex)));
+        }
+        if self.domains.iter().any(|d| norm::under(&n, &normalize_entry(d))) {
+            return ChainName::InScope;
+        }
+        ChainName::Outside(format!("{n} is not under any domains entry ({})", list(&self.domains)))
     }
 
     /// May this address be contacted? This is the check for addresses an in-scope

@@ -1,6 +1,8 @@
 //! The scan engine against the shared loopback lab.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod cname;
+mod cname_nginx;
 mod dns;
 mod dns_scan;
 mod fakedns;

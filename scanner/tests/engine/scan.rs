@@ -31,6 +31,16 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
         .map(|o| (o.check.as_str(), o.asset.host.clone(), o.evidence.clone()))
         .collect();
     assert!(extra.is_empty(), "findings that were not planted (false positives): {extra:#?}");
+    // Names CNAMEd out of domains (lab cloud.rs): the hardened twin was examined
+    // as itself, and no name of the chain was ever a target.
+    assert!(run.covered.iter().any(|c| c.check == CheckId::DnsTakeover && c.host == "files.hardened.test"));
+    assert!(run.covered.iter().any(|c| c.host == "files.hardened.test" && c.port.is_some()), "web checks ran");
+    let chain_targets: Vec<_> = audit::read_all(&run.audit_path)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.entry.target.ends_with("unknown-cloud.test") && !r.entry.probe.starts_with("dns.query"))
+        .collect();
+    assert!(chain_targets.is_empty(), "{chain_targets:#?}");
     // The hardened zone was covered by every DNS check, so its silence is meaningful.
     for c in [
         CheckId::DnsSpfMissing,
@@ -207,6 +217,7 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
     assert_eq!(
         checks,
         [
+            ("dns.takeover", "assets.agency.test"),
             ("dns.takeover", "files.agency.test"),
             ("dns.takeover", "oldapp.agency.test"),
             ("migration.legacy-origin-live", "portal.agency.test"),

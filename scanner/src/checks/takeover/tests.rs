@@ -286,7 +286,8 @@ async fn nxdomain_at_an_out_of_scope_azure_target_is_a_dns_only_finding() {
     let (g, _dir) = guard(scope(&["agency.test"], &[80]), ns);
     let res = g.resolve("app.agency.test").await;
     assert!(matches!(&res.end, ChainEnd::Dangling { rcode, .. } if rcode == "NXDOMAIN"), "{}", res.summary());
-    assert!(res.out_of_scope_target.is_some());
+    assert_eq!(res.outside_domains.as_deref(), Some("agency-legacy-app.azurewebsites.net"));
+    assert!(res.allowed.is_empty() && res.out_of_scope_target.is_none(), "{}", res.summary());
     let report = check(&g, &client(), &res, ENGAGEMENT).await;
     assert_eq!((report.cloud, report.definite), (Some("azure"), false));
     let [o] = report.observations.as_slice() else { panic!("{:?}", report.observations) };
@@ -310,7 +311,7 @@ async fn nxdomain_at_an_out_of_scope_azure_target_is_a_dns_only_finding() {
 }
 
 #[tokio::test]
-async fn an_out_of_scope_object_store_is_never_contacted() {
+async fn a_bucket_store_outside_domains_is_never_asked_under_the_bucket_name() {
     let (port, store, token) = object_store("kr.object.ncloudstorage.com", &[]).await;
     let ns = dns(vec![
         ("media.agency.test", Rr::Cname("agency-media.kr.object.ncloudstorage.com")),
@@ -318,11 +319,17 @@ async fn an_out_of_scope_object_store_is_never_contacted() {
         ("old.agency.test", Rr::Cname("agency-old.us.object.ncloudstorage.com")),
     ])
     .await;
-    // The port and the address are in scope; the provider's name is not.
+    // The port and the address are in scope; the provider's name is not: the
+    // in-scope name may be probed as itself, but this store names the bucket
+    // by the target (a chain name), which is never sent as a Host.
     let (g, _dir) = guard(scope(&["agency.test"], &[port]), ns);
+    let media = g.resolve("media.agency.test").await;
+    assert_eq!(media.allowed, vec![std::net::IpAddr::V4(LOCAL)], "{}", media.summary());
+    assert_eq!(media.outside_domains.as_deref(), Some("agency-media.kr.object.ncloudstorage.com"));
+    assert!(g.permit("agency-media.kr.object.ncloudstorage.com", std::net::IpAddr::V4(LOCAL), port).is_err());
     for name in ["media.agency.test", "old.agency.test"] {
         let res = g.resolve(name).await;
-        assert!(res.allowed.is_empty() && res.out_of_scope_target.is_some(), "{}", res.summary());
+        assert!(res.out_of_scope_target.is_none(), "{}", res.summary());
         let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: port }).await;
         assert!(report.observations.is_empty(), "{name}: {:?}", report.observations);
         assert_eq!(report.cloud, Some("naver-cloud"), "{name}: still tagged");
@@ -436,4 +443,138 @@ async fn a_provider_that_never_answers_leaves_the_name_uncovered() {
     let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
     assert!(report.observations.is_empty());
     assert!(report.inconclusive, "nothing is known about the bucket");
+}
+
+/// A scope of `agency.test` only, over `cidrs` (empty: domain-only).
+fn scope_cidrs(cidrs: &str, ports: &[u16]) -> Scope {
+    let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let text = format!(
+        r#"
+[engagement]
+id = "{ENGAGEMENT}"
+not_before = 2000-01-01T00:00:00Z
+not_after = 2999-01-01T00:00:00Z
+[scope]
+domains = ["agency.test"]
+cidrs = [{cidrs}]
+ports = [{}]
+[limits]
+timeout_ms = 2000
+"#,
+        ports.join(", ")
+    );
+    Scope::parse(Path::new("scope.toml"), &text).unwrap()
+}
+
+#[tokio::test]
+async fn nosuchbucket_on_an_unknown_suffix_is_a_firm_finding_asked_as_the_scanned_name() {
+    let (port, seen, count) = canned(s3_gone()).await;
+    let ns = dns(vec![
+        ("assets.agency.test", Rr::Cname("bucket.unknown-cloud.test")),
+        ("bucket.unknown-cloud.test", Rr::A(LOCAL)),
+    ])
+    .await;
+    let (g, _dir) = guard(scope_cidrs(r#""127.0.0.0/8""#, &[port]), ns);
+    let res = g.resolve("assets.agency.test").await;
+    assert_eq!(res.allowed, vec![std::net::IpAddr::V4(LOCAL)], "{}", res.summary());
+    let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
+    assert!(report.definite && !report.inconclusive);
+    assert_eq!(report.cloud, None, "no provider is known by this suffix");
+    let [o] = report.observations.as_slice() else { panic!("{:?}", report.observations) };
+    assert_eq!(
+        (o.check.clone(), o.confidence, o.asset.host.as_str()),
+        (CheckId::DnsTakeover, Confidence::Firm, "assets.agency.test")
+    );
+    for part in [
+        "assets.agency.test -> bucket.unknown-cloud.test",
+        &format!("GET http://assets.agency.test:{port}/ at 127.0.0.1 answered 404"),
+        "<Code>NoSuchBucket</Code>",
+        "S3-compatible object storage (NoSuchBucket)",
+        "ErrorResponses.html",
+    ] {
+        assert!(o.evidence.contains(part), "{part} not in {}", o.evidence);
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 1);
+    let heads = seen.lock().unwrap().clone();
+    assert!(
+        heads.iter().all(|h| h.contains("\r\nhost: assets.agency.test") || h.contains("\r\nHost: assets.agency.test")),
+        "{heads:?}"
+    );
+    assert!(
+        heads.iter().all(|h| !h.to_ascii_lowercase().contains("unknown-cloud")),
+        "a chain name was sent: {heads:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_live_bucket_or_a_plain_not_found_on_an_unknown_suffix_is_silent_and_covered() {
+    let bodies = [
+        reply(
+            "200 OK",
+            "<ListBucketResult><Name>docs</Name><Contents><Key>index.html</Key></Contents></ListBucketResult>",
+        ),
+        reply("200 OK", "<html><body>Agency documents</body></html>"),
+        reply("404 Not Found", "<html><head><title>404 Not Found</title></head><body><h1>Not Found</h1></body></html>"),
+        reply("404 Not Found", "Not Found"),
+        reply("403 Forbidden", "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"),
+    ];
+    for page in bodies {
+        let (port, _, count) = canned(page.clone()).await;
+        let ns = dns(vec![
+            ("docs.agency.test", Rr::Cname("agency-docs.unknown-cloud.test")),
+            ("agency-docs.unknown-cloud.test", Rr::A(LOCAL)),
+        ])
+        .await;
+        let (g, _dir) = guard(scope_cidrs(r#""127.0.0.0/8""#, &[port]), ns);
+        let res = g.resolve("docs.agency.test").await;
+        let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
+        assert!(report.observations.is_empty(), "{page}: {:?}", report.observations);
+        assert!(!report.inconclusive, "{page}: a definite answer covers the name");
+        assert_eq!(count.load(Ordering::SeqCst), 1, "{page}");
+    }
+}
+
+#[tokio::test]
+async fn a_failed_fetch_on_an_unknown_suffix_covers_nothing() {
+    // A server that accepts and resets: no definite answer.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else { return };
+            let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            drop(s);
+        }
+    });
+    let ns = dns(vec![
+        ("assets.agency.test", Rr::Cname("bucket.unknown-cloud.test")),
+        ("bucket.unknown-cloud.test", Rr::A(LOCAL)),
+    ])
+    .await;
+    let (g, _dir) = guard(scope_cidrs(r#""127.0.0.0/8""#, &[port]), ns);
+    let res = g.resolve("assets.agency.test").await;
+    let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: UNSCOPED }).await;
+    assert!(report.observations.is_empty() && report.inconclusive && !report.definite, "{report:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_suffix_with_an_out_of_scope_address_gets_no_packet() {
+    let (port, _, count) = canned(s3_gone()).await;
+    let ns = dns(vec![
+        ("assets.agency.test", Rr::Cname("bucket.unknown-cloud.test")),
+        ("bucket.unknown-cloud.test", Rr::A(LOCAL)),
+        ("mixed.agency.test", Rr::Cname("mixed.unknown-cloud.test")),
+        ("mixed.unknown-cloud.test", Rr::A(Ipv4Addr::new(127, 0, 0, 1))),
+        ("mixed.unknown-cloud.test", Rr::A(Ipv4Addr::new(127, 0, 0, 2))),
+    ])
+    .await;
+    // 127.0.0.1 is outside cidrs; the mixed answer has 127.0.0.1 (out) and 127.0.0.2 (in).
+    let (g, _dir) = guard(scope_cidrs(r#""127.0.0.2/32""#, &[port]), ns);
+    for name in ["assets.agency.test", "mixed.agency.test"] {
+        let res = g.resolve(name).await;
+        assert!(res.allowed.is_empty() && res.out_of_scope_target.is_some(), "{}", res.summary());
+        let report = check_on(&g, &client(), &res, ENGAGEMENT, Ports { http: port, https: port }).await;
+        assert!(report.observations.is_empty() && !report.inconclusive, "{name}: {report:?}");
+    }
+    assert_eq!(count.load(Ordering::SeqCst), 0, "no packet to the provider");
 }
