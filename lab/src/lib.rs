@@ -162,6 +162,19 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
+    Planted { check: "http.trace-enabled", host: "portal.agency.test" },
+    Planted { check: "http.security-txt-missing", host: "agency.test" },
+    // Software past its end of life, and a version in a CISA KEV range. The
+    // portal's Server header is Apache/2.4.49 (CVE-2021-41773) with PHP/7.2.24
+    // (an ended line, one release past CVE-2019-11043's range); the weak
+    // services announce ended lines too. Hardened hosts show no version.
+    Planted { check: "software.known-exploited", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "redis.agency.test" },
+    Planted { check: "software.eol", host: "mysql.agency.test" },
+    Planted { check: "software.eol", host: "docker.agency.test" },
+    Planted { check: "software.eol", host: "search.agency.test" },
+    Planted { check: "software.eol", host: "k8s.agency.test" },
     // CNAMEd out of domains to in-scope addresses (cloud.rs): probed as themselves.
     Planted { check: "http.no-https-redirect", host: "docs.agency.test" },
     Planted { check: "dns.takeover", host: "assets.agency.test" },

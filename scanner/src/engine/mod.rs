@@ -10,8 +10,8 @@
 mod labels;
 mod ports;
 mod select;
-mod web_policy;
 mod soft;
+mod web_policy;
 
 pub use select::{CheckSelection, SelectError};
 

@@ -148,6 +148,7 @@ async fn a_name_cnamed_out_of_domains_is_probed_as_itself_and_never_as_a_chain_n
         templates: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
+        software: None,
     };
     let run = scan(scope(r#""127.78.1.0/24""#, port), vec![fake.addr], now(), req).await;
 

@@ -134,6 +134,7 @@ timeout_ms = 2000
         templates: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
+        software: None,
     };
     let run = scan(scope, vec![fake.addr], now(), req).await;
     let takeovers: Vec<_> = run.found.iter().filter(|o| o.check == CheckId::DnsTakeover).collect();
