@@ -155,6 +155,10 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
+    Planted { check: "dns.spf-missing", host: "newsletter.agency.test" },
+    Planted { check: "dns.dmarc-weak", host: "newsletter.agency.test" },
+    Planted { check: "dns.dnssec-missing", host: "agency.test" },
+    Planted { check: "dns.dnssec-expired", host: "oldmail.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.

@@ -9,6 +9,7 @@ mod guard;
 mod hostile_http;
 mod http;
 mod keepalive;
+mod maildnssec;
 mod openssl;
 mod redirect;
 mod scan;
