@@ -9,6 +9,7 @@ mod guard;
 mod hostile_http;
 mod http;
 mod keepalive;
+mod knot;
 mod maildnssec;
 mod openssl;
 mod redirect;
