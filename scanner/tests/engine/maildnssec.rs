@@ -184,3 +184,38 @@ async fn servfail_for_the_organizational_record_or_the_dnskey_covers_nothing() {
     // The SPF of the subdomain had its answer: covered.
     assert!(run.covered.iter().any(|c| c.check == CheckId::DnsSpfMissing && c.host == "mail.agency.test"));
 }
+
+/// Under a seeded share of faulty DNS exchanges (SERVFAIL, silence), the mail
+/// and DNSSEC checks report nothing that is not planted: a failed query is a
+/// failed unit, never a missing record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dns_faults_never_invent_a_mail_or_dnssec_finding() {
+    use haetae_lab::{Faults, LabOptions, PLANTED};
+    let ours = |c: &str| c.starts_with("dns.spf") || c.starts_with("dns.dmarc") || c.starts_with("dns.dnssec");
+    let mut failed = 0;
+    for seed in [7, 1013, 42] {
+        let opts = LabOptions { faults: Some(Faults { seed, percent: 30 }), timeout_ms: 400 };
+        let lab = Lab::start_with(opts).await.unwrap();
+        let scope = lab_scope(&lab, |s| s);
+        let req = seeds_request(&scope);
+        let run = scan(scope, vec![lab.dns_addr()], now(), req).await;
+        let extra: Vec<_> = run
+            .found
+            .iter()
+            .filter(|o| ours(o.check.as_str()))
+            .filter(|o| !PLANTED.iter().any(|p| p.check == o.check.as_str() && p.host == o.asset.host))
+            .map(|o| (o.check.as_str(), o.asset.host.clone(), o.evidence.clone()))
+            .collect();
+        let all_extra: Vec<_> = run
+            .found
+            .iter()
+            .filter(|o| !PLANTED.iter().any(|p| p.check == o.check.as_str() && p.host == o.asset.host))
+            .map(|o| (o.check.as_str(), o.asset.host.clone(), o.evidence.clone()))
+            .collect();
+        println!("seed {seed}: extra findings of any check: {all_extra:?}");
+        assert!(extra.is_empty(), "seed {seed}: {extra:#?}");
+        failed += run.failed.iter().filter(|f| ours(&f.checks)).count();
+        lab.shutdown().await;
+    }
+    assert!(failed > 0, "faults were injected but no mail or DNSSEC unit failed");
+}
