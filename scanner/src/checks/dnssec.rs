@@ -46,7 +46,10 @@ fn type_name(t: u16) -> String {
 fn span(secs: i64) -> String {
     let s = secs.abs();
     if s >= 2 * 86_400 {
-        format!("{} days", s / 86_400)
+        match s % 86_400 / 3600 {
+            0 => format!("{} days", s / 86_400),
+            h => format!("{} days {h} h", s / 86_400),
+        }
     } else if s >= 3600 {
         format!("{} h", s / 3600)
     } else {
@@ -106,7 +109,7 @@ pub(crate) fn missing_evidence(apex: &str, keys: usize, ds: Option<usize>) -> Op
         return None;
     }
     let ds = match ds {
-        Some(0) => "no DS record either".to_owned(),
+        Some(0) => "and the name servers report no DS record for it".to_owned(),
         Some(n) => format!("yet {n} DS record(s) at the parent: validating resolvers will reject the zone"),
         None => "the DS query got no definite answer".to_owned(),
     };
@@ -207,6 +210,8 @@ mod tests {
         let soon = sig(DNSKEY_TYPE, NOW - DAY, NOW + 5 * DAY);
         let ev = expired_evidence("a.test", &[soon], NOW).unwrap();
         assert!(ev.contains("RRSIG DNSKEY") && ev.contains("(in 5 days)"), "{ev}");
+        let ev = expired_evidence("a.test", &[sig(SOA_TYPE, NOW - DAY, NOW + 3 * DAY - 60)], NOW).unwrap();
+        assert!(ev.contains("(in 2 days 23 h)"), "{ev}");
         let future = sig(SOA_TYPE, NOW + 2 * DAY, NOW + 30 * DAY);
         let ev = expired_evidence("a.test", &[future], NOW).unwrap();
         assert!(ev.contains("not valid until its inception"), "{ev}");
@@ -225,7 +230,10 @@ mod tests {
     fn missing_keys_are_reported_with_what_the_parent_says() {
         assert_eq!(missing_evidence("hardened.test", 2, Some(1)), None);
         let ev = missing_evidence("agency.test", 0, Some(0)).unwrap();
-        assert_eq!(ev, "agency.test has no DNSKEY record: the zone is not signed (no DS record either)");
+        assert_eq!(
+            ev,
+            "agency.test has no DNSKEY record: the zone is not signed (and the name servers report no DS record for it)"
+        );
         assert!(missing_evidence("a.test", 0, Some(1)).unwrap().contains("validating resolvers will reject"));
         assert!(missing_evidence("a.test", 0, None).unwrap().contains("no definite answer"));
     }
