@@ -74,6 +74,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TemplatesCommand,
     },
+    /// The software data in force (end of life, known exploited).
+    Data {
+        #[command(subcommand)]
+        command: DataCommand,
+    },
     /// Verify or export the audit log.
     Audit {
         #[command(subcommand)]
@@ -188,6 +193,12 @@ pub(crate) enum TemplatesCommand {
         json: bool,
     },
     /// Validate the templates.
+    Check,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DataCommand {
+    /// Validate the workspace's `data/` files and say which files are in force.
     Check,
 }
 

@@ -22,7 +22,9 @@
 //!   that is the same on every run ([`CA_PEM`]). HTTPS web sites share that
 //!   set: `secure` (.1.48, no HSTS, an insecure cookie), `docker` (.1.51),
 //!   `search` (.1.52, Elasticsearch), `k8s` (.1.53) and `bucket` (.1.54), and
-//!   `tls.hardened.test` answers as a hardened site;
+//!   `tls.hardened.test` answers as a hardened site; the apex names
+//!   `agency.test` (.1.10, no security.txt) and `hardened.test` (127.77.2.10,
+//!   a valid one) are HTTPS sites too;
 //! * web sites over plain HTTP: the weak `portal.agency.test` (127.77.1.50,
 //!   most content checks planted), whose legacy origin 127.77.1.21 still serves
 //!   it (`[[migration]]`), and the hardened `app.hardened.test` (127.77.2.50,
@@ -155,6 +157,19 @@ pub const PLANTED: &[Planted] = &[
     Planted { check: "svc.database-exposed", host: "mongo.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "remote.agency.test" },
     Planted { check: "svc.remote-desktop-exposed", host: "vnc.agency.test" },
+    Planted { check: "http.trace-enabled", host: "portal.agency.test" },
+    Planted { check: "http.security-txt-missing", host: "agency.test" },
+    // Software past its end of life, and a version in a CISA KEV range. The
+    // portal's Server header is Apache/2.4.49 (CVE-2021-41773) with PHP/7.2.24
+    // (an ended line, one release past CVE-2019-11043's range); the weak
+    // services announce ended lines too. Hardened hosts show no version.
+    Planted { check: "software.known-exploited", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "portal.agency.test" },
+    Planted { check: "software.eol", host: "redis.agency.test" },
+    Planted { check: "software.eol", host: "mysql.agency.test" },
+    Planted { check: "software.eol", host: "docker.agency.test" },
+    Planted { check: "software.eol", host: "search.agency.test" },
+    Planted { check: "software.eol", host: "k8s.agency.test" },
     Planted { check: "dns.spf-missing", host: "newsletter.agency.test" },
     Planted { check: "dns.dmarc-weak", host: "newsletter.agency.test" },
     Planted { check: "dns.dnssec-missing", host: "agency.test" },
@@ -380,7 +395,8 @@ extra_roots = ["{CA_FILE}"]
     }
 
     /// Every TLS endpoint: (DNS name, address:port), `tls.hardened.test`
-    /// first, then the weak ones in `agency.test`.
+    /// first, then the weak ones in `agency.test`, then the apex sites
+    /// `hardened.test` and `agency.test`.
     pub fn tls_endpoints(&self) -> Vec<(&'static str, SocketAddr)> {
         self.tls_endpoints.clone()
     }
@@ -451,7 +467,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 56);
+        assert_eq!(PLANTED.len(), 65);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -14,6 +14,12 @@
 //! | `Search` | `search.agency.test`, HTTPS | Elasticsearch without security |
 //! | `Kube` | `k8s.agency.test`, HTTPS | a Kubernetes API server |
 //! | `Bucket` | `bucket.agency.test`, HTTPS | an object-store bucket that lists its keys |
+//! | `AgencyApex` | `agency.test` 127.77.1.10, HTTPS: the apex web site | no `/.well-known/security.txt` (404) |
+//! | `HardenedApex` | `hardened.test` 127.77.2.10, HTTPS | nothing: a valid security.txt, Expires 180 days after now |
+//!
+//! `TRACE` is echoed by the portal (`http.trace-enabled`, as Apache's default
+//! `TraceEnable On` does), answered 405 by the hardened sites and both apex
+//! sites (as nginx does), and 400 by the others, like any method but GET/HEAD.
 
 use std::time::Duration;
 
@@ -36,6 +42,10 @@ pub(crate) enum Site {
     Search,
     Kube,
     Bucket,
+    /// `agency.test`'s apex web site: hardened, but without a security.txt.
+    AgencyApex,
+    /// `hardened.test`'s apex web site: hardened, with a valid security.txt.
+    HardenedApex,
     /// The hostile lab's plain-HTTP twin (`www.hostile.test`): as `Hardened`,
     /// sending everything to `https://twin.hostile.test`.
     HostileTwin,
@@ -163,7 +173,7 @@ fn portal(path: &str, origin: Option<&str>) -> Reply {
         },
         _ => not_found(),
     };
-    let reply = reply.headers(&[("Server", "nginx/1.14.0"), ("X-Powered-By", "PHP/7.2.24")]);
+    let reply = reply.headers(&[("Server", "Apache/2.4.49 (Unix)"), ("X-Powered-By", "PHP/7.2.24")]);
     // Any origin is trusted, with cookies.
     match origin {
         Some(o) => reply.header("Access-Control-Allow-Origin", o).header("Access-Control-Allow-Credentials", "true"),
@@ -239,6 +249,15 @@ fn respond(site: Site, path: &str, origin: Option<&str>) -> Reply {
             _ => Reply::new("403 Forbidden", "application/json", r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"Forbidden","code":403}"#)
                 .headers(HARDENED_HEADERS),
         },
+        Site::AgencyApex | Site::HardenedApex => match bare {
+            "/" => Reply::new("200 OK", "text/html", "<html><head><title>Agency</title></head><body>Home</body></html>")
+                .headers(HARDENED_HEADERS),
+            "/.well-known/security.txt" if site == Site::HardenedApex => {
+                Reply::new("200 OK", "text/plain; charset=utf-8", security_txt(crate::clock::now_unix()))
+                    .headers(HARDENED_HEADERS)
+            }
+            _ => not_found().headers(HARDENED_HEADERS),
+        },
         Site::Bucket => match bare {
             "/" => Reply::new(
                 "200 OK",
@@ -248,6 +267,28 @@ fn respond(site: Site, path: &str, origin: Option<&str>) -> Reply {
             .headers(HARDENED_HEADERS),
             _ => not_found().headers(HARDENED_HEADERS),
         },
+    }
+}
+
+/// A valid RFC 9116 file whose `Expires` is 180 days after `now` (Unix seconds).
+pub(crate) fn security_txt(now: i64) -> String {
+    let expires = crate::clock::rfc3339(now.saturating_add(180 * crate::clock::DAY));
+    format!(
+        "# hardened.test vulnerability disclosure\nContact: mailto:security@hardened.test\nExpires: {expires}\nPreferred-Languages: ko, en\nCanonical: https://hardened.test/.well-known/security.txt\n"
+    )
+}
+
+/// The answer to `TRACE`: the portal echoes the request head back (what
+/// Apache does with `TraceEnable On`), the hardened sites refuse it with 405
+/// (nginx's answer); `None` for the others (400, like any other method).
+fn trace_reply(site: Site, head: &str) -> Option<Reply> {
+    match site {
+        Site::Portal => Some(Reply::new("200 OK", "message/http", head.to_owned())),
+        Site::Hardened | Site::SecureHardened | Site::AgencyApex | Site::HardenedApex => Some(
+            Reply::new("405 Method Not Allowed", "text/html", "<html><body>405 Not Allowed</body></html>")
+                .header("Allow", "GET, HEAD"),
+        ),
+        _ => None,
     }
 }
 
@@ -285,7 +326,9 @@ pub(crate) async fn serve_faulty<S: AsyncRead + AsyncWrite + Unpin>(mut stream: 
     let mut lines = text.split("\r\n");
     let mut parts = lines.next().unwrap_or("").split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or("/"));
-    if !(method == "GET" || method == "HEAD") || !parts.next().is_some_and(|v| v.starts_with("HTTP/1.")) {
+    let http1 = parts.next().is_some_and(|v| v.starts_with("HTTP/1."));
+    let traced = if method == "TRACE" && http1 { trace_reply(site, &text) } else { None };
+    if traced.is_none() && (!(method == "GET" || method == "HEAD") || !http1) {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").await;
         let _ = tokio::time::timeout(WAIT, stream.shutdown()).await;
         return;
@@ -294,7 +337,10 @@ pub(crate) async fn serve_faulty<S: AsyncRead + AsyncWrite + Unpin>(mut stream: 
         .filter_map(|l| l.split_once(':'))
         .find(|(n, _)| n.trim().eq_ignore_ascii_case("origin"))
         .map(|(_, v)| v.trim().to_owned());
-    let reply = respond(site, path, origin.as_deref());
+    let reply = match traced {
+        Some(r) => r,
+        None => respond(site, path, origin.as_deref()),
+    };
     let mut out = format!("HTTP/1.1 {}\r\n", reply.status);
     for (n, v) in &reply.headers {
         out.push_str(&format!("{n}: {v}\r\n"));
@@ -311,7 +357,7 @@ pub(crate) async fn serve_faulty<S: AsyncRead + AsyncWrite + Unpin>(mut stream: 
 
 #[cfg(test)]
 mod tests {
-    use super::query_param;
+    use super::*;
 
     #[test]
     fn query_parameters_are_percent_decoded() {
@@ -320,5 +366,16 @@ mod tests {
         assert_eq!(query_param(p, "a").as_deref(), Some("1"));
         assert_eq!(query_param(p, "zz"), None);
         assert_eq!(query_param("/login?next=%zz%2", "next").as_deref(), Some("%zz%2"));
+    }
+
+    #[test]
+    fn the_hardened_security_txt_expires_after_now() {
+        let now = 1_795_842_000; // 2026-11-28T05:00:00Z
+        let txt = security_txt(now);
+        assert!(txt.contains("Contact: mailto:security@hardened.test\n"), "{txt}");
+        assert!(txt.contains("Expires: 2027-05-27T05:00:00Z\n"), "{txt}");
+        assert!(trace_reply(Site::Portal, "TRACE / HTTP/1.1\r\n\r\n").is_some_and(|r| r.status == "200 OK"));
+        assert!(trace_reply(Site::HardenedApex, "").is_some_and(|r| r.status.starts_with("405")));
+        assert!(trace_reply(Site::Docker, "").is_none());
     }
 }

@@ -89,6 +89,7 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
         records: &[
             rr("@", Data::Ns("ns1.agency.test.")),
             rr("ns1", Data::A(NS_ADDR)),
+            // The apex web site, HTTPS (tls/mod.rs): http.security-txt-missing.
             rr("@", Data::A(Ipv4Addr::new(127, 77, 1, 10))),
             rr("@", Data::Mx(10, "mail.agency.test.")),
             rr("mail", Data::A(Ipv4Addr::new(127, 77, 1, 25))),
@@ -161,6 +162,7 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
         records: &[
             rr("@", Data::Ns("ns1.hardened.test.")),
             rr("ns1", Data::A(NS_ADDR)),
+            // The apex web site, HTTPS, with a valid security.txt.
             rr("@", Data::A(Ipv4Addr::new(127, 77, 2, 10))),
             rr("@", Data::Mx(10, "mail.hardened.test.")),
             rr("mail", Data::A(Ipv4Addr::new(127, 77, 2, 25))),
@@ -196,7 +198,8 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
         allow_axfr: false,
         records: &[
             rr("@", Data::Ns("ns1.agency.test.")),
-            rr("@", Data::A(Ipv4Addr::new(127, 77, 3, 10))),
+            // Parked: nothing listens there (no apex web site to judge).
+            rr("@", Data::A(Ipv4Addr::new(127, 77, 3, 11))),
             // dns.spf-missing: a TXT record, but not an SPF one.
             rr("@", Data::Txt("google-site-verification=lab-0001")),
             // dns.dmarc-missing: no _dmarc name at all.

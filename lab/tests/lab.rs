@@ -328,7 +328,7 @@ async fn services_greet_and_count() {
     let lab = Lab::start().await.unwrap();
     let ports = lab.ports();
     assert_eq!(ports.len(), 7 + lab.tls_endpoints().len());
-    assert_eq!(ports.len(), 20);
+    assert_eq!(ports.len(), 22); // 7 + 15 TLS endpoints (two are the apex sites)
     assert!(ports.windows(2).all(|w| w[0] < w[1]), "sorted: {ports:?}");
     assert!(!ports.contains(&lab.dns_addr().port()));
 

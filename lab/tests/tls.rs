@@ -98,6 +98,8 @@ async fn endpoints_are_named_addressed_and_in_scope() {
         ("weakkey.agency.test", [127, 77, 1, 45]),
         ("weaksig.agency.test", [127, 77, 1, 46]),
         ("tls10.agency.test", [127, 77, 1, 47]),
+        ("hardened.test", [127, 77, 2, 10]),
+        ("agency.test", [127, 77, 1, 10]),
     ];
     assert_eq!(eps.len(), expected.len());
     let ports = lab.ports();

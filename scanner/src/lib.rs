@@ -15,6 +15,7 @@ pub mod engine;
 pub mod guard;
 pub mod http;
 pub mod scope;
+pub mod software;
 pub mod templates;
 pub mod tls;
 

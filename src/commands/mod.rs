@@ -1,6 +1,7 @@
 //! One module per command; `dispatch` wires the parsed command line to them.
 
 mod audit;
+mod data;
 mod demo;
 mod export;
 mod findings;
@@ -20,7 +21,9 @@ use anyhow::{Result, bail};
 use haetae_findings::Store;
 use haetae_rules::RuleSet;
 
-use crate::cli::{AuditCommand, Cli, Command, LabCommand, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand};
+use crate::cli::{
+    AuditCommand, Cli, Command, DataCommand, LabCommand, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand,
+};
 use crate::config::Workspace;
 
 /// Run the command.
@@ -44,6 +47,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Rules { command: RulesCommand::Explain { id } } => rules::explain(&Workspace::load(g)?, &id),
         Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
         Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
+        Command::Data { command: DataCommand::Check } => data::check(&Workspace::load(g)?),
         Command::Store { command: StoreCommand::Check } => store::check(&Workspace::load(g)?),
         Command::Store { command: StoreCommand::Backup { file } } => store::backup(&Workspace::load(g)?, &file),
         Command::Store { command: StoreCommand::Restore { file } } => store::restore(&Workspace::load(g)?, &file),

@@ -186,6 +186,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
     let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
 
     let templates = Arc::new(super::templates::load(ws)?);
+    let software = Arc::new(super::data::load(ws)?);
     // The checks to run: every built-in id and template id is known.
     let known: Vec<&str> = haetae_findings::CheckId::BUILTIN
         .iter()
@@ -252,6 +253,7 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         skip,
         tls,
         templates: Some(templates),
+        software: Some(software),
         earlier_addresses,
         checks,
     };

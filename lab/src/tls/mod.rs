@@ -160,6 +160,19 @@ pub(crate) const ENDPOINTS: &[Spec] = &[
         cert: Cert::LabRsa { sans: &["tls10.agency.test"], from_days: -1, to_days: 90 },
         server: Server::Legacy(legacy::Kind::Tls10),
     },
+    // The apex web sites (`http.security-txt-missing` on agency.test only).
+    Spec {
+        name: "hardened.test",
+        ip: Ipv4Addr::new(127, 77, 2, 10),
+        cert: Cert::Lab { sans: &["hardened.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::HardenedApex),
+    },
+    Spec {
+        name: "agency.test",
+        ip: Ipv4Addr::new(127, 77, 1, 10),
+        cert: Cert::Lab { sans: &["agency.test"], from_days: -1, to_days: 90 },
+        server: Server::Web(Site::AgencyApex),
+    },
 ];
 
 /// What serves one endpoint's connections.

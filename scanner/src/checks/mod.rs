@@ -7,10 +7,12 @@ pub mod mail;
 pub(crate) mod maildomain;
 pub(crate) mod migration;
 pub(crate) mod names;
+pub(crate) mod security_txt;
 pub(crate) mod services;
 pub(crate) mod ssh;
 pub mod takeover;
 pub(crate) mod tls;
+pub(crate) mod trace;
 pub(crate) mod web;
 pub(crate) mod zone;
 

@@ -11,6 +11,8 @@ mod labels;
 mod mailnames;
 mod ports;
 mod select;
+mod soft;
+mod web_policy;
 
 pub use select::{CheckSelection, SelectError};
 
@@ -31,6 +33,7 @@ use crate::checks;
 use crate::guard::{ChainEnd, GuardError, ScopeGuard};
 use crate::http::HttpClient;
 use crate::scope::{Target, parse_target};
+use crate::software::SoftwareData;
 use crate::templates::TemplateSet;
 use crate::tls::handshake::TlsOptions;
 
@@ -74,6 +77,8 @@ pub struct ScanRequest {
     pub tls: TlsOptions,
     /// Content checks to run on web servers (`None`: the built-in ones).
     pub templates: Option<Arc<TemplateSet>>,
+    /// End-of-life and known-exploited data (`None`: the built-in files).
+    pub software: Option<Arc<SoftwareData>>,
     /// Which checks run (`--checks`, `--skip-checks`); only they report and cover.
     pub checks: CheckSelection,
     /// Addresses each host resolved to in earlier scans (from the store's
@@ -182,6 +187,7 @@ struct Ctx {
     guard: Arc<ScopeGuard>,
     tls: TlsOptions,
     templates: Arc<TemplateSet>,
+    software: Arc<SoftwareData>,
     http: Option<HttpClient>,
     events: mpsc::Sender<ScanEvent>,
     cancel: CancellationToken,
@@ -201,6 +207,8 @@ struct Ctx {
     cloud: std::sync::Mutex<HashMap<String, &'static str>>,
     /// Names whose web ports the legacy-origin or takeover check needs to know.
     web_needed: std::sync::Mutex<HashSet<String>>,
+    /// Software versions read during the port scan, judged after it.
+    soft: std::sync::Mutex<Vec<soft::Pending>>,
 }
 
 impl Ctx {
@@ -215,9 +223,14 @@ impl Ctx {
     /// and needs to know whether (and how) the port serves the web.
     fn needs_web(&self, name: &str, port: u16) -> bool {
         let needed = self.web_needed.lock().unwrap_or_else(|p| p.into_inner()).contains(name);
-        needed
+        let apex = || {
+            self.guard.scope().domains.iter().any(|d| d == name)
+                && !self.skipped(&CheckId::HttpSecurityTxtMissing, name, None)
+        };
+        (needed
             && !(self.skipped(&CheckId::MigrationLegacyOriginLive, name, Some(port))
-                && self.skipped(&CheckId::DnsTakeover, name, None))
+                && self.skipped(&CheckId::DnsTakeover, name, None)))
+            || apex()
     }
 
     fn halt(&self, stop: Stop) {
@@ -335,12 +348,17 @@ pub async fn run(
         Some(t) => t.clone(),
         None => Arc::new(TemplateSet::builtin().unwrap_or_default()),
     };
+    let software = match &req.software {
+        Some(s) => s.clone(),
+        None => Arc::new(SoftwareData::builtin().unwrap_or_default()),
+    };
     let engagement = &guard.scope().engagement;
     let http = HttpClient::new(&engagement.id, &engagement.contact).ok();
     let ctx = Arc::new(Ctx {
         guard: guard.clone(),
         tls: req.tls.clone(),
         templates,
+        software,
         http,
         events,
         cancel: cancel.child_token(),
@@ -357,6 +375,7 @@ pub async fn run(
         web: std::sync::Mutex::new(Vec::new()),
         cloud: std::sync::Mutex::new(HashMap::new()),
         web_needed: std::sync::Mutex::new(HashSet::new()),
+        soft: std::sync::Mutex::new(Vec::new()),
     });
     if let Err(e) = guard.window() {
         ctx.note_error(&e);
@@ -526,7 +545,11 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
     if active && !port_scan(ctx, &by_addr).await {
         complete = false;
     }
+    ctx.flush_software().await;
     takeovers(ctx, &resolutions, active).await;
+    if active && !web_policy::security_txt(ctx, &resolutions).await {
+        complete = false;
+    }
     if active && !legacy_origins(ctx, req, &resolutions).await {
         complete = false;
     }

@@ -71,6 +71,7 @@ async fn port_worker(
             let done = ctx.skipped(&CheckId::SvcSshExposed, host, Some(port))
                 && services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port)))
                 && !names.iter().any(|n| ctx.needs_web(n, port))
+                && names.iter().take(MAX_TLS_NAMES).all(|n| ctx.skipped(&CheckId::HttpTraceEnabled, n, Some(port)))
                 && names
                     .iter()
                     .take(MAX_TLS_NAMES)
@@ -312,6 +313,9 @@ async fn probe_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16) -> boo
     for c in services::CHECKS {
         ctx.covered(c, host, Some(port)).await;
     }
+    let mut soft: Vec<crate::software::Reading> = services::greeting_software(&data).into_iter().collect();
+    soft.extend(ssh::ssh_banner(&data).and_then(|b| crate::software::parse::from_ssh(&b)));
+    ctx.software(host, addr, port, &soft, &[conn_audit]).await;
     if let Some(banner) = ssh::ssh_banner(&data) {
         let asset = Asset { host: host.to_owned(), ip: Some(addr), port: Some(port) };
         let o = observe(
@@ -516,6 +520,11 @@ async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: 
     let eng = ctx.guard.scope().engagement.id.clone();
     let found = !rep.found.is_empty();
     ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
+    for i in &rep.found {
+        if let Some(r) = &i.software {
+            ctx.software(host, addr, port, std::slice::from_ref(r), &i.audit).await;
+        }
+    }
     if rep.definite {
         faults.ok();
         if found {
@@ -563,6 +572,7 @@ async fn cover_web(ctx: &Ctx, names: &[String], port: u16) {
         for t in ctx.templates.templates() {
             ctx.covered(t.id.clone(), name, Some(port)).await;
         }
+        ctx.covered(CheckId::HttpTraceEnabled, name, Some(port)).await;
     }
 }
 
@@ -666,7 +676,9 @@ async fn http_endpoint(
     // Whether every name got a definite "not a web server".
     let mut not_web = true;
     for name in names.iter().take(MAX_TLS_NAMES) {
-        if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port))) {
+        if plans.iter().all(|(t, _, _)| ctx.skipped(&t.id, name, Some(port)))
+            && ctx.skipped(&CheckId::HttpTraceEnabled, name, Some(port))
+        {
             not_web = false;
             continue;
         }
@@ -685,6 +697,8 @@ async fn http_endpoint(
         // The requests of one name share a persistent connection (reopened,
         // through the guard, whenever the server closes it).
         let mut session = crate::http::Session::new();
+        // Product versions the answers showed (`software.*`), and the exchanges that showed them.
+        let (mut soft, mut soft_audit): (Vec<crate::software::Reading>, Vec<u64>) = (Vec::new(), Vec::new());
         for (i, key) in keys.iter().enumerate() {
             if ctx.cancel.is_cancelled() {
                 return WebSaid::Stopped;
@@ -737,6 +751,13 @@ async fn http_endpoint(
                         first_why.get_or_insert(why);
                     } else {
                         faults.ok();
+                    }
+                    let read =
+                        crate::software::parse::from_http(&key.path, &r.headers, (!r.truncated).then_some(&r.body[..]));
+                    let new: Vec<_> = read.into_iter().filter(|x| !soft.contains(x)).collect();
+                    if !new.is_empty() {
+                        soft.extend(new);
+                        soft_audit.push(r.audit);
                     }
                     let url = format!("{scheme}://{name}:{port}{}", key.path);
                     let resp = templates::Response { status: r.status, headers: r.headers, body: r.body, url };
@@ -809,6 +830,7 @@ async fn http_endpoint(
                 freed += 1;
             }
         }
+        ctx.software(name, addr, port, &soft, &soft_audit).await;
         if answered == 0 {
             if any_failed {
                 not_web = false;
@@ -818,6 +840,10 @@ async fn http_endpoint(
                 // Not a web server for this name: nothing to check, and that is definite.
                 for (t, _, _) in &plans {
                     ctx.covered(t.id.clone(), name, Some(port)).await;
+                }
+                // TRACE would not be sent where the scope excludes its path.
+                if ctx.guard.scope().check_path(checks::trace::PATH).allowed {
+                    ctx.covered(CheckId::HttpTraceEnabled, name, Some(port)).await;
                 }
             }
             continue;
@@ -838,6 +864,16 @@ async fn http_endpoint(
                 ctx.found(vec![o]).await;
             }
             ctx.covered(CheckId::HttpNoHttpsRedirect, name, Some(port)).await;
+        }
+        // One TRACE, on the name's session (web_policy.rs).
+        if let Some(why) = faults.tripped() {
+            faults.failed.push(("http.trace-enabled", name.clone(), why));
+        } else {
+            match super::web_policy::trace(ctx, &mut session, name, addr, port, https).await {
+                super::web_policy::TraceEnd::Done => {}
+                super::web_policy::TraceEnd::Failed(why) => faults.fail("http.trace-enabled", name, why),
+                super::web_policy::TraceEnd::Stopped => return WebSaid::Stopped,
+            }
         }
     }
     if served {

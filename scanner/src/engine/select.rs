@@ -115,6 +115,14 @@ mod tests {
     }
 
     #[test]
+    fn the_method_and_disclosure_checks_are_selected_by_their_globs() {
+        let web = CheckSelection::new(&v(&["http.*"]), &v(&["http.trace-*"]), &known()).unwrap();
+        assert!(web.selects(&CheckId::HttpSecurityTxtMissing) && !web.selects(&CheckId::HttpTraceEnabled));
+        let one = CheckSelection::new(&v(&["http.trace-enabled"]), &[], &known()).unwrap();
+        assert!(one.selects(&CheckId::HttpTraceEnabled) && !one.selects(&CheckId::HttpSecurityTxtMissing));
+    }
+
+    #[test]
     fn a_pattern_that_selects_nothing_is_an_error() {
         let e = CheckSelection::new(&v(&["tsl.*"]), &[], &known()).unwrap_err();
         assert_eq!(e, SelectError::NoMatch { pattern: "tsl.*".into() });

@@ -1,6 +1,6 @@
 //! The scanner's HTTP client: HTTP/1.1, every connection through the scope
 //! guard (so resolution, scope, rate limits and the audit apply), read-only
-//! methods, capped bodies, redirects followed by the caller through the
+//! methods (GET, HEAD, and TRACE for `http.trace-enabled`), capped bodies, redirects followed by the caller through the
 //! scope, and the team's contact in the User-Agent.
 //!
 //! [`HttpClient::fetch`] spends one connection on one request
@@ -55,13 +55,17 @@ pub fn requests_sent() -> u64 {
     REQUESTS_SENT.load(Ordering::Relaxed)
 }
 
-/// GET or HEAD: the scanner never changes server state.
+/// GET, HEAD or TRACE: safe methods only (RFC 9110 section 9.2.1), the
+/// scanner never changes server state. TRACE is sent once per web endpoint
+/// by `http.trace-enabled`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
     /// GET.
     Get,
     /// HEAD.
     Head,
+    /// TRACE (echoes the request back when the server allows it).
+    Trace,
 }
 
 /// One request.
@@ -358,6 +362,7 @@ impl HttpClient {
         let probe = match req.method {
             Method::Get => "http.get",
             Method::Head => "http.head",
+            Method::Trace => "http.trace",
         };
         let conn = guard.connect(req.host, req.addr, req.port, probe).await?;
         // The guard took this request's token when it opened the connection.
@@ -387,7 +392,7 @@ impl HttpClient {
         Ok(resp)
     }
 
-    /// The request hyper writes: GET or HEAD, origin-form target, `Host`,
+    /// The request hyper writes: GET, HEAD or TRACE, origin-form target, `Host`,
     /// the User-Agent, `Accept-Encoding: identity`, `Connection: close` when
     /// the connection is not kept, then the template's headers (CR and LF
     /// removed, so no header can be injected).
@@ -395,6 +400,7 @@ impl HttpClient {
         let method = match req.method {
             Method::Get => hyper::Method::GET,
             Method::Head => hyper::Method::HEAD,
+            Method::Trace => hyper::Method::TRACE,
         };
         let default_port = if req.https { 443 } else { 80 };
         let host = if req.host.contains(':') { format!("[{}]", req.host) } else { req.host.to_owned() };

@@ -29,6 +29,7 @@ fn request(targets: &[&str]) -> ScanRequest {
         skip: Default::default(),
         tls: lab_tls(),
         templates: None,
+        software: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
     }

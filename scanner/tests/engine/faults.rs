@@ -161,6 +161,7 @@ async fn scan_into(store: &Store, srv: &Flaky) -> (u64, usize) {
         skip: Default::default(),
         tls: lab_tls(),
         templates: None,
+        software: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
     };

@@ -257,8 +257,9 @@ async fn the_engine_sends_the_requests_of_a_name_over_one_connection() {
     assert!(run.outcome.complete, "{:?}", run.outcome);
     let requests = seen.lock().unwrap().clone();
     let templates = haetae_scanner::templates::TemplateSet::builtin().unwrap();
-    let expected = templates.requests_for("http", port).len();
-    assert_eq!(requests.len(), expected, "one request per distinct template request");
+    // One request per distinct template request, and one TRACE (http.trace-enabled).
+    let expected = templates.requests_for("http", port).len() + 1;
+    assert_eq!(requests.len(), expected, "one request per distinct template request, and one TRACE");
     assert!(requests.iter().all(|(c, _)| *c == requests[0].0), "one connection for the name");
     // The server sends no security headers: the header checks fire, with the
     // connection's audit record as evidence.

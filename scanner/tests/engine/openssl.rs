@@ -88,6 +88,7 @@ async fn scan_addr(port: u16) -> Vec<(CheckId, String)> {
         skip: Default::default(),
         tls: TlsOptions::default(),
         templates: None,
+        software: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
     };

@@ -67,6 +67,11 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
             "{c} not covered on app.hardened.test"
         );
     }
+    // The hardened sites refused TRACE, and the hardened apex's security.txt was read and is valid.
+    for host in ["app.hardened.test", "tls.hardened.test", "hardened.test"] {
+        assert!(run.covered.iter().any(|x| x.check == CheckId::HttpTraceEnabled && x.host == host), "{host}");
+    }
+    assert!(run.covered.iter().any(|x| x.check == CheckId::HttpSecurityTxtMissing && x.host == "hardened.test"));
     // The bucket that exists was asked for, and is not a takeover; findings on
     // a host in an object store carry its cloud.
     assert!(run.covered.iter().any(|x| x.check == CheckId::DnsTakeover && x.host == "static.hardened.test"));
@@ -85,6 +90,15 @@ async fn finds_every_planted_weakness_and_nothing_on_the_hardened_zone() {
     );
     // Every finding names the audit records behind it.
     assert!(run.found.iter().all(|o| !o.audit.is_empty()));
+    // Software: the portal's Apache 2.4.49 is in CVE-2021-41773's range, read
+    // from its Server header; versions were read (covered) on the weak hosts,
+    // none on the hardened ones (not covered, and silent).
+    let kev = run.found.iter().find(|o| o.check == CheckId::SoftwareKnownExploited).unwrap();
+    assert!(kev.evidence.contains("CVE-2021-41773") && kev.evidence.contains("Server header"), "{}", kev.evidence);
+    assert!(run.covered.iter().any(|c| c.check == CheckId::SoftwareEol && c.host == "redis.agency.test"));
+    assert!(
+        !run.covered.iter().any(|c| c.check.as_str().starts_with("software.") && c.host.ends_with("hardened.test"))
+    );
     // Scope held.
     assert_eq!(lab.out_of_scope_connections(), 0);
     assert_eq!(lab.excluded_connections(), 0);
@@ -175,6 +189,7 @@ async fn resume_skips_covered_units_and_passive_sends_no_tcp() {
         skip,
         tls: crate::support::lab_tls(),
         templates: None,
+        software: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
     };

@@ -69,6 +69,7 @@ pub(crate) fn seeds_request(scope: &Scope) -> ScanRequest {
         skip: Default::default(),
         tls: lab_tls(),
         templates: None,
+        software: None,
         earlier_addresses: Default::default(),
         checks: Default::default(),
     }

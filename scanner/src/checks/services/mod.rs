@@ -90,11 +90,13 @@ pub(crate) struct Identified {
     /// Audit ids of the connections that showed it (empty from [`from_greeting`]:
     /// the caller adds the id of the connection that read the greeting).
     pub(crate) audit: Vec<u64>,
+    /// The product and version it announced, for the `software.*` checks.
+    pub(crate) software: Option<crate::software::Reading>,
 }
 
 impl Identified {
     fn new(service: Service, confidence: Confidence, evidence: String, audit: Vec<u64>) -> Identified {
-        Identified { service, check: service.check(), confidence, evidence, audit }
+        Identified { service, check: service.check(), confidence, evidence, audit, software: None }
     }
 
     /// The observation to report for `host` at `addr`:`port`.
@@ -154,6 +156,12 @@ pub(crate) fn from_greeting(data: &[u8]) -> Option<Identified> {
         return Some(Identified::new(Service::Vnc, Confidence::Certain, evidence, Vec::new()));
     }
     None
+}
+
+/// The product and version a greeting announces (MySQL/MariaDB), for the
+/// `software.*` checks.
+pub(crate) fn greeting_software(data: &[u8]) -> Option<crate::software::Reading> {
+    crate::software::parse::from_mysql(&wire::mysql_handshake(data)?.version)
 }
 
 /// What the probes of a silent server found.
@@ -266,9 +274,12 @@ impl Probe<'_> {
         let info =
             exchange(&mut conn.stream, wire::REDIS_INFO, self.wait, wire::REDIS_INFO_CAP, wire::redis_bulk_complete)
                 .await;
-        let version = wire::redis_version(&info.data).map(|v| format!(" (redis_version {v})")).unwrap_or_default();
+        let raw = wire::redis_version(&info.data);
+        let version = raw.as_ref().map(|v| format!(" (redis_version {v})")).unwrap_or_default();
         let evidence = format!("Redis answered PING with +PONG without authentication{version}");
-        Outcome::found(Identified::new(Service::Redis, Confidence::Certain, evidence, vec![conn.audit]))
+        let mut id = Identified::new(Service::Redis, Confidence::Certain, evidence, vec![conn.audit]);
+        id.software = raw.as_deref().and_then(crate::software::parse::from_redis);
+        Outcome::found(id)
     }
 
     /// PostgreSQL: an SSLRequest gets exactly one byte, `S` or `N`, and then
