@@ -4,8 +4,11 @@
 //! `127.0.0.0/8`, on ports the kernel picks (never fixed ports):
 //!
 //! * an authoritative name server at `127.77.0.53:<port>` (UDP and TCP) for
-//!   `agency.test` (weak), `hardened.test` (done right), `agency-cdn.test`
-//!   and `othercorp.test`;
+//!   `agency.test` (weak, unsigned, a mail subdomain `newsletter` under its
+//!   `p=none`), `hardened.test` (done right, with DNSKEY and RRSIG records whose
+//!   dates are current: presence and dates, the bytes do not validate),
+//!   `oldmail.test` (an SOA signature that expired), `agency-cdn.test` and
+//!   `othercorp.test`;
 //! * a silent name server at `127.77.0.54:<port>` that reads and never answers;
 //! * an SSH-like banner on `www.agency.test` (127.77.1.20), an SMTP-like
 //!   banner on `mail.agency.test` (127.77.1.25), a listener that says nothing
