@@ -138,9 +138,15 @@ impl Responder {
                     // the client follows it
                     resp.answers.push((*cname).clone());
                 } else {
+                    // With the DO bit (RFC 3225) the RRSIGs over the answer come along.
+                    let dnssec_ok = query.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok);
                     resp.answers = here
                         .into_iter()
-                        .filter(|r| qtype == RecordType::ANY || r.record_type() == qtype)
+                        .filter(|r| {
+                            qtype == RecordType::ANY
+                                || r.record_type() == qtype
+                                || (dnssec_ok && zones::covers(r, qtype))
+                        })
                         .cloned()
                         .collect();
                     if resp.answers.is_empty() {
@@ -348,6 +354,23 @@ mod tests {
     fn ask(r: &Responder, q: &Message, t: Transport) -> Message {
         let wire = r.respond(&q.to_vec().unwrap(), t).unwrap();
         Message::from_vec(&wire).unwrap()
+    }
+
+    #[test]
+    fn signatures_come_with_the_do_bit_only() {
+        let r = responder();
+        let mut q = query("hardened.test.", RecordType::SOA);
+        let mut edns = Edns::new();
+        q.set_edns(edns.clone());
+        let m = ask(&r, &q, Transport::Udp);
+        assert_eq!(m.answers.len(), 1, "no DO bit: the SOA alone");
+        edns.set_dnssec_ok(true);
+        q.set_edns(edns);
+        let m = ask(&r, &q, Transport::Udp);
+        let types: Vec<RecordType> = m.answers.iter().map(Record::record_type).collect();
+        assert_eq!(types, vec![RecordType::SOA, RecordType::RRSIG]);
+        let m = ask(&r, &query("agency.test.", RecordType::DNSKEY), Transport::Udp);
+        assert!(m.answers.is_empty() && m.metadata.response_code == ResponseCode::NoError, "agency.test is unsigned");
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! `127.0.0.0/8`, on ports the kernel picks (never fixed ports):
 //!
 //! * an authoritative name server at `127.77.0.53:<port>` (UDP and TCP) for
-//!   `agency.test` (weak), `hardened.test` (done right), `agency-cdn.test`
-//!   and `othercorp.test`;
+//!   `agency.test` (weak, unsigned, a mail subdomain `newsletter` under its
+//!   `p=none`), `hardened.test` (done right, with DNSKEY and RRSIG records whose
+//!   dates are current: presence and dates, the bytes do not validate),
+//!   `oldmail.test` (an SOA signature that expired), `agency-cdn.test` and
+//!   `othercorp.test`;
 //! * a silent name server at `127.77.0.54:<port>` that reads and never answers;
 //! * an SSH-like banner on `www.agency.test` (127.77.1.20), an SMTP-like
 //!   banner on `mail.agency.test` (127.77.1.25), a listener that says nothing
@@ -178,6 +181,10 @@ pub const PLANTED: &[Planted] = &[
     // CNAMEd out of domains to in-scope addresses (cloud.rs): probed as themselves.
     Planted { check: "http.no-https-redirect", host: "docs.agency.test" },
     Planted { check: "dns.takeover", host: "assets.agency.test" },
+    Planted { check: "dns.spf-missing", host: "newsletter.agency.test" },
+    Planted { check: "dns.dmarc-weak", host: "newsletter.agency.test" },
+    Planted { check: "dns.dnssec-missing", host: "agency.test" },
+    Planted { check: "dns.dnssec-expired", host: "oldmail.test" },
 ];
 
 /// How [`Lab::start_with`] builds the lab. The default is [`Lab::start`]'s lab.
@@ -474,7 +481,7 @@ mod tests {
 
     #[test]
     fn planted_is_only_on_the_weak_zones() {
-        assert_eq!(PLANTED.len(), 63);
+        assert_eq!(PLANTED.len(), 67);
         for p in PLANTED {
             let weak = |z: &str| p.host == z || p.host.ends_with(&format!(".{z}"));
             assert!(weak("agency.test") || weak("oldmail.test"), "{p:?}");

@@ -19,7 +19,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use hickory_proto::ProtoError;
-use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, SOA, TXT};
+use hickory_proto::rr::rdata::{A, AAAA, CAA, CNAME, MX, NS, NULL, SOA, TXT};
 use hickory_proto::rr::{Name, RData, Record, RecordType};
 
 /// The lab's object store (`provider.rs`).
@@ -46,6 +46,17 @@ pub(crate) enum Data {
     Txt(&'static str),
     /// `CAA 0 issue "<issuer>"`
     CaaIssue(&'static str),
+    /// A DNSKEY (flags 257, algorithm 13) whose key bytes are filler: the lab
+    /// serves DNSSEC records for their presence and dates, not to validate.
+    Dnskey,
+    /// An RRSIG over the owner's RRset of the given type, signed by the zone,
+    /// valid from `inception_days` to `expiration_days` relative to the lab's
+    /// start (negative: in the past); the signature bytes are filler.
+    Rrsig {
+        covered: RecordType,
+        inception_days: i64,
+        expiration_days: i64,
+    },
 }
 
 /// One record: owner relative to the zone origin (`"@"` is the apex).
@@ -84,6 +95,11 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("@", Data::A(Ipv4Addr::new(127, 77, 1, 10))),
             rr("@", Data::Mx(10, "mail.agency.test.")),
             rr("mail", Data::A(Ipv4Addr::new(127, 77, 1, 25))),
+            // A mail domain below the apex (MX, no SPF, no DMARC of its own):
+            // dns.spf-missing, and dns.dmarc-weak from agency.test's p=none
+            // (no sp=), RFC 7489 section 6.6.3.
+            rr("newsletter", Data::Mx(10, "mail.agency.test.")),
+            // dns.dnssec-missing: no DNSKEY anywhere in the zone.
             // dns.spf-permissive
             rr("@", Data::Txt("v=spf1 ip4:127.77.1.25 +all")),
             // dns.dmarc-weak
@@ -159,6 +175,13 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("mail", Data::A(Ipv4Addr::new(127, 77, 2, 25))),
             rr("@", Data::Txt("v=spf1 mx -all")),
             rr("_dmarc", Data::Txt("v=DMARC1; p=reject; rua=mailto:dmarc@hardened.test")),
+            // The mail host sends as itself (SPF for its HELO name) with no
+            // DMARC record of its own: hardened.test's p=reject (no sp=) applies.
+            rr("mail", Data::Txt("v=spf1 a -all")),
+            // Signed (presence and dates; the bytes do not validate), well before expiry.
+            rr("@", Data::Dnskey),
+            rr("@", Data::Rrsig { covered: RecordType::SOA, inception_days: -1, expiration_days: 30 }),
+            rr("@", Data::Rrsig { covered: RecordType::DNSKEY, inception_days: -1, expiration_days: 30 }),
             rr("@", Data::CaaIssue("letsencrypt.org")),
             rr("www", Data::A(Ipv4Addr::new(127, 77, 2, 20))),
             // The hardened web server.
@@ -190,6 +213,11 @@ pub(crate) const ZONES: &[ZoneSpec] = &[
             rr("@", Data::Txt("google-site-verification=lab-0001")),
             // dns.dmarc-missing: no _dmarc name at all.
             rr("@", Data::CaaIssue("letsencrypt.org")),
+            // dns.dnssec-expired: the signer stopped; the SOA's signature
+            // expired three days ago (the DNSKEY's is still current).
+            rr("@", Data::Dnskey),
+            rr("@", Data::Rrsig { covered: RecordType::SOA, inception_days: -33, expiration_days: -3 }),
+            rr("@", Data::Rrsig { covered: RecordType::DNSKEY, inception_days: -1, expiration_days: 30 }),
         ],
     },
     ZoneSpec {
@@ -278,6 +306,50 @@ fn owner_name(origin: &Name, owner: &str) -> Result<Name, ProtoError> {
     if owner == "@" { Ok(origin.clone()) } else { Name::from_ascii(owner)?.append_domain(origin) }
 }
 
+/// `unix` as the 32-bit time of an RRSIG (RFC 4034 section 3.1.5: modulo 2^32).
+fn rrsig_time(unix: i64) -> [u8; 4] {
+    u32::try_from(unix.rem_euclid(1 << 32)).unwrap_or(0).to_be_bytes()
+}
+
+/// The rdata of a lab RRSIG (RFC 4034 section 3.1) by `origin` over `owner`'s
+/// `covered` RRset, with filler for the signature.
+fn rrsig(origin: &Name, owner: &Name, covered: RecordType, inception_days: i64, expiration_days: i64) -> Vec<u8> {
+    let now = crate::clock::now_unix();
+    let mut b = Vec::with_capacity(128);
+    b.extend(u16::from(covered).to_be_bytes());
+    b.push(13); // ECDSA P-256 with SHA-256
+    b.push(owner.num_labels());
+    b.extend(TTL.to_be_bytes());
+    b.extend(rrsig_time(now + expiration_days * crate::clock::DAY));
+    b.extend(rrsig_time(now + inception_days * crate::clock::DAY));
+    b.extend(LAB_KEY_TAG.to_be_bytes());
+    for label in origin.iter() {
+        b.push(u8::try_from(label.len()).unwrap_or(0));
+        b.extend(label.iter().map(u8::to_ascii_lowercase));
+    }
+    b.push(0);
+    b.extend([0x5A; 64]);
+    b
+}
+
+/// The key tag the lab's RRSIGs name.
+const LAB_KEY_TAG: u16 = 4711;
+
+fn rdata_at(origin: &Name, owner: &Name, data: Data) -> Result<RData, ProtoError> {
+    Ok(match data {
+        Data::Dnskey => {
+            let mut key = vec![1, 1, 3, 13]; // flags 257 (zone key, SEP), protocol 3, algorithm 13
+            key.extend([0xA5; 64]);
+            RData::Unknown { code: RecordType::DNSKEY, rdata: NULL::with(key) }
+        }
+        Data::Rrsig { covered, inception_days, expiration_days } => RData::Unknown {
+            code: RecordType::RRSIG,
+            rdata: NULL::with(rrsig(origin, owner, covered, inception_days, expiration_days)),
+        },
+        other => rdata(other)?,
+    })
+}
+
 fn rdata(data: Data) -> Result<RData, ProtoError> {
     Ok(match data {
         Data::A(ip) => RData::A(A(ip)),
@@ -287,6 +359,7 @@ fn rdata(data: Data) -> Result<RData, ProtoError> {
         Data::Ns(host) => RData::NS(NS(Name::from_ascii(host)?)),
         Data::Txt(text) => RData::TXT(TXT::new(vec![text.to_owned()])),
         Data::CaaIssue(issuer) => RData::CAA(CAA::new_issue(false, Some(Name::from_ascii(issuer)?), Vec::new())),
+        Data::Dnskey | Data::Rrsig { .. } => return Err(ProtoError::from("DNSSEC records need their owner")),
     })
 }
 
@@ -308,9 +381,21 @@ pub(crate) fn build(spec: &ZoneSpec) -> Result<Zone, ProtoError> {
     );
     let mut records = vec![soa.clone()];
     for r in spec.records {
-        records.push(Record::from_rdata(owner_name(&origin, r.owner)?, TTL, rdata(r.data)?));
+        let owner = owner_name(&origin, r.owner)?;
+        let data = rdata_at(&origin, &owner, r.data)?;
+        records.push(Record::from_rdata(owner, TTL, data));
     }
     Ok(Zone { origin, allow_axfr: spec.allow_axfr, soa, records })
+}
+
+/// Whether `record` is an RRSIG over the RRset of type `qtype`.
+pub(crate) fn covers(record: &Record, qtype: RecordType) -> bool {
+    match &record.data {
+        RData::Unknown { code: RecordType::RRSIG, rdata } => {
+            rdata.anything.get(..2).is_some_and(|b| b == u16::from(qtype).to_be_bytes())
+        }
+        _ => false,
+    }
 }
 
 /// Builds every lab zone.
@@ -387,6 +472,31 @@ mod tests {
                 .collect();
             assert_eq!(ips, vec![spec.ip], "{}", spec.name);
         }
+    }
+
+    #[test]
+    fn hardened_and_oldmail_carry_signatures_and_agency_none() {
+        let zones = build_all().unwrap();
+        let sigs = |z: &Zone, t: RecordType| z.records.iter().filter(|r| covers(r, t)).count();
+        let keys = |z: &Zone| z.records.iter().filter(|r| r.record_type() == RecordType::DNSKEY).count();
+        let agency = find(&zones, &name("agency.test.")).unwrap();
+        assert_eq!((keys(agency), sigs(agency, RecordType::SOA)), (0, 0));
+        for zone in ["hardened.test.", "oldmail.test."] {
+            let z = find(&zones, &name(zone)).unwrap();
+            assert_eq!((keys(z), sigs(z, RecordType::SOA), sigs(z, RecordType::DNSKEY)), (1, 1, 1), "{zone}");
+        }
+        // The oldmail SOA signature's expiration is in the past, hardened's ahead.
+        let expiration = |z: &Zone| {
+            z.records.iter().find(|r| covers(r, RecordType::SOA)).and_then(|r| match &r.data {
+                RData::Unknown { rdata, .. } => {
+                    rdata.anything.get(8..12).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                }
+                _ => None,
+            })
+        };
+        let now = u32::try_from(crate::clock::now_unix()).unwrap();
+        assert!(expiration(find(&zones, &name("oldmail.test.")).unwrap()).unwrap() < now);
+        assert!(expiration(find(&zones, &name("hardened.test.")).unwrap()).unwrap() > now + 20 * 86_400);
     }
 
     #[test]

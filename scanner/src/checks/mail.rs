@@ -98,6 +98,33 @@ pub fn analyze_dmarc(txts: &[String]) -> Dmarc {
     }
 }
 
+/// The policy an organizational domain's DMARC record sets for its
+/// subdomains (RFC 7489 section 6.3 `sp`, section 6.6.3 step 6): `sp=` when
+/// present, else `p=`; an `sp=` that is not a policy makes receivers act as
+/// for `p=none`. With the tag that decided, in words (`sp=none applies`).
+pub fn analyze_dmarc_for_subdomain(txts: &[String]) -> (Dmarc, String) {
+    let record = match analyze_dmarc(txts) {
+        Dmarc::Monitor(r) | Dmarc::Enforced(r) => r,
+        other => return (other, String::new()),
+    };
+    let tags = dmarc_tags(&record);
+    let tag = |name: &str| tags.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+    match (tag("sp"), tag("p")) {
+        (Some(sp), _) => match sp.as_str() {
+            "quarantine" | "reject" => (Dmarc::Enforced(record), format!("sp={sp} applies")),
+            "none" => (Dmarc::Monitor(record), "sp=none applies".to_owned()),
+            other => {
+                (Dmarc::Monitor(record), format!("sp={other} is not a policy, so receivers treat the record as p=none"))
+            }
+        },
+        (None, Some(p)) if p == "quarantine" || p == "reject" => {
+            (Dmarc::Enforced(record), format!("no sp= tag, so p={p} applies"))
+        }
+        (None, Some(p)) if p == "none" => (Dmarc::Monitor(record), "no sp= tag, so p=none applies".to_owned()),
+        (None, _) => (Dmarc::Monitor(record), "no sp= tag and no valid p= tag: treated as p=none".to_owned()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +167,27 @@ mod tests {
         assert!(matches!(analyze_spf(&v(&["v=spf10 +all"])), Spf::Missing), "not an SPF record");
         assert_eq!(analyze_spf(&v(&["v=spf1 -all", "v=spf1 +all"])), Spf::Multiple(2));
         assert!(matches!(analyze_spf(&v(&["v=spf1 include:allmail.test -all"])), Spf::Restrictive(_)));
+    }
+
+    #[test]
+    fn subdomain_policy_is_sp_when_present_else_p() {
+        let (d, why) = analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=reject; sp=none"]));
+        assert!(matches!(d, Dmarc::Monitor(_)));
+        assert_eq!(why, "sp=none applies");
+        let (d, why) = analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=reject"]));
+        assert!(matches!(d, Dmarc::Enforced(_)), "p=reject covers subdomains without sp=");
+        assert_eq!(why, "no sp= tag, so p=reject applies");
+        let (d, why) = analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=none; sp=Quarantine"]));
+        assert!(matches!(d, Dmarc::Enforced(_)));
+        assert_eq!(why, "sp=quarantine applies");
+        let (d, why) = analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=none"]));
+        assert!(matches!(d, Dmarc::Monitor(_)));
+        assert_eq!(why, "no sp= tag, so p=none applies");
+        let (d, why) = analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=reject; sp=bogus"]));
+        assert!(matches!(d, Dmarc::Monitor(_)), "an invalid sp= is p=none");
+        assert!(why.contains("sp=bogus is not a policy"), "{why}");
+        assert_eq!(analyze_dmarc_for_subdomain(&v(&["nothing"])).0, Dmarc::Missing);
+        assert_eq!(analyze_dmarc_for_subdomain(&v(&["v=DMARC1; p=reject", "v=DMARC1; p=none"])).0, Dmarc::Multiple(2));
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! transfers, CNAME chains, service banners. Each check turns what the guard
 //! saw into [`Observation`]s; none of them opens a socket itself.
 
+pub(crate) mod dnssec;
 pub mod mail;
+pub(crate) mod maildomain;
 pub(crate) mod migration;
 pub(crate) mod names;
 pub(crate) mod security_txt;

@@ -1,4 +1,4 @@
-//! Checks on a zone apex: SPF, DMARC, CAA, open zone transfer; and the names
+//! Checks on a zone apex: SPF, DMARC, DNSSEC, CAA, open zone transfer; and the names
 //! a zone transfer reveals.
 
 use std::collections::BTreeSet;
@@ -8,7 +8,7 @@ use haetae_findings::{Asset, CheckId, Observation};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::mail::{Dmarc, Spf, analyze_dmarc, analyze_spf};
+use super::mail::{Spf, analyze_spf};
 use super::observe;
 use crate::dns::{RData, Rcode, RecordType, Response};
 use crate::guard::{Connected, GuardError, ScopeGuard};
@@ -104,6 +104,8 @@ async fn zone_checks(
             CheckId::DnsDmarcWeak,
             CheckId::DnsCaaMissing,
             CheckId::DnsAxfrOpen,
+            CheckId::DnsDnssecMissing,
+            CheckId::DnsDnssecExpired,
         ]);
         return rep;
     }
@@ -153,40 +155,31 @@ async fn zone_checks(
     }
 
     if !(skip(&CheckId::DnsDmarcMissing) && skip(&CheckId::DnsDmarcWeak)) {
-        let owner = format!("_dmarc.{apex}");
-        let q = guard.query(&owner, RecordType::Txt).await;
-        note_window(&mut rep, &q.response);
-        if ok_or_nx(&q.response) {
-            let records = q.response.as_ref().map(|r| txts(r, &owner)).unwrap_or_default();
-            let loc = "_dmarc TXT";
-            match analyze_dmarc(&records) {
-                Dmarc::Missing => rep.observations.push(observe(
-                    CheckId::DnsDmarcMissing,
-                    &eng,
-                    asset(),
-                    loc,
-                    format!("{owner} has no v=DMARC1 record"),
-                    &q.audit,
-                )),
-                Dmarc::Multiple(n) => rep.observations.push(observe(
-                    CheckId::DnsDmarcMissing,
-                    &eng,
-                    asset(),
-                    loc,
-                    format!("{owner} has {n} DMARC records; receivers ignore them all"),
-                    &q.audit,
-                )),
-                Dmarc::Monitor(r) => rep.observations.push(observe(
-                    CheckId::DnsDmarcWeak,
-                    &eng,
-                    asset(),
-                    loc,
-                    format!("\"{r}\": policy none, spoofed mail is delivered"),
-                    &q.audit,
-                )),
-                Dmarc::Enforced(_) => {}
-            }
+        // RFC 7489 section 6.6.3: an apex below another `domains` entry falls
+        // back to that organizational domain's record (maildomain.rs).
+        let domains = &guard.scope().domains;
+        let org = super::maildomain::organizational_domain(domains, apex);
+        let mut cache = std::collections::HashMap::new();
+        let out = super::maildomain::dmarc(guard, apex, org, &mut cache, &eng).await;
+        if let Some(w) = out.window_closed {
+            rep.window_closed = Some(w);
+        }
+        rep.observations.extend(out.observation);
+        if out.definite {
             rep.covered.extend([CheckId::DnsDmarcMissing, CheckId::DnsDmarcWeak]);
+        }
+    }
+
+    if !(skip(&CheckId::DnsDnssecMissing) && skip(&CheckId::DnsDnssecExpired))
+        && let Ok(soa_answer) = &soa.response
+    {
+        let out = super::dnssec::check(guard, apex, soa_answer, &soa.audit, &eng).await;
+        if let Some(w) = out.window_closed {
+            rep.window_closed = Some(w);
+        }
+        rep.observations.extend(out.observations);
+        if out.covered {
+            rep.covered.extend([CheckId::DnsDnssecMissing, CheckId::DnsDnssecExpired]);
         }
     }
 

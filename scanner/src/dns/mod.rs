@@ -11,5 +11,6 @@ mod wire;
 
 pub use ids::QueryIds;
 pub use wire::{
-    DnsError, EDNS_UDP_PAYLOAD, RData, Rcode, Rec, RecordType, Response, decode_response, encode_axfr, encode_query,
+    DnsError, EDNS_UDP_PAYLOAD, RData, Rcode, Rec, RecordType, Response, Rrsig, decode_response, encode_axfr,
+    encode_query,
 };

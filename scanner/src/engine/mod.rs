@@ -8,6 +8,7 @@
 //! and cancellation (Ctrl-C, the window closing) stops new work at once.
 
 mod labels;
+mod mailnames;
 mod ports;
 mod select;
 mod soft;
@@ -445,9 +446,10 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
         }
         if !ctx.cancel.is_cancelled() {
             // A zone check that did not run to an answer is a failed unit.
-            let families: [(&str, &[CheckId]); 4] = [
+            let families: [(&str, &[CheckId]); 5] = [
                 ("dns.spf-*", &[CheckId::DnsSpfMissing, CheckId::DnsSpfPermissive]),
                 ("dns.dmarc-*", &[CheckId::DnsDmarcMissing, CheckId::DnsDmarcWeak]),
+                ("dns.dnssec-*", &[CheckId::DnsDnssecMissing, CheckId::DnsDnssecExpired]),
                 ("dns.caa-missing", &[CheckId::DnsCaaMissing]),
                 ("dns.axfr-open", if active { &[CheckId::DnsAxfrOpen] } else { &[] }),
             ];
@@ -488,6 +490,11 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
         resolutions.sort_by(|a, b| a.name.cmp(&b.name));
     }
     if ctx.cancel.is_cancelled() {
+        return false;
+    }
+    // SPF and DMARC of the mail domains below the apexes (mailnames.rs).
+    let known: BTreeSet<String> = names.union(&targets).cloned().collect();
+    if !mailnames::mail_names(ctx, &known, &apexes).await {
         return false;
     }
     {

@@ -11,6 +11,8 @@ mod guard;
 mod hostile_http;
 mod http;
 mod keepalive;
+mod knot;
+mod maildnssec;
 mod openssl;
 mod realweb;
 mod redirect;
