@@ -83,7 +83,7 @@ impl Store {
                 continue;
             };
             if seen.absent == Some(scan) {
-                let after = "no address (NXDOMAIN or no A/AAAA record)";
+                let after = "no address: NXDOMAIN or no A/AAAA record";
                 events.push(event(ChangeKind::HostGone, &host, None, None, seen.value.clone(), after));
                 remove.push(k.to_vec());
                 gone.insert(host);
