@@ -68,6 +68,11 @@ fn lists_every_event_oldest_first_as_a_table_and_as_json() {
         (Some("www.agency.test"), Some(8080), Some("127.77.1.10"), Some(2))
     );
     assert_eq!((all[1]["before"].as_str(), all[1]["after"].as_str()), (Some("aa"), Some("bb")));
+    // Every event has every key, null where it does not apply.
+    for key in ["at", "kind", "host", "port", "addr", "before", "after", "scan"] {
+        assert!(all.iter().all(|e| e.get(key).is_some()), "{key} missing: {all:#?}");
+    }
+    assert!(all[1]["addr"].is_null() && all[0]["scan"].is_null());
     assert!(all.iter().all(|e| e["at"].as_str().is_some_and(|t| t.parse::<Timestamp>().is_ok())));
 }
 

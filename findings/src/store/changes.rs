@@ -122,7 +122,7 @@ pub struct ChangeEvent {
     /// Port, for services.
     pub port: Option<u16>,
     /// The address concerned, when one is known (an opened or closed port).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub addr: Option<IpAddr>,
     /// Value before (e.g. the old certificate's SHA-256), short text.
     pub before: String,
