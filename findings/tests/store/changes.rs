@@ -217,7 +217,8 @@ fn store_check_names_an_asset_record_of_an_event_kind() {
     let store = temp_store();
     store.observe_banner(Some(1), "www.a.test", 22, "OpenSSH_9.2").unwrap();
     assert!(store.check().unwrap().is_healthy());
-    let good = store.get_raw_for_tests("assets", b"banner\0www.a.test\022").unwrap().unwrap();
+    let good =
+        store.get_raw_for_tests("assets", &[b"banner\0www.a.test\0".as_slice(), b"22"].concat()).unwrap().unwrap();
     store.put_raw_for_tests("assets", b"host-gone\0www.a.test\0-", &good).unwrap();
     let report = store.check().unwrap();
     assert!(report.problems.iter().any(|p| p.contains("`host-gone` is an event kind")), "{report}");
