@@ -300,17 +300,23 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
                 }
                 pending.failed.push(u);
             }
-            ScanEvent::OpenPort { .. } | ScanEvent::Resolved { .. } | ScanEvent::Certificate { .. } => {
+            ScanEvent::OpenPort { .. }
+            | ScanEvent::Resolved { .. }
+            | ScanEvent::Certificate { .. }
+            | ScanEvent::Banner { .. } => {
                 assets_changed = true;
                 let r = match ev {
                     ScanEvent::OpenPort { host, addr, port } => {
-                        let r = store.observe_open_port(&host, addr, port).map(|()| None);
+                        let r = store.observe_open_port(Some(run.id), &host, addr, port);
                         open_ports.push((host, addr, port));
                         r
                     }
                     ScanEvent::Resolved { host, addrs } => store.observe_addresses(Some(run.id), &host, &addrs),
                     ScanEvent::Certificate { host, port, sha256, not_after } => {
                         store.observe_certificate(Some(run.id), &host, port, &sha256, not_after)
+                    }
+                    ScanEvent::Banner { host, port, banner } => {
+                        store.observe_banner(Some(run.id), &host, port, &banner)
                     }
                     _ => Ok(None),
                 };
@@ -404,6 +410,8 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
         .into_iter()
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
+    // With the ports closed and hosts gone that finishing the run decided.
+    changes = store.changes_of_scan(run.id)?;
     Ok(Report { run, outcome, seen, open_ports, changes, failed })
 }
 
@@ -484,22 +492,7 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         writeln!(out, "  {line}")?;
     }
     for c in &r.changes {
-        let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
-        match c.kind {
-            haetae_findings::ChangeKind::Certificate => writeln!(
-                out,
-                "  changed: certificate of {}{port}: {} -> {}",
-                c.host,
-                short(&c.before),
-                short(&c.after)
-            )?,
-            haetae_findings::ChangeKind::Addresses => {
-                writeln!(out, "  changed: addresses of {}: {} -> {}", c.host, c.before, c.after)?
-            }
-            haetae_findings::ChangeKind::Port => {
-                writeln!(out, "  changed: port {port} of {}: {} -> {}", c.host, c.before, c.after)?
-            }
-        }
+        writeln!(out, "  changed: {}", c.summary())?;
     }
     let mut seen = r.seen.clone();
     super::findings::sort(&mut seen);
@@ -526,10 +519,6 @@ pub(crate) fn write_failed(out: &mut impl Write, total: u64, failed: &[FailedUni
         writeln!(out, "    +{} more (every one is in the audit log, outcome \"failed: ...\")", total - shown)?;
     }
     Ok(())
-}
-
-fn short(sha256: &str) -> &str {
-    sha256.get(..16).unwrap_or(sha256)
 }
 
 /// Most open ports listed on one host's line of the summary.
