@@ -264,7 +264,7 @@ impl Store {
 
     /// Record that `port` of `host` answered on `addr` in `scan`. Returns a
     /// [`ChangeKind::PortOpened`] event when the store had no record of it
-    /// open and one of the last [`LOOKBACK_SCANS`] complete scans found it
+    /// open and one of the last 64 (`LOOKBACK_SCANS`) complete scans found it
     /// definitely closed; a port never probed before is no event.
     pub fn observe_open_port(
         &self,
