@@ -1,0 +1,149 @@
+//! `haetae daemon` runs the schedules of haetae.toml against the lab and
+//! stops cleanly on SIGTERM.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use haetae_lab::PLANTED;
+
+use crate::scan::lab_workspace;
+use crate::support::{code, haetae, open, stderr};
+
+#[test]
+fn daemon_runs_a_due_schedule_and_stops_on_sigterm_with_exit_0() {
+    let w = lab_workspace();
+    let dir = w.dir.path();
+    let toml = std::fs::read_to_string(dir.join("haetae.toml")).unwrap();
+    // Never ran, repeats by period: due at once.
+    std::fs::write(dir.join("haetae.toml"), format!("{toml}\n[[schedule]]\nname = \"lab\"\nevery = \"6h\"\n")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .current_dir(dir)
+        .args(["daemon", "--log-format", "json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel::<serde_json::Value>();
+    let reader = std::thread::spawn(move || {
+        let mut raw = Vec::new();
+        for line in err.lines().map_while(Result::ok) {
+            raw.push(line.clone());
+            // Every line is one JSON object.
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            let _ = tx.send(v);
+        }
+        raw
+    });
+    // Wait for the run to finish, with a deadline (no fixed sleep).
+    let deadline = std::time::Instant::now() + Duration::from_secs(180);
+    let mut finished = None;
+    let mut seen = Vec::new();
+    while finished.is_none() {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let Ok(v) = rx.recv_timeout(left) else {
+            let _ = child.kill();
+            panic!("no finished run within the deadline; log so far: {seen:#?}");
+        };
+        let msg = v["fields"]["message"].as_str().unwrap_or_default().to_owned();
+        if msg.starts_with("scan 1 ") && v["fields"]["complete"].is_boolean() {
+            finished = Some(v.clone());
+        }
+        seen.push(v);
+    }
+    let done = finished.unwrap();
+    assert_eq!(done["fields"]["schedule"], "lab", "{done}");
+    assert_eq!(done["fields"]["complete"], true, "{done}");
+    assert_eq!(done["fields"]["new"], PLANTED.len(), "{done}");
+    assert_eq!(done["level"], "INFO");
+    assert!(
+        seen.iter().any(|v| v["fields"]["window_closes"].is_string()),
+        "the log says when the authorization window closes: {seen:#?}"
+    );
+
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    let status = rx.recv_timeout(Duration::from_secs(30)).expect("the daemon did not stop on SIGTERM").unwrap();
+    let raw = reader.join().unwrap();
+    assert_eq!(status.code(), Some(0), "{raw:#?}");
+    assert!(raw.last().is_some_and(|l| l.contains("daemon stopped")), "{raw:#?}");
+    assert!(raw.iter().any(|l| l.contains("\"message\":\"next run\"")), "the next run is announced: {raw:#?}");
+
+    // The store is free again and holds the run and what it found.
+    let store = open(dir);
+    let runs = store.scans().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].schedule.as_deref(), Some("lab"));
+    assert!(runs[0].complete);
+    let found = store.list(&haetae_findings::Selection::States(haetae_findings::State::ALL.to_vec())).unwrap();
+    for p in PLANTED {
+        assert!(
+            found.findings.iter().any(|f| f.check.as_str() == p.check && f.host == p.host),
+            "{} {} not stored",
+            p.check,
+            p.host
+        );
+    }
+    drop(store);
+
+    // Restarted right away, the schedule is not due again (its last run is
+    // in the store): the daemon waits, and stops at once on SIGINT.
+    let (o, status) = {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+            .current_dir(dir)
+            .arg("daemon")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let id = child.id().to_string();
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut lines = String::new();
+        let mut line = String::new();
+        while err.read_line(&mut line).unwrap() > 0 {
+            lines.push_str(&line);
+            let scheduled = line.contains("scheduled");
+            line.clear();
+            if scheduled {
+                break;
+            }
+        }
+        assert!(lines.contains("schedule=\"lab\""), "{lines}");
+        assert!(!lines.contains("missed") && !lines.contains("running it now"), "{lines}");
+        assert!(Command::new("kill").args(["-INT", &id]).status().unwrap().success());
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut err, &mut rest);
+        (lines + &rest, child.wait().unwrap())
+    };
+    assert_eq!(status.code(), Some(0), "{o}");
+    assert!(o.contains("daemon stopped"), "{o}");
+    assert_eq!(open(dir).scans().unwrap().len(), 1, "no second run");
+}
+
+#[test]
+fn daemon_without_schedules_or_with_a_bad_one_says_so() {
+    let d = tempfile::tempdir().unwrap();
+    let o = haetae(d.path(), &["daemon"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no [[schedule]]"), "{}", stderr(&o));
+    assert!(!d.path().join(".haetae").exists(), "no store is created for nothing");
+    std::fs::write(
+        d.path().join("haetae.toml"),
+        "[[schedule]]\nname = \"n\"\ncron = \"0 3 * * *\"\ntimezone = \"Asia/Sejong\"\n",
+    )
+    .unwrap();
+    let o = haetae(d.path(), &["daemon"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("haetae.toml:4:12:") && stderr(&o).contains("Asia/Sejong"), "{}", stderr(&o));
+    std::fs::write(d.path().join("haetae.toml"), "[[schedule]]\nname = \"n\"\ncron = \"0 3 * *\"\n").unwrap();
+    let o = haetae(d.path(), &["daemon"]);
+    assert!(stderr(&o).contains("haetae.toml:3:8:") && stderr(&o).contains("cron"), "{}", stderr(&o));
+    std::fs::write(d.path().join("haetae.toml"), "[[schedule]]\nname = \"n\"\n").unwrap();
+    let o = haetae(d.path(), &["daemon"]);
+    assert!(stderr(&o).contains("expected `every"), "{}", stderr(&o));
+}
