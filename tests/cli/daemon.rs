@@ -147,3 +147,79 @@ fn daemon_without_schedules_or_with_a_bad_one_says_so() {
     let o = haetae(d.path(), &["daemon"]);
     assert!(stderr(&o).contains("expected `every"), "{}", stderr(&o));
 }
+
+/// Spawn `haetae daemon` in `dir`, its stderr lines sent to the receiver.
+fn spawn_daemon(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .current_dir(dir)
+        .arg("daemon")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let err = BufReader::new(child.stderr.take().unwrap());
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in err.lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
+/// Lines until one contains `what` (deadline 30 s).
+fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut lines = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(l) => {
+                let hit = l.contains(what);
+                lines.push(l);
+                if hit {
+                    return lines;
+                }
+            }
+            Err(_) => panic!("no line with {what:?} within 30 s: {lines:#?}"),
+        }
+    }
+}
+
+/// Waits for the daemon to exit (deadline 25 s) and returns its exit code.
+fn exit_code(mut child: std::process::Child) -> Option<i32> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait());
+    });
+    rx.recv_timeout(Duration::from_secs(25)).expect("the daemon did not stop within its grace period").unwrap().code()
+}
+
+#[test]
+fn sigterm_mid_scan_commits_exits_0_and_the_next_start_resumes_the_run() {
+    let (dir, accepted) = crate::stop::silent_workspace();
+    let toml = std::fs::read_to_string(dir.path().join("haetae.toml")).unwrap();
+    std::fs::write(dir.path().join("haetae.toml"), format!("{toml}[[schedule]]\nname = \"silent\"\nevery = \"1h\"\n"))
+        .unwrap();
+    let (child, lines) = spawn_daemon(dir.path());
+    wait_for(&lines, "scan 1 started");
+    // The port scan is under way: the silent port holds a connection.
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+    let log: Vec<String> = lines.try_iter().collect();
+    assert!(log.iter().any(|l| l.contains("scan 1 stopped; what it found is committed")), "{log:#?}");
+    let runs = open(dir.path()).scans().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(!runs[0].complete, "a stopped run closes nothing");
+    assert_eq!(runs[0].schedule.as_deref(), Some("silent"));
+
+    // The next start resumes the cut-off run instead of starting another.
+    let (child, lines) = spawn_daemon(dir.path());
+    let log = wait_for(&lines, "scan 1 started");
+    assert!(log.iter().any(|l| l.contains("was cut off; resuming it now")), "{log:#?}");
+    assert!(log.last().is_some_and(|l| l.contains("resumed=true")), "{log:#?}");
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+    assert_eq!(open(dir.path()).scans().unwrap().len(), 1, "no second run");
+}
