@@ -223,3 +223,52 @@ fn sigterm_mid_scan_commits_exits_0_and_the_next_start_resumes_the_run() {
     assert_eq!(exit_code(child), Some(0));
     assert_eq!(open(dir.path()).scans().unwrap().len(), 1, "no second run");
 }
+
+#[test]
+fn a_running_scan_stops_when_the_authorization_window_closes_and_the_daemon_stays() {
+    let (dir, accepted) = crate::stop::silent_workspace();
+    // The window closes four seconds from now.
+    let closes = haetae_findings::Timestamp::from_unix(haetae_findings::Timestamp::now().unix() + 4).to_string();
+    let scope = std::fs::read_to_string(dir.path().join("scope.toml")).unwrap();
+    std::fs::write(dir.path().join("scope.toml"), scope.replace("2999-01-01T00:00:00Z", &closes)).unwrap();
+    let toml = std::fs::read_to_string(dir.path().join("haetae.toml")).unwrap();
+    std::fs::write(dir.path().join("haetae.toml"), format!("{toml}[[schedule]]\nname = \"w\"\nevery = \"1h\"\n"))
+        .unwrap();
+    let (child, lines) = spawn_daemon(dir.path());
+    let log = wait_for(&lines, "run starting");
+    assert!(log.last().is_some_and(|l| l.contains(&format!("window_closes={closes}"))), "{log:#?}");
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
+    // The silent port would hold the scan for minutes; the window ends it.
+    let log = wait_for(&lines, "scan 1 stopped");
+    assert!(log.iter().any(|l| l.contains("authorization window has closed")), "{log:#?}");
+    // The daemon goes on (to its next due time) until it is stopped.
+    wait_for(&lines, "next run");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+    let runs = open(dir.path()).scans().unwrap();
+    assert_eq!(runs.len(), 1);
+    assert!(!runs[0].complete, "a run cut by the window closes nothing");
+}
+
+#[test]
+fn after_sigkill_the_next_start_opens_the_store_and_resumes_the_cut_off_run() {
+    let (dir, accepted) = crate::stop::silent_workspace();
+    let toml = std::fs::read_to_string(dir.path().join("haetae.toml")).unwrap();
+    std::fs::write(dir.path().join("haetae.toml"), format!("{toml}[[schedule]]\nname = \"k\"\nevery = \"1h\"\n"))
+        .unwrap();
+    let (mut child, lines) = spawn_daemon(dir.path());
+    wait_for(&lines, "scan 1 started");
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (child, lines) = spawn_daemon(dir.path());
+    let log = wait_for(&lines, "scan 1 started");
+    assert!(log.iter().any(|l| l.contains("scan 1 was cut off; resuming it now")), "{log:#?}");
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+    let runs = open(dir.path()).scans().unwrap();
+    assert_eq!(runs.len(), 1, "resumed, not doubled: {runs:?}");
+    let o = haetae(dir.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
