@@ -64,7 +64,6 @@ struct RawNotify {
 
 /// How deep a scan goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "read by scan and daemon (issue 3)")]
 pub(crate) enum Profile {
     Passive,
     Standard,
@@ -361,5 +360,32 @@ mod tests {
         let w = Workspace::load(&g).unwrap();
         assert_eq!(w.nameservers, vec!["127.0.0.9:53".parse().unwrap()]);
         assert_eq!(w.store, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn cron_schedules_with_their_time_zone_and_clear_errors() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"night\"\ncron = \"0 3 * * *\"\n[[schedule]]\nname = \"utc\"\ncron = \"30 2 * * 1-5\"\ntimezone = \"UTC\"\n",
+        )
+        .unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert_eq!(w.schedules[0].when.to_string(), "cron \"0 3 * * *\" (Asia/Seoul)");
+        assert_eq!(w.schedules[1].when.to_string(), "cron \"30 2 * * 1-5\" (UTC)");
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"a\"\nevery = \"1h\"\n[[schedule]]\nname = \"a\"\nevery = \"2h\"\n",
+        )
+        .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:5:8:") && e.contains("already used"), "{e}");
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"a\"\nevery = \"1h\"\ncron = \"0 3 * * *\"\n",
+        )
+        .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:4:8:") && e.contains("not both"), "{e}");
     }
 }
