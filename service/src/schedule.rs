@@ -1,11 +1,11 @@
 //! When a `[[schedule]]` is due: pure functions of the schedule, its last
 //! run and the time now (unix seconds), so they are tested without a clock.
 
-use std::str::FromStr as _;
 use std::time::Duration;
 
 use chrono::TimeZone as _;
 use croner::Cron;
+use croner::parser::{CronParser, Seconds, Year};
 
 /// The time zone of a cron schedule that names none.
 pub const DEFAULT_TIMEZONE: &str = "Asia/Seoul";
@@ -25,10 +25,14 @@ pub enum When {
 }
 
 impl When {
-    /// A cron expression (`"0 3 * * *"`) in a time zone (`"Asia/Seoul"`);
-    /// the error says which of the two is wrong.
+    /// A cron expression of five fields (`"0 3 * * *"`: minute, hour, day
+    /// of month, month, day of week; no seconds, so at most one run a minute)
+    /// in a time zone (`"Asia/Seoul"`); the error says which of the two is wrong.
     pub fn cron(expr: &str, timezone: &str) -> Result<When, String> {
-        let cron = Cron::from_str(expr).map_err(|e| format!("cron: \"{expr}\" is not a cron expression ({e})"))?;
+        let parser = CronParser::builder().seconds(Seconds::Disallowed).year(Year::Disallowed).build();
+        let cron = parser.parse(expr).map_err(|e| {
+            format!("cron: \"{expr}\" is not a cron expression of five fields such as \"0 3 * * *\" ({e})")
+        })?;
         let tz: chrono_tz::Tz = timezone.parse().map_err(|_| {
             format!("timezone: \"{timezone}\" is not an IANA time zone such as \"Asia/Seoul\" or \"UTC\"")
         })?;
@@ -205,6 +209,10 @@ mod tests {
     fn bad_cron_or_time_zone_is_named() {
         let e = When::cron("0 3 * *", "UTC").unwrap_err();
         assert!(e.starts_with("cron: \"0 3 * *\""), "{e}");
+        // Seconds are not a field: at most one run a minute.
+        let e = When::cron("* * * * * *", "UTC").unwrap_err();
+        assert!(e.starts_with("cron: \"* * * * * *\""), "{e}");
+        assert!(When::cron("0 3 * * mon-fri", "UTC").is_ok());
         let e = When::cron("0 3 * * *", "Asia/Sejong").unwrap_err();
         assert!(e.starts_with("timezone: \"Asia/Sejong\""), "{e}");
     }
