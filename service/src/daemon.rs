@@ -234,8 +234,19 @@ async fn schedule_loop(
     }
 }
 
+/// The error and its causes on one line, an I/O cause in words.
 fn one_line(e: &anyhow::Error) -> String {
-    e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")
+    let mut out: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = match cause.downcast_ref::<std::io::Error>() {
+            Some(io) => haetae_findings::error::io_reason(io),
+            None => cause.to_string(),
+        };
+        if !out.iter().any(|o| o.contains(&text)) {
+            out.push(text);
+        }
+    }
+    out.join(": ")
 }
 
 /// A scheduled run's updates, as log lines.
