@@ -272,3 +272,46 @@ fn after_sigkill_the_next_start_opens_the_store_and_resumes_the_cut_off_run() {
     let o = haetae(dir.path(), &["audit", "verify"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
+
+#[test]
+fn two_due_schedules_run_one_at_a_time_each_with_its_checks() {
+    let w = lab_workspace();
+    let dir = w.dir.path();
+    let toml = std::fs::read_to_string(dir.join("haetae.toml")).unwrap();
+    std::fs::write(
+        dir.join("haetae.toml"),
+        format!(
+            "{toml}\n[[schedule]]\nname = \"all\"\nevery = \"6h\"\n[[schedule]]\nname = \"tls\"\nevery = \"6h\"\nchecks = [\"tls.*\"]\nprofile = \"standard\"\n"
+        ),
+    )
+    .unwrap();
+    let (child, lines) = spawn_daemon(dir);
+    let mut log = wait_for(&lines, "next run");
+    log.extend(wait_for(&lines, "next run"));
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+    let store = open(dir);
+    let runs = store.scans().unwrap();
+    assert_eq!(runs.len(), 2, "{log:#?}");
+    // One at a time: the second started after the first ended.
+    let first_ended = runs[0].ended.unwrap();
+    assert!(runs[1].started >= first_ended, "{runs:?}");
+    let starts: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.contains(" started ")).map(|(i, _)| i).collect();
+    let ends: Vec<usize> = log.iter().enumerate().filter(|(_, l)| l.contains(" complete ")).map(|(i, _)| i).collect();
+    assert_eq!((starts.len(), ends.len()), (2, 2), "{log:#?}");
+    assert!(starts[0] < ends[0] && ends[0] < starts[1] && starts[1] < ends[1], "runs overlapped: {log:#?}");
+    // Each run kept its schedule and its check selection.
+    let tls = runs.iter().find(|r| r.schedule.as_deref() == Some("tls")).unwrap();
+    assert_eq!(tls.checks, ["tls.*"]);
+    assert!(runs.iter().any(|r| r.schedule.as_deref() == Some("all") && r.checks.is_empty()));
+    let all = store.list(&haetae_findings::Selection::States(haetae_findings::State::ALL.to_vec())).unwrap().findings;
+    // The tls run saw every TLS finding and nothing else.
+    let tls_findings = all.iter().filter(|f| f.check.as_str().starts_with("tls.")).count() as u64;
+    assert!(tls_findings > 0);
+    assert_eq!(tls.counts.new + tls.counts.seen, tls_findings, "{tls:?}");
+    let last_by_tls: Vec<_> = all.iter().filter(|f| f.last_scan == Some(tls.id)).collect();
+    assert!(last_by_tls.iter().all(|f| f.check.as_str().starts_with("tls.")), "{last_by_tls:?}");
+    for p in PLANTED {
+        assert!(all.iter().any(|f| f.check.as_str() == p.check && f.host == p.host), "{} {}", p.check, p.host);
+    }
+}
