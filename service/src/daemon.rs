@@ -21,10 +21,13 @@ use crate::schedule::{self, When, Window};
 /// One `[[schedule]]` of haetae.toml.
 #[derive(Debug, Clone)]
 pub struct ScheduleSpec {
+    /// Unique among the schedules; kept on each run it starts.
     pub name: String,
+    /// When it is due.
     pub when: When,
     /// Empty: the scope's seeds.
     pub targets: Vec<String>,
+    /// How far its scans go.
     pub profile: Profile,
     /// Only these checks (globs); empty: every check.
     pub checks: Vec<String>,

@@ -75,6 +75,7 @@ pub struct ScanSetup {
 pub struct ScanOptions {
     /// Targets; empty: the scope's seeds.
     pub targets: Vec<String>,
+    /// How far the scan goes.
     pub profile: Profile,
     /// Continue the last unfinished run instead of starting one.
     pub resume: bool,
@@ -88,11 +89,15 @@ pub struct ScanOptions {
 
 /// What a scan did, for the summary.
 pub struct ScanOutcome {
+    /// The run as finished (counts, failed units, schedule).
     pub run: ScanRun,
+    /// How the engine ended: complete or not, why it stopped, its counters.
     pub outcome: Outcome,
     /// The findings this run saw.
     pub seen: Vec<Finding>,
+    /// Open ports found: (host, address, port).
     pub open_ports: Vec<(String, std::net::IpAddr, u16)>,
+    /// Assets that changed since earlier runs (addresses, certificates).
     pub changes: Vec<ChangeEvent>,
     /// Units that got no definite answer (the first [`FAILED_KEPT`]).
     pub failed: Vec<FailedUnit>,
@@ -115,6 +120,7 @@ pub enum Update {
 
 /// Where [`Update`]s go: a progress bar, the TUI, the daemon's log.
 pub trait Sink: Send + Sync {
+    /// Called from the scan's task; must not block for long.
     fn update(&self, u: Update);
 }
 

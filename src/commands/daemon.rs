@@ -56,8 +56,8 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
     })
 }
 
-/// Log lines to stderr, `info` and above unless `RUST_LOG`-style filtering
-/// is added later; never colour (a service manager's journal reads them).
+/// Log lines to stderr, `info` and above, without colour (a service
+/// manager's journal reads them).
 fn init_logging(format: &str) -> Result<()> {
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(false).with_target(false);
     let r = if format == "json" { builder.json().try_init() } else { builder.try_init() };

@@ -315,3 +315,24 @@ fn two_due_schedules_run_one_at_a_time_each_with_its_checks() {
         assert!(all.iter().any(|f| f.check.as_str() == p.check && f.host == p.host), "{} {}", p.check, p.host);
     }
 }
+
+#[test]
+fn no_run_before_the_window_opens() {
+    let (dir, accepted) = crate::stop::silent_workspace();
+    let now = haetae_findings::Timestamp::now().unix();
+    let opens = haetae_findings::Timestamp::from_unix(now + 3).to_string();
+    let scope = std::fs::read_to_string(dir.path().join("scope.toml")).unwrap();
+    std::fs::write(dir.path().join("scope.toml"), scope.replace("2000-01-01T00:00:00Z", &opens)).unwrap();
+    let toml = std::fs::read_to_string(dir.path().join("haetae.toml")).unwrap();
+    std::fs::write(dir.path().join("haetae.toml"), format!("{toml}[[schedule]]\nname = \"early\"\nevery = \"1h\"\n"))
+        .unwrap();
+    let (child, lines) = spawn_daemon(dir.path());
+    let log = wait_for(&lines, "not open yet");
+    assert!(log.last().is_some_and(|l| l.contains(&format!("opens={opens}"))), "{log:#?}");
+    assert!(accepted.try_recv().is_err(), "a packet before the window opened");
+    wait_for(&lines, "scan 1 started");
+    assert!(haetae_findings::Timestamp::now().unix() >= now + 3, "ran before the window opened");
+    accepted.recv_timeout(Duration::from_secs(30)).unwrap();
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    assert_eq!(exit_code(child), Some(0));
+}
