@@ -62,6 +62,9 @@ pub(crate) enum Command {
     Findings(FindingsArgs),
     /// Change the state of findings, with a note in their history.
     Triage(TriageArgs),
+    /// Change events per asset: ports opened or closed, certificates, DNS
+    /// answers, banners, hosts new or gone.
+    Changes(ChangesArgs),
     /// Export findings for the agency.
     Export(ExportArgs),
     /// Validate, apply and explain prioritization rules.
@@ -245,6 +248,19 @@ pub(crate) enum StoreCommand {
         /// The backup file to read.
         file: PathBuf,
     },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ChangesArgs {
+    /// Only events at or after DATE (YYYY-MM-DD, UTC, or an RFC 3339 time).
+    #[arg(long, value_name = "DATE")]
+    pub(crate) since: Option<String>,
+    /// Only hosts matching GLOB (`*.agency.test`).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) host: Option<String>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -97,7 +97,8 @@ pub struct ScanOutcome {
     pub seen: Vec<Finding>,
     /// Open ports found: (host, address, port).
     pub open_ports: Vec<(String, std::net::IpAddr, u16)>,
-    /// Assets that changed since earlier runs (addresses, certificates).
+    /// Assets that changed in this run (ports, addresses, certificates,
+    /// banners, hosts gone).
     pub changes: Vec<ChangeEvent>,
     /// Units that got no definite answer (the first [`FAILED_KEPT`]).
     pub failed: Vec<FailedUnit>,
@@ -252,17 +253,23 @@ pub async fn run_scan(
                 }
                 pending.failed.push(u);
             }
-            ScanEvent::OpenPort { .. } | ScanEvent::Resolved { .. } | ScanEvent::Certificate { .. } => {
+            ScanEvent::OpenPort { .. }
+            | ScanEvent::Resolved { .. }
+            | ScanEvent::Certificate { .. }
+            | ScanEvent::Banner { .. } => {
                 assets_changed = true;
                 let r = match ev {
                     ScanEvent::OpenPort { host, addr, port } => {
-                        let r = store.observe_open_port(&host, addr, port).map(|()| None);
+                        let r = store.observe_open_port(Some(run.id), &host, addr, port);
                         open_ports.push((host, addr, port));
                         r
                     }
                     ScanEvent::Resolved { host, addrs } => store.observe_addresses(Some(run.id), &host, &addrs),
                     ScanEvent::Certificate { host, port, sha256, not_after } => {
                         store.observe_certificate(Some(run.id), &host, port, &sha256, not_after)
+                    }
+                    ScanEvent::Banner { host, port, banner } => {
+                        store.observe_banner(Some(run.id), &host, port, &banner)
                     }
                     _ => Ok(None),
                 };
@@ -330,6 +337,8 @@ pub async fn run_scan(
         .into_iter()
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
+    // With the ports closed and hosts gone that finishing the run decided.
+    changes = store.changes_of_scan(run.id)?;
     Ok(ScanOutcome { run, outcome, seen, open_ports, changes, failed })
 }
 

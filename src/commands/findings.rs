@@ -27,7 +27,7 @@ fn usage(msg: String) -> anyhow::Error {
     anyhow!(UsageError(msg))
 }
 
-fn glob(flag: &str, pattern: &str) -> Result<GlobMatcher> {
+pub(super) fn glob(flag: &str, pattern: &str) -> Result<GlobMatcher> {
     GlobBuilder::new(pattern)
         .case_insensitive(true)
         .literal_separator(false)
@@ -130,7 +130,7 @@ impl Filter {
 
 /// `--since`: a bare date means the start of that day (UTC), unlike
 /// `--until`, where it means the end.
-fn parse_since(text: &str) -> Result<Timestamp> {
+pub(super) fn parse_since(text: &str) -> Result<Timestamp> {
     let t: Timestamp = text.parse().map_err(|e| usage(format!("--since: {e}")))?;
     let bare_date = text.trim().len() == 10;
     Ok(if bare_date { Timestamp::from_unix(t.unix() - 86_399) } else { t })

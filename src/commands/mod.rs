@@ -1,6 +1,7 @@
 //! One module per command; `dispatch` wires the parsed command line to them.
 
 mod audit;
+mod changes;
 mod daemon;
 mod data;
 mod demo;
@@ -34,6 +35,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Init { dir, force } => init::run(g, dir, force),
         Command::Findings(args) => findings::run(&Workspace::load(g)?, args),
         Command::Triage(args) => triage::run(&Workspace::load(g)?, args),
+        Command::Changes(args) => changes::run(&Workspace::load(g)?, &args),
         Command::Scope { command: ScopeCommand::Check { targets, json, resolve } } => {
             scope::check(&Workspace::load(g)?, &targets, json, resolve)
         }

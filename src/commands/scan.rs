@@ -218,22 +218,7 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         writeln!(out, "  {line}")?;
     }
     for c in &r.changes {
-        let port = c.port.map(|p| format!(":{p}")).unwrap_or_default();
-        match c.kind {
-            haetae_findings::ChangeKind::Certificate => writeln!(
-                out,
-                "  changed: certificate of {}{port}: {} -> {}",
-                c.host,
-                short(&c.before),
-                short(&c.after)
-            )?,
-            haetae_findings::ChangeKind::Addresses => {
-                writeln!(out, "  changed: addresses of {}: {} -> {}", c.host, c.before, c.after)?
-            }
-            haetae_findings::ChangeKind::Port => {
-                writeln!(out, "  changed: port {port} of {}: {} -> {}", c.host, c.before, c.after)?
-            }
-        }
+        writeln!(out, "  changed: {}", c.summary())?;
     }
     let mut seen = r.seen.clone();
     super::findings::sort(&mut seen);
@@ -260,10 +245,6 @@ pub(crate) fn write_failed(out: &mut impl Write, total: u64, failed: &[FailedUni
         writeln!(out, "    +{} more (every one is in the audit log, outcome \"failed: ...\")", total - shown)?;
     }
     Ok(())
-}
-
-fn short(sha256: &str) -> &str {
-    sha256.get(..16).unwrap_or(sha256)
 }
 
 /// Most open ports listed on one host's line of the summary.

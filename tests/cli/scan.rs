@@ -12,7 +12,7 @@ use crate::support::{code, haetae, stderr, stdout};
 /// reach the other lab's services.
 static ONE_LAB: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn one_lab() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn one_lab() -> std::sync::MutexGuard<'static, ()> {
     ONE_LAB.lock().unwrap_or_else(|p| p.into_inner())
 }
 

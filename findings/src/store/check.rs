@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::path::PathBuf;
 
-use super::changes::{ChangeEvent, asset_problem};
+use super::changes::{asset_problem, event_problem};
 use super::keys::{IndexKeys, decode, show_key};
 use super::scan::ScanRun;
 use super::write::split_pair;
@@ -100,11 +100,8 @@ impl Store {
             for item in self.changes.iter() {
                 let (k, v) = item.map_err(|e| self.engine(e))?;
                 report.changes += 1;
-                if k.len() != 8 {
-                    report.problems.push(format!("change event key {} is not 8 bytes", show_key(&k)));
-                }
-                if let Err(why) = decode::<ChangeEvent>(&v) {
-                    report.problems.push(format!("change event {} is unreadable: {why}", show_key(&k)));
+                if let Some(why) = event_problem(&k, &v) {
+                    report.problems.push(format!("change event {}: {why}", show_key(&k)));
                 }
             }
             Ok(report)

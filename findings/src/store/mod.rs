@@ -9,8 +9,8 @@
 //! - `by_host`: host ‖ NUL ‖ id → () (lists by host; closes what a scan covered)
 //! - `scans`: scan id (big endian) → scan run record
 //! - `coverage`: scan id ‖ check ‖ NUL ‖ host ‖ NUL ‖ port ‖ NUL → ()
-//! - `assets`: kind ‖ NUL ‖ host ‖ NUL ‖ port → last value seen (certificate SHA-256)
-//! - `changes`: sequence (big endian) → change event
+//! - `assets`: kind ‖ NUL ‖ host ‖ NUL ‖ port → last value seen (addresses, certificate SHA-256, open port, banner)
+//! - `changes`: time key (big endian: second << 24, raised past the last key) → change event
 //! - `meta`: `schema_version` → u32
 //!
 //! A finding and all its index entries change in one transaction, and every
@@ -23,6 +23,7 @@
 mod backup;
 mod changes;
 mod check;
+mod closing;
 mod keys;
 mod scan;
 mod seal;

@@ -583,6 +583,10 @@ impl Store {
                 }
             }
         }
+        if complete {
+            // Ports closed and hosts gone: only a complete run decides them.
+            self.close_assets(scan)?;
+        }
         self.expire_acceptances(now)?;
         run.counts.fixed += fixed;
         run.ended = Some(now);

@@ -28,7 +28,10 @@ fn populated(dir: &Path) -> Store {
     assert_eq!(store.get(&ids[0]).unwrap().unwrap().state, State::Fixed);
     store.observe_certificate(Some(run2.id), "h1.agency.test", 443, "aa", None).unwrap();
     assert!(store.observe_certificate(Some(run2.id), "h1.agency.test", 443, "bb", None).unwrap().is_some());
-    store.observe_open_port("h1.agency.test", IpAddr::from([127, 0, 0, 1]), 22).unwrap();
+    store.observe_open_port(Some(run2.id), "h1.agency.test", IpAddr::from([127, 0, 0, 1]), 22).unwrap();
+    // Every asset kind and a second kind of change event (a banner) round-trip too.
+    store.observe_banner(Some(run2.id), "h1.agency.test", 22, "OpenSSH_9.2").unwrap();
+    assert!(store.observe_banner(Some(run2.id), "h1.agency.test", 22, "OpenSSH_9.6").unwrap().is_some());
     let log = AuditLog::open(&dir.join("audit.jsonl")).unwrap();
     for i in 0..20u8 {
         log.append(AuditEntry {
@@ -78,7 +81,7 @@ fn backup_then_truncate_then_restore_brings_every_finding_back() {
     let scans = store.scans().unwrap();
     let assets = store.assets().unwrap();
     let changes = store.changes().unwrap();
-    assert!(before.len() == 400 && scans.len() == 2 && changes.len() == 1);
+    assert!(before.len() == 400 && scans.len() == 2 && changes.len() == 2);
     let file = tmp.path().join("store.backup");
     let summary = store.backup(&file).unwrap();
     assert_eq!(summary.findings, 400);
@@ -148,7 +151,7 @@ fn check_passes_a_healthy_store_and_names_a_removed_index_entry() {
     let report = store.check().unwrap();
     assert!(report.is_healthy(), "{report}");
     assert_eq!((report.schema_version, report.findings, report.scans), (Some(1), 400, 2));
-    assert_eq!((report.coverage, report.changes), (1, 1));
+    assert_eq!((report.coverage, report.changes), (1, 2));
     assert!(report.to_string().contains("healthy"));
 
     // Remove the host index entry of one finding: check names it.

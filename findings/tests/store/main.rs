@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 mod backup;
+mod changes;
 mod crash;
 mod lifecycle;
 mod properties;

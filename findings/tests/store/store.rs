@@ -289,10 +289,10 @@ fn assets_lists_addresses_certificates_and_open_ports() {
     let expires: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
     store.observe_addresses(Some(1), "www.a.test", &[ip("10.0.0.1")]).unwrap();
     store.observe_certificate(Some(1), "www.a.test", 443, "aa", Some(expires)).unwrap();
-    store.observe_open_port("www.a.test", ip("10.0.0.1"), 443).unwrap();
-    store.observe_open_port("www.a.test", ip("10.0.0.1"), 80).unwrap();
+    store.observe_open_port(None, "www.a.test", ip("10.0.0.1"), 443).unwrap();
+    store.observe_open_port(None, "www.a.test", ip("10.0.0.1"), 80).unwrap();
     // A port seen on another address is no change event.
-    store.observe_open_port("www.a.test", ip("10.0.0.2"), 80).unwrap();
+    store.observe_open_port(None, "www.a.test", ip("10.0.0.2"), 80).unwrap();
     // The same certificate seen without its expiry keeps the one known.
     store.observe_certificate(Some(2), "www.a.test", 443, "aa", None).unwrap();
     let assets = store.assets().unwrap();

@@ -7,6 +7,7 @@
 //! taken before each task is spawned), every await has a timeout (the guard's),
 //! and cancellation (Ctrl-C, the window closing) stops new work at once.
 
+mod banners;
 mod labels;
 mod mailnames;
 mod ports;
@@ -141,12 +142,24 @@ pub enum ScanEvent {
         not_after: Option<haetae_findings::Timestamp>,
     },
     /// The in-scope addresses a host resolved to (for change tracking and
-    /// the next scan's legacy-origin check).
+    /// the next scan's legacy-origin check). Empty only for a definite
+    /// answer without any address: NXDOMAIN or no A/AAAA record.
     Resolved {
         /// Host name.
         host: String,
         /// Its in-scope addresses, sorted.
         addrs: Vec<IpAddr>,
+    },
+    /// What the service of an endpoint announced about itself (product and
+    /// version readings of its banner, `Server` header ...), for change
+    /// tracking; only endpoints where something was read.
+    Banner {
+        /// Host name.
+        host: String,
+        /// Port.
+        port: u16,
+        /// The readings, sorted, `; `-separated, bounded.
+        banner: String,
     },
     /// A TCP port answered.
     OpenPort {
@@ -532,7 +545,8 @@ async fn scan(ctx: &Arc<Ctx>, req: &ScanRequest) -> bool {
             // Names come sorted: the first names the address's services.
             by_addr.entry(*a).or_default().push(r.name.clone());
         }
-        if !r.allowed.is_empty() {
+        if !r.allowed.is_empty() || banners::no_address(r) {
+            // No address at all is a definite answer too (the host is gone).
             ctx.send(ScanEvent::Resolved { host: r.name.clone(), addrs: r.allowed.clone() }).await;
         }
     }

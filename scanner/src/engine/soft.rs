@@ -20,16 +20,21 @@ pub(super) struct Pending {
     port: u16,
     readings: Vec<Reading>,
     audit: Vec<u64>,
+    /// Whether the software checks run here (else the readings are kept
+    /// only for the endpoint's banner).
+    judge: bool,
 }
 
 impl Ctx {
     /// Keep what was read on `host` at `addr`:`port`.
     pub(super) async fn software(&self, host: &str, addr: IpAddr, port: u16, readings: &[Reading], audit: &[u64]) {
-        if readings.is_empty() || software::CHECKS.iter().all(|c| self.skipped(c, host, Some(port))) {
+        if readings.is_empty() {
             return;
         }
+        let judge = !software::CHECKS.iter().all(|c| self.skipped(c, host, Some(port)));
         let mut soft = self.soft.lock().unwrap_or_else(|p| p.into_inner());
-        soft.push(Pending { host: host.to_owned(), addr, port, readings: readings.to_vec(), audit: audit.to_vec() });
+        let (host, readings, audit) = (host.to_owned(), readings.to_vec(), audit.to_vec());
+        soft.push(Pending { host, addr, port, readings, audit, judge });
     }
 
     /// Judge and report everything read during the port scan.
@@ -37,11 +42,14 @@ impl Ctx {
         let pending = std::mem::take(&mut *self.soft.lock().unwrap_or_else(|p| p.into_inner()));
         let today = self.guard.now().date_string();
         let engagement = self.guard.scope().engagement.id.clone();
-        for p in &pending {
+        for (host, port, banner) in super::banners::of(pending.iter().map(|p| (&p.host, p.port, &p.readings))) {
+            self.send(super::ScanEvent::Banner { host, port, banner }).await;
+        }
+        for p in pending.iter().filter(|p| p.judge) {
             // The first distribution marker another banner of this address showed.
             let seen = pending
                 .iter()
-                .filter(|o| o.addr == p.addr)
+                .filter(|o| o.judge && o.addr == p.addr)
                 .flat_map(|o| &o.readings)
                 .find_map(|r| r.distro.as_ref().map(|m| format!("{m}, from the {} of {}", r.origin, r.raw)));
             let readings: Vec<Reading> = p

@@ -1,6 +1,7 @@
 //! The scan engine against the shared loopback lab.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod change_events;
 mod cname;
 mod cname_nginx;
 mod dns;
