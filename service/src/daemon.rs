@@ -214,6 +214,7 @@ async fn schedule_loop(
                     fixed = c.fixed,
                     reopened = c.reopened,
                     failed_units = o.run.failed_total,
+                    changes = o.changes.len(),
                     "scan {} {how}",
                     o.run.id
                 );
