@@ -55,7 +55,7 @@ pub(crate) enum Command {
     /// Run one scan now.
     Scan(ScanArgs),
     /// Run the schedules until stopped.
-    Daemon,
+    Daemon(DaemonArgs),
     /// Open the triage UI.
     Tui(TuiArgs),
     /// List findings, or show one.
@@ -127,6 +127,13 @@ pub(crate) struct LabServeArgs {
     /// Inject faults on a seeded share of exchanges (weak lab only).
     #[arg(long, value_name = "SEED:PERCENT")]
     pub(crate) faults: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DaemonArgs {
+    /// How log lines on stderr look: `plain` text or `json` (one JSON object a line).
+    #[arg(long, value_name = "FORMAT", default_value = "plain", value_parser = ["plain", "json"])]
+    pub(crate) log_format: String,
 }
 
 #[derive(Debug, Args)]

@@ -46,8 +46,10 @@ struct RawTls {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawSchedule {
-    name: String,
-    every: toml::Spanned<String>,
+    name: toml::Spanned<String>,
+    every: Option<toml::Spanned<String>>,
+    cron: Option<toml::Spanned<String>>,
+    timezone: Option<toml::Spanned<String>>,
     #[serde(default)]
     targets: Vec<String>,
     profile: Option<toml::Spanned<String>>,
@@ -62,7 +64,6 @@ struct RawNotify {
 
 /// How deep a scan goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[allow(dead_code, reason = "read by scan and daemon (issue 3)")]
 pub(crate) enum Profile {
     Passive,
     Standard,
@@ -70,11 +71,11 @@ pub(crate) enum Profile {
 }
 
 /// One `[[schedule]]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[allow(dead_code, reason = "read by the daemon")]
+#[derive(Debug, Clone)]
 pub(crate) struct Schedule {
     pub(crate) name: String,
-    pub(crate) every: Duration,
+    /// `every = "6h"` or `cron = "0 3 * * *"` with `timezone`.
+    pub(crate) when: haetae_service::schedule::When,
     pub(crate) targets: Vec<String>,
     pub(crate) profile: Profile,
     /// Only these checks (globs); empty: every check.
@@ -168,12 +169,44 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
 
     let mut schedules = Vec::new();
     for s in raw.schedule {
-        let every = humantime::parse_duration(s.every.get_ref()).map_err(|e| {
-            at(s.every.span(), format!("[[schedule]] every: expected a duration such as \"15m\" or \"6h\" ({e})"))
-        })?;
-        if every < Duration::from_secs(60) {
-            return Err(at(s.every.span(), "[[schedule]] every: at least 1m between scans".into()));
+        let name = s.name.get_ref().trim().to_owned();
+        if name.is_empty() || schedules.iter().any(|o: &Schedule| o.name == name) {
+            let why = if name.is_empty() { "must not be empty" } else { "is already used by another [[schedule]]" };
+            return Err(at(s.name.span(), format!("[[schedule]] name: \"{name}\" {why}")));
         }
+        let when = match (&s.every, &s.cron) {
+            (Some(every), None) => {
+                if let Some(tz) = &s.timezone {
+                    return Err(at(tz.span(), "[[schedule]] timezone: only with `cron`, not with `every`".into()));
+                }
+                let d = humantime::parse_duration(every.get_ref()).map_err(|e| {
+                    at(every.span(), format!("[[schedule]] every: expected a duration such as \"15m\" or \"6h\" ({e})"))
+                })?;
+                if d < Duration::from_secs(60) {
+                    return Err(at(every.span(), "[[schedule]] every: at least 1m between scans".into()));
+                }
+                haetae_service::schedule::When::Every(d)
+            }
+            (None, Some(cron)) => {
+                let (tz, tz_span) = match &s.timezone {
+                    Some(t) => (t.get_ref().as_str(), t.span()),
+                    None => (haetae_service::schedule::DEFAULT_TIMEZONE, cron.span()),
+                };
+                haetae_service::schedule::When::cron(cron.get_ref(), tz).map_err(|m| {
+                    let span = if m.starts_with("timezone") { tz_span } else { cron.span() };
+                    at(span, format!("[[schedule]] {m}"))
+                })?
+            }
+            (Some(_), Some(cron)) => {
+                return Err(at(cron.span(), "[[schedule]] cron: give `every` or `cron`, not both".into()));
+            }
+            (None, None) => {
+                return Err(at(
+                    s.name.span(),
+                    format!("[[schedule]] \"{name}\": expected `every = \"6h\"` or `cron = \"0 3 * * *\"`"),
+                ));
+            }
+        };
         let profile = match s.profile.as_ref().map(|p| p.get_ref().as_str()) {
             None | Some("standard") => Profile::Standard,
             Some("passive") => Profile::Passive,
@@ -204,7 +237,7 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
                 globs
             }
         };
-        schedules.push(Schedule { name: s.name, every, targets: s.targets, profile, checks });
+        schedules.push(Schedule { name, when, targets: s.targets, profile, checks });
     }
 
     let webhook = match raw.notify.webhook {
@@ -316,7 +349,9 @@ mod tests {
         assert_eq!(w.store, d.path().join("s"));
         assert_eq!(w.nameservers.len(), 2);
         assert_eq!(w.nameservers[1].port(), 53);
-        assert_eq!(w.schedules[0].every, Duration::from_secs(900));
+        assert!(
+            matches!(w.schedules[0].when, haetae_service::schedule::When::Every(d) if d == Duration::from_secs(900))
+        );
         assert_eq!(w.schedules[0].profile, Profile::Deep);
         assert_eq!(w.schedules[0].checks, ["tls.*", "http.*"]);
         let mut g = global(d.path());
@@ -325,5 +360,32 @@ mod tests {
         let w = Workspace::load(&g).unwrap();
         assert_eq!(w.nameservers, vec!["127.0.0.9:53".parse().unwrap()]);
         assert_eq!(w.store, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn cron_schedules_with_their_time_zone_and_clear_errors() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"night\"\ncron = \"0 3 * * *\"\n[[schedule]]\nname = \"utc\"\ncron = \"30 2 * * 1-5\"\ntimezone = \"UTC\"\n",
+        )
+        .unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert_eq!(w.schedules[0].when.to_string(), "cron \"0 3 * * *\" (Asia/Seoul)");
+        assert_eq!(w.schedules[1].when.to_string(), "cron \"30 2 * * 1-5\" (UTC)");
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"a\"\nevery = \"1h\"\n[[schedule]]\nname = \"a\"\nevery = \"2h\"\n",
+        )
+        .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:5:8:") && e.contains("already used"), "{e}");
+        std::fs::write(
+            d.path().join("haetae.toml"),
+            "[[schedule]]\nname = \"a\"\nevery = \"1h\"\ncron = \"0 3 * * *\"\n",
+        )
+        .unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:4:8:") && e.contains("not both"), "{e}");
     }
 }

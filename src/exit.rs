@@ -34,10 +34,10 @@ plain_error!(UsageError, ScopeRefused, FailOnMet);
 /// The exit code for an error: the first special cause in its chain decides.
 pub(crate) fn code_for(err: &anyhow::Error) -> u8 {
     for cause in err.chain() {
-        if cause.is::<UsageError>() {
+        if cause.is::<UsageError>() || cause.is::<haetae_service::BadRequest>() {
             return 2;
         }
-        if cause.is::<ScopeRefused>() {
+        if cause.is::<ScopeRefused>() || cause.is::<haetae_service::Refused>() {
             return 3;
         }
         if cause.is::<FailOnMet>() {

@@ -38,16 +38,8 @@ pub(crate) fn run(g: &Global, keep: Option<PathBuf>, tui: bool) -> Result<()> {
         std::fs::write(dir.join(haetae_lab::CA_FILE), lab.ca_pem())?;
         std::fs::write(dir.join("rules.toml"), super::init::STARTERS[2].1)?;
         let ws = Workspace::load(&Global { chdir: Some(dir.clone()), ..Global::default() })?;
-        let opts = ScanOptions {
-            targets: Vec::new(),
-            profile: Profile::Standard,
-            fail_on: None,
-            resume: false,
-            progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
-            checks: Vec::new(),
-            skip_checks: Vec::new(),
-        };
-        let report = scan(&ws, &opts).await?;
+        let opts = ScanOptions { profile: Profile::Standard, ..ScanOptions::default() };
+        let report = scan(&ws, &opts, std::io::IsTerminal::is_terminal(&std::io::stderr())).await?;
         anyhow::Ok((lab, report))
     })?;
     let mut out = std::io::stdout().lock();

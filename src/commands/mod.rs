@@ -2,6 +2,7 @@
 
 mod audit;
 mod changes;
+mod daemon;
 mod data;
 mod demo;
 mod export;
@@ -41,7 +42,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Scan(args) => scan::run(&Workspace::load(g)?, args),
         Command::Demo { tui, keep } => demo::run(g, keep, tui),
         Command::Lab { command: LabCommand::Serve(args) } => lab::serve(g, args),
-        Command::Daemon => not_yet("daemon", None),
+        Command::Daemon(args) => daemon::run(&Workspace::load(g)?, args),
         Command::Tui(args) => tui::run(&Workspace::load(g)?, args),
         Command::Export(args) => export::run(&Workspace::load(g)?, args),
         Command::Rules { command: RulesCommand::Check } => rules::check(&Workspace::load(g)?),
@@ -57,13 +58,6 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Audit { command: AuditCommand::Export { format, out } } => {
             audit::export(&Workspace::load(g)?, &format, out)
         }
-    }
-}
-
-fn not_yet(what: &str, issue: Option<u32>) -> Result<()> {
-    match issue {
-        Some(n) => bail!("`haetae {what}` is not implemented yet (issue {n})"),
-        None => bail!("`haetae {what}` is not implemented yet"),
     }
 }
 

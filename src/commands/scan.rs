@@ -1,23 +1,21 @@
-//! `haetae scan` (and the scan half of `haetae demo`): run the engine through
-//! the scope guard and commit what it reports to the store as it arrives.
+//! `haetae scan` (and the scan half of `haetae demo`): parse the arguments,
+//! run one scan through `haetae_service::run_scan` with a progress bar, print
+//! the summary and decide the exit code.
 
-use std::collections::HashSet;
 use std::io::{IsTerminal as _, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
-use haetae_findings::audit::AuditLog;
-use haetae_findings::{Coverage, FailedUnit, Finding, Observation, Priority, Selection, State, Store, Timestamp};
-use haetae_scanner::engine::{self, CheckSelection, Outcome, Profile, ScanEvent, ScanRequest, Stop};
-use haetae_scanner::guard::{GuardConfig, ScopeGuard};
+use haetae_findings::{FailedUnit, Priority, Store};
+use haetae_scanner::engine::{Profile, Stop};
 use haetae_scanner::scope::Scope;
 use haetae_scanner::tls::handshake::TlsOptions;
-use haetae_tui::{Live, Progress as LiveProgress};
+pub(crate) use haetae_service::ScanOptions;
+use haetae_service::{ScanSetup, Sink, Update};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{SignalKind, signal};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::ScanArgs;
@@ -25,39 +23,11 @@ use crate::config::Workspace;
 use crate::exit::{FailOnMet, ScopeRefused, UsageError};
 
 /// File name of the audit log inside the store directory.
-pub(crate) const AUDIT_FILE: &str = "audit.jsonl";
-
-/// Commit observations at least this often.
-const COMMIT_EVERY: Duration = Duration::from_millis(250);
-/// ... or when this many are waiting.
-const COMMIT_BATCH: usize = 256;
-
-/// What to scan and how.
-pub(crate) struct ScanOptions {
-    pub(crate) targets: Vec<String>,
-    pub(crate) profile: Profile,
-    pub(crate) fail_on: Option<Priority>,
-    pub(crate) resume: bool,
-    pub(crate) progress: bool,
-    /// `--checks`: only these (globs); empty: every check.
-    pub(crate) checks: Vec<String>,
-    /// `--skip-checks`: not these (globs).
-    pub(crate) skip_checks: Vec<String>,
-}
+pub(crate) const AUDIT_FILE: &str = haetae_service::AUDIT_FILE;
 
 /// What a scan did, for the summary.
-pub(crate) struct Report {
-    pub(crate) run: haetae_findings::ScanRun,
-    pub(crate) outcome: Outcome,
-    pub(crate) seen: Vec<Finding>,
-    pub(crate) open_ports: Vec<(String, std::net::IpAddr, u16)>,
-    pub(crate) changes: Vec<haetae_findings::ChangeEvent>,
-    /// Units that got no definite answer (the first [`FAILED_KEPT`]).
-    pub(crate) failed: Vec<FailedUnit>,
-}
+pub(crate) type Report = haetae_service::ScanOutcome;
 
-/// Failed units kept in memory for the summary (all are counted and audited).
-const FAILED_KEPT: usize = 1000;
 /// Failed units listed in the summary.
 const FAILED_SHOWN: usize = 20;
 
@@ -73,17 +43,16 @@ pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
     let opts = ScanOptions {
         targets: args.targets,
         profile,
-        fail_on,
         resume: args.resume,
-        progress: std::io::stderr().is_terminal(),
         checks: args.checks,
         skip_checks: args.skip_checks,
+        schedule: None,
     };
     let rt = runtime()?;
-    let report = rt.block_on(scan(ws, &opts))?;
+    let report = rt.block_on(scan(ws, &opts, std::io::stderr().is_terminal()))?;
     let mut out = std::io::stdout().lock();
     print_summary(&mut out, &report)?;
-    finish(&report, opts.fail_on)
+    finish(&report, fail_on)
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -130,215 +99,71 @@ pub(crate) fn nameservers(ws: &Workspace) -> Result<Vec<SocketAddr>> {
     Ok(found)
 }
 
-/// Load the scope, refuse outside the window or for out-of-scope targets (exit 3).
-pub(crate) fn authorize(ws: &Workspace, targets: &[String]) -> Result<(Scope, Vec<String>)> {
+/// What the workspace gives a scan: scope, name servers, TLS trust,
+/// templates and software data, each read now (a changed file counts).
+pub(crate) fn setup(ws: &Workspace) -> Result<ScanSetup> {
     let scope = Scope::load(&ws.scope)?;
-    let window = scope.window(Timestamp::now());
-    if !window.allowed {
-        return Err(anyhow!(ScopeRefused(format!("scan refused: {}", window.reason))));
-    }
-    let targets = if targets.is_empty() { scope.seeds.clone() } else { targets.to_vec() };
-    let refused: Vec<String> = targets
-        .iter()
-        .filter_map(|t| {
-            let (_, d) = scope.check_target(t);
-            (!d.allowed).then(|| format!("{t}: {}", d.reason))
-        })
-        .collect();
-    if !refused.is_empty() {
-        return Err(anyhow!(ScopeRefused(format!(
-            "scan refused, target(s) out of scope:\n  {}",
-            refused.join("\n  ")
-        ))));
-    }
-    Ok((scope, targets))
+    Ok(ScanSetup {
+        store_dir: ws.store.clone(),
+        nameservers: nameservers(ws)?,
+        tls: TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?,
+        templates: Arc::new(super::templates::load(ws)?),
+        software: Arc::new(super::data::load(ws)?),
+        scope,
+    })
 }
 
-/// How a scan talks to whoever started it, besides its report.
-#[derive(Default)]
-pub(crate) struct Hooks {
-    /// Live updates for the TUI; when set, nothing is written to stderr.
-    pub(crate) live: Option<std::sync::mpsc::Sender<Live>>,
-    /// Cancelled by the caller (the TUI's quit); Ctrl-C and SIGTERM cancel it too.
-    pub(crate) cancel: CancellationToken,
-}
-
-impl Hooks {
-    fn send(&self, ev: Live) {
-        if let Some(tx) = &self.live {
-            // A TUI that has quit no longer listens; the scan goes on.
-            let _ = tx.send(ev);
-        }
-    }
-}
-
-/// Run one scan of the workspace and commit it.
-pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions) -> Result<Report> {
-    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
-    scan_with(ws, opts, &store, &Hooks::default()).await
-}
-
-/// Run one scan into an open store.
-pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store, hooks: &Hooks) -> Result<Report> {
-    let (scope, targets) = authorize(ws, &opts.targets)?;
-    let nameservers = nameservers(ws)?;
-    let tls = TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?;
-    let audit = Arc::new(AuditLog::open(&ws.store.join(AUDIT_FILE))?);
-
-    let templates = Arc::new(super::templates::load(ws)?);
-    let software = Arc::new(super::data::load(ws)?);
-    // The checks to run: every built-in id and template id is known.
-    let known: Vec<&str> = haetae_findings::CheckId::BUILTIN
-        .iter()
-        .map(|c| c.as_str())
-        .chain(templates.templates().iter().map(|t| t.id.as_str()))
-        .collect();
-    let select = |checks: &[String], skip: &[String]| {
-        CheckSelection::new(checks, skip, &known)
-            .map_err(|e| anyhow!(UsageError(format!("--checks/--skip-checks: {e}"))))
-    };
-    let (run, skip, checks) = if opts.resume {
-        let Some(run) = store.unfinished_scan()? else {
-            bail!("nothing to resume: the last scan in {} completed", ws.store.display());
-        };
-        let skip: HashSet<engine::Unit> =
-            store.covered(run.id)?.into_iter().map(|c| (c.check, c.host, c.port)).collect();
-        // A resumed scan runs the checks it was started with.
-        let checks = select(&run.checks, &run.skip_checks)?;
-        (run, skip, checks)
-    } else {
-        let checks = select(&opts.checks, &opts.skip_checks)?;
-        let run = store.begin_scan_selected(targets.clone(), &opts.checks, &opts.skip_checks)?;
-        (run, skip_none(), checks)
-    };
-    let targets = if opts.resume && !run.targets.is_empty() { run.targets.clone() } else { targets };
-
-    let guard = Arc::new(ScopeGuard::new(GuardConfig {
-        scope: Arc::new(scope),
-        nameservers,
-        audit: audit.clone(),
-        clock: Arc::new(Timestamp::now),
-    })?);
-    let cancel = hooks.cancel.clone();
-    // Handlers are installed before the scan is announced, so a Ctrl-C at any
-    // moment after that stops it cleanly.
+/// Ctrl-C and SIGTERM cancel `cancel`. Installed before the scan is
+/// announced, so a Ctrl-C at any moment after that stops it cleanly; abort
+/// the handle when the scan is over.
+pub(crate) fn cancel_on_signals(cancel: &CancellationToken) -> Result<tokio::task::JoinHandle<()>> {
     let mut sigint = signal(SignalKind::interrupt()).context("cannot install the Ctrl-C handler")?;
     let mut sigterm = signal(SignalKind::terminate()).context("cannot install the SIGTERM handler")?;
-    let ctrl_c = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = sigint.recv() => {}
-                _ = sigterm.recv() => {}
-            }
-            cancel.cancel();
-        })
-    };
-    hooks.send(Live::Started { id: run.id, targets: targets.len() });
-    if hooks.live.is_none() {
-        let mut err = std::io::stderr().lock();
-        let verb = if opts.resume { "resumed" } else { "started" };
-        let _ = writeln!(
-            err,
-            "haetae: scan {} {verb} ({} target(s)); Ctrl-C stops it and keeps what it found",
-            run.id,
-            targets.len()
-        );
-    }
-    let (tx, mut rx) = mpsc::channel::<ScanEvent>(1024);
-    let earlier_addresses = store.earlier_addresses()?;
-    let request = ScanRequest {
-        targets,
-        profile: opts.profile,
-        skip,
-        tls,
-        templates: Some(templates),
-        software: Some(software),
-        earlier_addresses,
-        checks,
-    };
-    let engine = tokio::spawn(engine::run(guard.clone(), request, tx, cancel.clone()));
+    let cancel = cancel.clone();
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+        cancel.cancel();
+    }))
+}
 
-    let bar = progress_bar(opts.progress && hooks.live.is_none());
-    let started = Instant::now();
-    let mut assets_changed = false;
-    let mut pending = Pending::default();
-    let mut failed: Vec<FailedUnit> = Vec::new();
-    let mut open_ports = Vec::new();
-    let mut changes = Vec::new();
-    let mut last_commit = Instant::now();
-    let mut failure: Option<anyhow::Error> = None;
-    // Once stopped (Ctrl-C, SIGTERM, the TUI), in-flight probes get a grace
-    // period to end; then the engine is dropped and what arrived is committed.
-    let grace_period = grace(guard.timeout());
-    let grace = async {
-        cancel.cancelled().await;
-        tokio::time::sleep(grace_period).await;
-    };
-    tokio::pin!(grace);
-    let mut abandoned = false;
-    let mut last_progress = engine::Progress::default();
-    loop {
-        let ev = tokio::select! {
-            ev = rx.recv() => match ev {
-                Some(ev) => ev,
-                None => break,
-            },
-            _ = &mut grace => {
-                engine.abort();
-                abandoned = true;
-                break;
-            }
-        };
-        match ev {
-            ScanEvent::Found(o) => pending.obs.push(*o),
-            ScanEvent::Covered(c) => pending.cov.push(c),
-            ScanEvent::PortClosed { host, port } => pending.closed.push((host, port)),
-            ScanEvent::Failed(u) => {
-                if failed.len() < FAILED_KEPT {
-                    failed.push(u.clone());
-                }
-                pending.failed.push(u);
-            }
-            ScanEvent::OpenPort { .. }
-            | ScanEvent::Resolved { .. }
-            | ScanEvent::Certificate { .. }
-            | ScanEvent::Banner { .. } => {
-                assets_changed = true;
-                let r = match ev {
-                    ScanEvent::OpenPort { host, addr, port } => {
-                        let r = store.observe_open_port(Some(run.id), &host, addr, port);
-                        open_ports.push((host, addr, port));
-                        r
-                    }
-                    ScanEvent::Resolved { host, addrs } => store.observe_addresses(Some(run.id), &host, &addrs),
-                    ScanEvent::Certificate { host, port, sha256, not_after } => {
-                        store.observe_certificate(Some(run.id), &host, port, &sha256, not_after)
-                    }
-                    ScanEvent::Banner { host, port, banner } => {
-                        store.observe_banner(Some(run.id), &host, port, &banner)
-                    }
-                    _ => Ok(None),
-                };
-                if let Err(e) = r.map(|change| changes.extend(change)) {
-                    failure = Some(e.into());
-                    cancel.cancel();
-                    break;
+/// Run one scan of the workspace and commit it, with the start line and a
+/// progress bar on stderr.
+pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions, progress: bool) -> Result<Report> {
+    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
+    let setup = setup(ws)?;
+    let cancel = CancellationToken::new();
+    let signals = cancel_on_signals(&cancel)?;
+    let sink = Terminal { bar: progress_bar(progress) };
+    let report = haetae_service::run_scan(&store, setup, opts, cancel, &sink).await;
+    signals.abort();
+    if let Some(bar) = &sink.bar {
+        bar.finish_and_clear();
+    }
+    report
+}
+
+/// Updates of a scan run from the command line: stderr and a progress bar.
+struct Terminal {
+    bar: Option<ProgressBar>,
+}
+
+impl Sink for Terminal {
+    fn update(&self, u: Update) {
+        match u {
+            Update::Started { id, targets, resumed } => {
+                let verb = if resumed { "resumed" } else { "started" };
+                let line =
+                    format!("haetae: scan {id} {verb} ({targets} target(s)); Ctrl-C stops it and keeps what it found");
+                match &self.bar {
+                    Some(bar) => bar.suspend(|| eprintln_plain(&line)),
+                    None => eprintln_plain(&line),
                 }
             }
-            ScanEvent::Progress(p) => {
-                last_progress = p;
-                hooks.send(Live::Progress(LiveProgress {
-                    hosts_done: p.hosts_done,
-                    hosts: p.hosts,
-                    ports_done: p.ports_done,
-                    ports_total: p.ports_total,
-                    open_ports: p.open_ports,
-                    requests: p.requests,
-                    findings: p.findings,
-                    elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-                }));
-                if let Some(bar) = &bar {
+            Update::Progress { progress: p, .. } => {
+                if let Some(bar) = &self.bar {
                     bar.set_length(p.hosts + p.ports_total);
                     bar.set_position(p.hosts_done + p.ports_done);
                     bar.set_message(format!(
@@ -347,116 +172,17 @@ pub(crate) async fn scan_with(ws: &Workspace, opts: &ScanOptions, store: &Store,
                     ));
                 }
             }
-        }
-        if pending.obs.len() >= COMMIT_BATCH || last_commit.elapsed() >= COMMIT_EVERY {
-            match commit(store, &audit, run.id, &mut pending) {
-                Ok(ids) if !ids.is_empty() => hooks.send(Live::Changed(ids)),
-                Ok(_) => {}
-                Err(e) => {
-                    failure = Some(e);
-                    cancel.cancel();
-                    break;
-                }
-            }
-            if std::mem::take(&mut assets_changed) {
-                hooks.send(Live::Assets);
-            }
-            last_commit = Instant::now();
-        }
-    }
-    // Stop listening before waiting: an engine blocked on a full channel then
-    // sees it closed and winds down.
-    drop(rx);
-    let joined = engine.await;
-    ctrl_c.abort();
-    // Whatever happened, commit what was found: observations first, then the
-    // coverage that vouches for them.
-    let ids = commit(store, &audit, run.id, &mut pending)?;
-    hooks.send(Live::Changed(ids));
-    let outcome = match joined {
-        Ok(outcome) => outcome,
-        Err(_) if abandoned => {
-            let mut err = std::io::stderr().lock();
-            let _ = writeln!(
-                err,
+            Update::Abandoned { grace } => eprintln_plain(&format!(
                 "haetae: probes still running {} s after the stop were abandoned",
-                grace_period.as_secs()
-            );
-            Outcome { complete: false, stop: Some(Stop::Cancelled), progress: last_progress }
+                grace.as_secs()
+            )),
+            Update::Changed(_) | Update::Assets => {}
         }
-        Err(e) => {
-            // A panic outside any probe unit (those become failed units):
-            // what was found is committed; the run closes nothing.
-            store.finish_scan(run.id, false)?;
-            audit.sync()?;
-            let why = if e.is_panic() { haetae_scanner::engine::panic_message(e.into_panic()) } else { e.to_string() };
-            bail!(
-                "the scan engine stopped on an internal error ({why}); what scan {} found is committed and it closed nothing. Run `haetae scan --resume` to continue",
-                run.id
-            );
-        }
-    };
-    if let Some(e) = failure {
-        return Err(e);
     }
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let run = store.finish_scan(run.id, outcome.complete)?;
-    audit.sync()?;
-    let seen: Vec<Finding> = store
-        .list(&Selection::States(State::ALL.to_vec()))?
-        .findings
-        .into_iter()
-        .filter(|f| f.last_scan == Some(run.id))
-        .collect();
-    // With the ports closed and hosts gone that finishing the run decided.
-    changes = store.changes_of_scan(run.id)?;
-    Ok(Report { run, outcome, seen, open_ports, changes, failed })
 }
 
-/// How long probes in flight may go on after a stop: one exchange's deadline
-/// and a margin, at least two seconds.
-fn grace(timeout: Duration) -> Duration {
-    timeout.saturating_add(Duration::from_secs(1)).max(Duration::from_secs(2))
-}
-
-fn skip_none() -> HashSet<engine::Unit> {
-    HashSet::new()
-}
-
-/// Commit what is pending; returns the ids of the findings written.
-/// What the engine reported and is not committed yet.
-#[derive(Default)]
-struct Pending {
-    obs: Vec<Observation>,
-    cov: Vec<Coverage>,
-    closed: Vec<(String, u16)>,
-    failed: Vec<FailedUnit>,
-}
-
-fn commit(store: &Store, audit: &AuditLog, scan: u64, p: &mut Pending) -> Result<Vec<String>> {
-    let Pending { obs, cov, closed, failed } = p;
-    // The audit records behind the observations reach disk first.
-    audit.sync()?;
-    let mut ids = Vec::new();
-    if !obs.is_empty() {
-        ids = store.upsert_batch(Some(scan), obs)?.into_iter().map(|(id, _)| id).collect();
-        obs.clear();
-    }
-    if !cov.is_empty() {
-        store.cover(scan, cov)?;
-        cov.clear();
-    }
-    if !closed.is_empty() {
-        store.cover_closed_ports(scan, closed)?;
-        closed.clear();
-    }
-    if !failed.is_empty() {
-        store.record_failed(scan, failed)?;
-        failed.clear();
-    }
-    Ok(ids)
+fn eprintln_plain(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 fn progress_bar(enabled: bool) -> Option<ProgressBar> {

@@ -10,7 +10,10 @@ use haetae_scanner::engine::Profile;
 use haetae_scanner::scope::Scope;
 use haetae_tui::{App, ExportJob, Live};
 
-use super::scan::{Hooks, Report, ScanOptions, counts_line, scan_with};
+use haetae_service::{Sink, Update};
+use tokio_util::sync::CancellationToken;
+
+use super::scan::{Report, ScanOptions, counts_line};
 use crate::cli::TuiArgs;
 use crate::config::Workspace;
 
@@ -38,20 +41,19 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
         return Ok(haetae_tui::run_in_terminal(&mut app, store, None, &exporter)?);
     }
     let (tx, rx) = mpsc::channel();
-    let hooks = Hooks { live: Some(tx.clone()), ..Hooks::default() };
-    let opts = ScanOptions {
-        targets: Vec::new(),
-        profile: Profile::Standard,
-        fail_on: None,
-        resume: false,
-        progress: false,
-        checks: Vec::new(),
-        skip_checks: Vec::new(),
-    };
+    let sink = ToTui(tx.clone());
+    let cancel = CancellationToken::new();
+    let opts = ScanOptions { profile: Profile::Standard, ..ScanOptions::default() };
     let rt = super::scan::runtime()?;
     let (ui, scanned) = std::thread::scope(|s| {
         let scanner = s.spawn(|| {
-            let r = rt.block_on(scan_with(ws, &opts, store, &hooks));
+            let r = rt.block_on(async {
+                let setup = super::scan::setup(ws)?;
+                let signals = super::scan::cancel_on_signals(&cancel)?;
+                let r = haetae_service::run_scan(store, setup, &opts, cancel.clone(), &sink).await;
+                signals.abort();
+                r
+            });
             let (id, summary) = match &r {
                 Ok(report) => (report.run.id, summary(report)),
                 Err(e) => (0, format!("scan failed: {}", crate::exit::one_line(e))),
@@ -61,7 +63,7 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
         });
         let ui = haetae_tui::run_in_terminal(&mut app, store, Some(rx), &exporter);
         // Leaving the UI stops the scan; it commits what it found.
-        hooks.cancel.cancel();
+        cancel.cancel();
         (ui, scanner.join())
     });
     ui?;
@@ -83,4 +85,31 @@ fn summary(r: &Report) -> String {
         (None, false) => "incomplete",
     };
     format!("scan {} {how}: {}", r.run.id, counts_line(&r.run.counts))
+}
+
+/// A scan's updates as the TUI's live events; nothing goes to the terminal
+/// the UI draws on.
+struct ToTui(mpsc::Sender<Live>);
+
+impl Sink for ToTui {
+    fn update(&self, u: Update) {
+        let ev = match u {
+            Update::Started { id, targets, .. } => Live::Started { id, targets },
+            Update::Progress { progress: p, elapsed } => Live::Progress(haetae_tui::Progress {
+                hosts_done: p.hosts_done,
+                hosts: p.hosts,
+                ports_done: p.ports_done,
+                ports_total: p.ports_total,
+                open_ports: p.open_ports,
+                requests: p.requests,
+                findings: p.findings,
+                elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+            }),
+            Update::Changed(ids) => Live::Changed(ids),
+            Update::Assets => Live::Assets,
+            Update::Abandoned { .. } => return,
+        };
+        // A TUI that has quit no longer listens; the scan goes on.
+        let _ = self.0.send(ev);
+    }
 }

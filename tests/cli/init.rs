@@ -47,7 +47,7 @@ fn usage_errors_exit_2_and_unbuilt_commands_exit_1() {
     assert_eq!(code(&o), 2);
     let o = haetae(d.path(), &["daemon"]);
     assert_eq!(code(&o), 1);
-    assert!(stderr(&o).contains("not implemented yet"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("no [[schedule]]"), "{}", stderr(&o));
     let o = haetae(d.path(), &["export", "--format", "csv"]);
     assert_eq!(code(&o), 1);
     assert!(stderr(&o).contains("no store at"), "{}", stderr(&o));

@@ -11,7 +11,7 @@ use crate::support::{code, haetae, stderr};
 
 /// A workspace for one silent port on 127.0.0.1 (it accepts and never
 /// speaks), with a 20-second `timeout_ms`: left alone, its probes take minutes.
-fn silent_workspace() -> (tempfile::TempDir, mpsc::Receiver<()>) {
+pub(crate) fn silent_workspace() -> (tempfile::TempDir, mpsc::Receiver<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let (tx, rx) = mpsc::channel();

@@ -49,6 +49,10 @@ pub struct ScanRun {
     /// The checks it skipped (globs).
     #[serde(default)]
     pub skip_checks: Vec<String>,
+    /// The `[[schedule]]` that started it (the daemon); `None` for a scan
+    /// started by hand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
 }
 
 /// Failed units kept on a scan record (the rest are only counted).

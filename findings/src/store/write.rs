@@ -401,6 +401,19 @@ impl Store {
         checks: &[String],
         skip_checks: &[String],
     ) -> Result<ScanRun, StoreError> {
+        self.begin_scan_scheduled(targets, checks, skip_checks, None)
+    }
+
+    /// [`Store::begin_scan_selected`] for a run started by the `[[schedule]]`
+    /// named `schedule` (kept on the run, so the daemon finds each schedule's
+    /// last run after a restart).
+    pub fn begin_scan_scheduled(
+        &self,
+        targets: Vec<String>,
+        checks: &[String],
+        skip_checks: &[String],
+        schedule: Option<&str>,
+    ) -> Result<ScanRun, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         // Scan ids count 1, 2, 3 ... (sled's generate_id jumps by a million
         // after a restart, which reads badly in reports).
@@ -417,6 +430,7 @@ impl Store {
             failed_total: 0,
             checks: checks.to_vec(),
             skip_checks: skip_checks.to_vec(),
+            schedule: schedule.map(str::to_owned),
         };
         self.scans.insert(scan_key(id), encode(&run)).map_err(|e| self.engine(e))?;
         self.flush()?;

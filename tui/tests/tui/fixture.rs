@@ -119,6 +119,7 @@ pub(crate) fn scans() -> Vec<ScanRun> {
             failed_total: u64::from(id == 3),
             checks: Vec::new(),
             skip_checks: Vec::new(),
+            schedule: None,
         })
         .collect()
 }

@@ -1,0 +1,18 @@
+//! haetae's service layer: one scan from request to store ([`run_scan`]),
+//! shared by `haetae scan`, `haetae tui --scan`, `haetae demo` and the daemon,
+//! and the schedules that start scans ([`schedule`] decides when,
+//! [`run_daemon`] runs them).
+//!
+//! It never parses command lines, prints to the terminal, or installs signal
+//! handlers: the caller passes a
+//! [`CancellationToken`](tokio_util::sync::CancellationToken) and a [`Sink`]
+//! for progress; the daemon logs through `tracing`.
+
+mod daemon;
+mod scan;
+pub mod schedule;
+
+pub use daemon::{ScheduleSpec, SetupFn, run_daemon};
+pub use scan::{
+    AUDIT_FILE, BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize, run_scan,
+};
