@@ -100,7 +100,7 @@ pub struct ScanOutcome {
     /// Assets that changed in this run (ports, addresses, certificates,
     /// banners, hosts gone).
     pub changes: Vec<ChangeEvent>,
-    /// Units that got no definite answer (the first [`FAILED_KEPT`]).
+    /// Units that got no definite answer (the first `FAILED_KEPT`).
     pub failed: Vec<FailedUnit>,
 }
 
