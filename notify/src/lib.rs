@@ -2,6 +2,8 @@
 //! ([`Digest`]), and the bytes sent to a webhook (signed) or a Slack-compatible
 //! incoming webhook. No network code here yet: delivery, queue and audit come next.
 
+pub mod deliver;
+
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
