@@ -164,3 +164,21 @@ mod tests {
         assert!(obj["text"].as_str().unwrap().contains("scan failed: timeout"));
     }
 }
+
+/// Wait before retry number `attempts` (1 = after the first failure): 30 s,
+/// doubling, capped at one hour.
+#[must_use]
+pub fn backoff(attempts: u32) -> std::time::Duration {
+    let secs = 30u64.saturating_mul(1u64 << attempts.saturating_sub(1).min(20));
+    std::time::Duration::from_secs(secs.min(3600))
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    #[test]
+    fn backoff_doubles_from_30s_and_caps_at_an_hour() {
+        let secs: Vec<u64> = (1..=9).map(|a| super::backoff(a).as_secs()).collect();
+        assert_eq!(secs, [30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
+        assert_eq!(super::backoff(u32::MAX).as_secs(), 3600);
+    }
+}
