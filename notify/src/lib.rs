@@ -5,7 +5,7 @@
 pub mod deliver;
 
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
+use sha2::Sha256;
 
 /// One thing worth telling a human about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -103,20 +103,14 @@ impl Digest {
 /// HMAC-SHA256 (RFC 2104) of `body` keyed by `key`.
 #[must_use]
 pub fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
-    const BLOCK: usize = 64;
-    let mut k = [0u8; BLOCK];
-    if key.len() > BLOCK {
-        k[..32].copy_from_slice(&Sha256::digest(key));
-    } else {
-        k[..key.len()].copy_from_slice(key);
-    }
-    let mut inner = Sha256::new();
-    inner.update(k.map(|b| b ^ 0x36));
-    inner.update(body);
-    let mut outer = Sha256::new();
-    outer.update(k.map(|b| b ^ 0x5c));
-    outer.update(inner.finalize());
-    outer.finalize().into()
+    use hmac::{Hmac, Mac};
+    // HMAC accepts a key of any length (RFC 2104 hashes a long one), so this
+    // constructor cannot fail; the fallback keeps the function total.
+    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
+        return [0; 32];
+    };
+    mac.update(body);
+    mac.finalize().into_bytes().into()
 }
 
 /// The `X-Haetae-Signature` header value: `sha256=<hex HMAC of the exact body bytes>`.
