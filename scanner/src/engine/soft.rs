@@ -7,6 +7,7 @@
 //! there; otherwise nothing is reported, covered or failed (the probe's own
 //! unit says what went wrong).
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use super::Ctx;
@@ -45,13 +46,23 @@ impl Ctx {
         for (host, port, banner) in super::banners::of(pending.iter().map(|p| (&p.host, p.port, &p.readings))) {
             self.send(super::ScanEvent::Banner { host, port, banner }).await;
         }
-        for p in pending.iter().filter(|p| p.judge) {
-            // The first distribution marker another banner of this address showed.
-            let seen = pending
+        // The first distribution marker any judged banner of each address
+        // showed, found in one pass (not once per endpoint).
+        let mut markers: HashMap<IpAddr, String> = HashMap::new();
+        for o in pending.iter().filter(|o| o.judge) {
+            if markers.contains_key(&o.addr) {
+                continue;
+            }
+            let first = o
+                .readings
                 .iter()
-                .filter(|o| o.judge && o.addr == p.addr)
-                .flat_map(|o| &o.readings)
                 .find_map(|r| r.distro.as_ref().map(|m| format!("{m}, from the {} of {}", r.origin, r.raw)));
+            if let Some(m) = first {
+                markers.insert(o.addr, m);
+            }
+        }
+        for p in pending.iter().filter(|p| p.judge) {
+            let seen = markers.get(&p.addr).cloned();
             let readings: Vec<Reading> = p
                 .readings
                 .iter()
