@@ -64,6 +64,7 @@ const WRITE_BUFFER: usize = 64 * 1024;
 const READ_BUFFER: usize = 256 * 1024;
 
 mod export;
+mod shared;
 mod types;
 
 pub use export::{AuditFormat, Exported, export, seal_export};

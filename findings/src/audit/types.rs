@@ -24,6 +24,8 @@ pub enum Protocol {
     Tls,
     /// An HTTP request (`"http"`).
     Http,
+    /// An SMTP session (`"smtp"`): notification e-mail, not scan traffic.
+    Smtp,
 }
 
 /// Whether the scope check let a probe go out.
