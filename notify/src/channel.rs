@@ -145,23 +145,17 @@ impl Sender {
                     http_target(&w.url, &mut attempt);
                     let body = payload.as_bytes().to_vec();
                     let sig = crate::signature_header(&w.secret, &body);
-                    let r = crate::deliver::post_with(
-                        &self.tls,
-                        &w.url,
-                        &[(SIGNATURE_HEADER, sig)],
-                        body,
-                        self.deadline,
-                    )
-                    .await;
+                    let r =
+                        crate::deliver::post_with(&self.tls, &w.url, &[(SIGNATURE_HEADER, sig)], body, self.deadline)
+                            .await;
                     attempt.result = r.map(|s| format!("HTTP {s}"));
                 }
             }
             SLACK => {
                 if let Some(url) = &cfg.slack {
                     http_target(url, &mut attempt);
-                    let r =
-                        crate::deliver::post_with(&self.tls, url, &[], payload.as_bytes().to_vec(), self.deadline)
-                            .await;
+                    let r = crate::deliver::post_with(&self.tls, url, &[], payload.as_bytes().to_vec(), self.deadline)
+                        .await;
                     attempt.result = r.map(|s| format!("HTTP {s}"));
                 }
             }

@@ -355,7 +355,10 @@ mod tests {
     #[test]
     fn urls_split_with_default_ports_and_labels_hide_the_path() {
         let u = split_url("https://hooks.slack.test/services/T/B/X").unwrap();
-        assert_eq!((u.https, u.host.as_str(), u.port, u.path.as_str()), (true, "hooks.slack.test", 443, "/services/T/B/X"));
+        assert_eq!(
+            (u.https, u.host.as_str(), u.port, u.path.as_str()),
+            (true, "hooks.slack.test", 443, "/services/T/B/X")
+        );
         assert_eq!(u.label(), "https://hooks.slack.test:443/…");
         let u = split_url("http://[::1]:9000?a=b").unwrap();
         assert_eq!((u.host.as_str(), u.port, u.path.as_str()), ("::1", 9000, "/?a=b"));

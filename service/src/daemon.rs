@@ -41,13 +41,15 @@ pub type SetupFn = dyn Fn() -> Result<ScanSetup> + Send + Sync;
 /// suspended machine or a clock set forward does not delay a run for long.
 const NAP: Duration = Duration::from_secs(30);
 
-/// Run every schedule until `shutdown` is cancelled. A running scan is then
+/// Run every schedule until `shutdown` is cancelled; with `notify`, each
+/// run's notifications are queued and delivered (see [`crate::notifier`]). A running scan is then
 /// stopped (in-flight probes get their grace period), what it found is
 /// committed, and this returns `Ok`.
 pub async fn run_daemon(
     store: Arc<Store>,
     schedules: Vec<ScheduleSpec>,
     setup: Arc<SetupFn>,
+    notify: Option<Arc<haetae_notify::Sender>>,
     shutdown: CancellationToken,
 ) -> Result<()> {
     if schedules.is_empty() {
@@ -57,6 +59,9 @@ pub async fn run_daemon(
     let interrupted = store.unfinished_scan()?.and_then(|r| r.schedule.map(|s| (s, r.id)));
     let one_at_a_time = Arc::new(Mutex::new(()));
     let mut tasks = tokio::task::JoinSet::new();
+    if let Some(sender) = &notify {
+        tasks.spawn(crate::notifier::run_deliveries(store.clone(), sender.clone(), shutdown.clone()));
+    }
     for spec in schedules {
         let resume = interrupted.as_ref().filter(|(s, _)| *s == spec.name).map(|(_, id)| *id);
         let last = last_run(&store, &spec.name)?;
@@ -67,6 +72,7 @@ pub async fn run_daemon(
             store.clone(),
             setup.clone(),
             one_at_a_time.clone(),
+            notify.clone(),
             shutdown.clone(),
         ));
     }
@@ -118,6 +124,7 @@ async fn schedule_loop(
     store: Arc<Store>,
     setup: Arc<SetupFn>,
     one_at_a_time: Arc<Mutex<()>>,
+    notify: Option<Arc<haetae_notify::Sender>>,
     shutdown: CancellationToken,
 ) {
     let name = spec.name.as_str();
@@ -195,6 +202,10 @@ async fn schedule_loop(
         let r = run_scan(&store, setup, &opts, cancel, &Log { schedule: name }).await;
         closer.abort();
         drop(guard);
+        if let Some(Err(e)) = notify.as_ref().map(|n| crate::notifier::enqueue_after_run(&store, &n.config, r.as_ref()))
+        {
+            error!(schedule = name, error = %one_line(&e), "cannot queue the run's notifications");
+        }
         match r {
             Ok(o) => {
                 let c = &o.run.counts;

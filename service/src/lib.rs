@@ -9,6 +9,7 @@
 //! for progress; the daemon logs through `tracing`.
 
 mod daemon;
+pub mod notifier;
 mod scan;
 pub mod schedule;
 

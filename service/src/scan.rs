@@ -163,7 +163,7 @@ pub async fn run_scan(
 ) -> Result<ScanOutcome> {
     let ScanSetup { store_dir, scope, nameservers, tls, templates, software } = setup;
     let targets = authorize(&scope, &opts.targets, Timestamp::now())?;
-    let audit = Arc::new(AuditLog::open(&store_dir.join(AUDIT_FILE))?);
+    let audit = AuditLog::open_shared(&store_dir.join(AUDIT_FILE))?;
     // The checks to run: every built-in id and template id is known.
     let known: Vec<&str> = haetae_findings::CheckId::BUILTIN
         .iter()

@@ -50,7 +50,7 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
             pid = std::process::id(),
             "daemon started; SIGINT or SIGTERM stops it and keeps what a running scan found"
         );
-        let r = haetae_service::run_daemon(store, schedules, setup, shutdown).await;
+        let r = haetae_service::run_daemon(store, schedules, setup, super::notify::sender(ws)?, shutdown).await;
         signals.abort();
         r
     })

@@ -207,6 +207,11 @@ impl Store {
         Ok(c)
     }
 
+    /// Whether `key` was notified before.
+    pub fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
+        self.guard(|| self.outbox_tree(NOTIFIED)?.contains_key(key.as_bytes()).map_err(|e| self.engine(e)))
+    }
+
     /// Remember `key` as notified; `true` the first time, `false` after.
     pub fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
         self.guard(|| {
@@ -273,7 +278,9 @@ mod tests {
     #[test]
     fn notify_once_is_true_only_the_first_time() {
         let s = Store::temporary(Arc::new(super::super::Keep)).unwrap();
+        assert!(!s.was_notified("sla:abc").unwrap());
         assert!(s.notify_once("sla:abc").unwrap());
+        assert!(s.was_notified("sla:abc").unwrap());
         assert!(!s.notify_once("sla:abc").unwrap());
         assert!(s.notify_once("sla:abd").unwrap());
     }
