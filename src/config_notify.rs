@@ -137,3 +137,105 @@ fn trim_secret(mut bytes: Vec<u8>) -> Vec<u8> {
     }
     bytes
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use haetae_notify::Trigger;
+
+    use crate::cli::Global;
+    use crate::config::Workspace;
+
+    fn load(dir: &Path, toml: &str) -> anyhow::Result<Workspace> {
+        std::fs::write(dir.join("haetae.toml"), toml).unwrap();
+        Workspace::load(&Global { chdir: Some(dir.to_owned()), ..Global::default() })
+    }
+
+    fn error(dir: &Path, toml: &str) -> String {
+        load(dir, toml).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_spec_example_loads() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("hook.secret"), "s3cret\n").unwrap();
+        let w = load(
+            d.path(),
+            r#"[notify]
+on = ["new:P1", "new:P2", "regression", "sla-breach", "change:certificate", "change:port", "scan-failed"]
+digest = true
+webhook = "http://127.0.0.1:9000/hook"
+webhook_secret_file = "hook.secret"
+slack = "http://127.0.0.1:9001/services/T/B/X"
+[notify.email]
+smtp = "smtp://127.0.0.1:2525"
+from = "haetae@agency.test"
+to = ["soc@agency.test"]
+"#,
+        )
+        .unwrap();
+        let n = &w.notify;
+        assert_eq!(n.on.len(), 7);
+        assert!(n.wants(&Trigger::SlaBreach) && n.wants_change("port-closed") && !n.wants_change("banner"));
+        assert!(n.digest);
+        let hook = n.webhook.as_ref().unwrap();
+        assert_eq!((hook.url.as_str(), hook.secret.as_slice()), ("http://127.0.0.1:9000/hook", b"s3cret".as_slice()));
+        assert_eq!(n.email.as_ref().unwrap().to, ["soc@agency.test"]);
+        // Without [notify]: no channel, the default triggers.
+        let w = load(d.path(), "").unwrap();
+        assert!(!w.notify.has_channels());
+        assert!(w.notify.wants(&Trigger::New(1)) && !w.notify.wants(&Trigger::New(3)));
+    }
+
+    #[test]
+    fn errors_name_file_line_column_and_what_was_expected() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("hook.secret"), "k").unwrap();
+        let cases: &[(&str, &str, &str)] = &[
+            ("[notify]\nwebhok = \"http://h/\"\n", "haetae.toml:2:1:", "unknown field `webhok`"),
+            ("[notify]\non = [\"new:P1\", \"new:P9\"]\n", "haetae.toml:2:17:", "expected one of new:P1"),
+            ("[notify]\non = [\"change:dns\"]\n", "haetae.toml:2:7:", "unknown trigger \"change:dns\""),
+            (
+                "[notify]\nwebhook = \"ftp://h/\"\nwebhook_secret_file = \"hook.secret\"\n",
+                "haetae.toml:2:11:",
+                "expected an http:// or https:// URL",
+            ),
+            (
+                "[notify]\nwebhook = \"http://h/\"\nwebhook_secret_file = \"missing.secret\"\n",
+                "haetae.toml:3:23:",
+                "expected a readable file holding the webhook's secret",
+            ),
+            (
+                "[notify]\nwebhook = \"http://h/\"\n",
+                "haetae.toml:2:11:",
+                "expected webhook_secret_file or webhook_secret_env",
+            ),
+            (
+                "[notify]\nwebhook = \"http://h/\"\nwebhook_secret_env = \"HAETAE_TEST_SURELY_UNSET_VARIABLE\"\n",
+                "haetae.toml:3:22:",
+                "HAETAE_TEST_SURELY_UNSET_VARIABLE to hold the webhook's secret",
+            ),
+            ("[notify]\nslack = \"hooks.slack.test/x\"\n", "haetae.toml:2:9:", "[notify] slack: expected an http://"),
+            (
+                "[notify.email]\nsmtp = \"smtp://127.0.0.1:2525\"\nfrom = \"h@agency.test\"\nto = [\"soc\"]\n",
+                "haetae.toml:4:7:",
+                "not an e-mail address \"soc\"",
+            ),
+            (
+                "[notify.email]\nsmtp = \"imap://x\"\nfrom = \"h@agency.test\"\nto = [\"soc@agency.test\"]\n",
+                "haetae.toml:2:8:",
+                "expected smtp://HOST[:PORT]",
+            ),
+            (
+                "[notify.email]\nsmtp = \"smtp://x\"\nfrom = \"h@agency.test\"\n",
+                "haetae.toml:1:1:",
+                "missing field `to`",
+            ),
+        ];
+        for (toml, at, what) in cases {
+            let e = error(d.path(), toml);
+            assert!(e.contains(at) && e.contains(what), "{toml}\n=> {e}");
+        }
+    }
+}

@@ -1,0 +1,131 @@
+//! `haetae notify status` and `haetae notify test`, against listeners on loopback.
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::path::Path;
+use std::thread::JoinHandle;
+
+use haetae_findings::Timestamp;
+
+use crate::support::{code, haetae, open, stderr, stdout};
+
+/// A listener answering one request with `status`; returns the raw request.
+fn serve_once(status: u16) -> (String, JoinHandle<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let h = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            let n = s.read(&mut buf).unwrap();
+            assert!(n > 0);
+            got.extend_from_slice(&buf[..n]);
+            let text = String::from_utf8_lossy(&got).to_string();
+            if let Some(i) = text.find("\r\n\r\n") {
+                let len: usize = text
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                if got.len() >= i + 4 + len {
+                    break;
+                }
+            }
+        }
+        write!(s, "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").unwrap();
+        String::from_utf8(got).unwrap()
+    });
+    (url, h)
+}
+
+fn workspace(notify: &str) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::write(d.path().join("hook.secret"), "team-secret\n").unwrap();
+    std::fs::write(d.path().join("haetae.toml"), format!("[notify]\n{notify}")).unwrap();
+    d
+}
+
+fn queue_three(dir: &Path) {
+    let s = open(dir);
+    let failed = s.outbox_enqueue("webhook", "http://127.0.0.1:9/…", "{}").unwrap();
+    let delivered = s.outbox_enqueue("slack", "http://127.0.0.1:9/…", "{}").unwrap();
+    s.outbox_enqueue("webhook", "http://127.0.0.1:9/…", "{}").unwrap();
+    let now = Timestamp::now();
+    s.outbox_record(failed, Err("HTTP 500".into()), now, Timestamp::from_unix(now.unix() + 30)).unwrap();
+    s.outbox_record(delivered, Ok(()), now, now).unwrap();
+}
+
+#[test]
+fn status_lists_queued_failed_and_delivered_messages() {
+    let w = workspace("webhook = \"http://127.0.0.1:9/hook\"\nwebhook_secret_file = \"hook.secret\"\n");
+    queue_three(w.path());
+    let o = haetae(w.path(), &["notify", "status", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["counts"], serde_json::json!({"queued": 1, "failed": 1, "delivered": 1}));
+    let m = v["messages"].as_array().unwrap();
+    let states: Vec<&str> = m.iter().map(|m| m["state"].as_str().unwrap()).collect();
+    assert_eq!(states, ["failed", "queued", "delivered"], "undelivered first");
+    assert_eq!((m[0]["attempts"].as_u64(), m[0]["last_error"].as_str()), (Some(1), Some("HTTP 500")));
+    assert!(m[0]["next_attempt"].is_string() && m[2]["next_attempt"].is_null() && m[2]["delivered"].is_string());
+    let o = haetae(w.path(), &["notify", "status"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.starts_with("ID") && out.contains("HTTP 500"), "{out}");
+    assert!(out.contains("1 queued, 1 failed (retried with backoff), 1 delivered recently"), "{out}");
+    // A workspace never scanned: nothing queued, and no store is created.
+    let empty = workspace("");
+    let o = haetae(empty.path(), &["notify", "status"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("0 queued, 0 failed") && stdout(&o).contains("no channel is configured"));
+    assert!(!empty.path().join(".haetae").exists());
+}
+
+#[test]
+fn test_sends_to_every_channel_and_exits_1_when_one_fails() {
+    let (hook, got_hook) = serve_once(204);
+    let (slack, got_slack) = serve_once(500);
+    let w = workspace(&format!("webhook = \"{hook}\"\nwebhook_secret_file = \"hook.secret\"\nslack = \"{slack}\"\n"));
+    let o = haetae(w.path(), &["notify", "test"]);
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("webhook") && out.contains("delivered (HTTP 204)"), "{out}");
+    assert!(out.contains("slack") && out.contains("FAILED: HTTP 500"), "{out}");
+    assert!(stderr(&o).contains("1 of 2 channel(s) failed the test"), "{}", stderr(&o));
+    // The webhook got a signed test message.
+    let raw = got_hook.join().unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let sig = head.lines().find_map(|l| l.strip_prefix("x-haetae-signature: ")).unwrap();
+    assert_eq!(sig, haetae_notify::signature_header(b"team-secret", body.as_bytes()));
+    assert!(body.contains("\"run\":\"test\""), "{body}");
+    assert!(got_slack.join().unwrap().contains("haetae test message"));
+    // Each attempt is audited; the chain verifies.
+    let o = haetae(w.path(), &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let log = std::fs::read_to_string(w.path().join(".haetae/audit.jsonl")).unwrap();
+    assert!(log.contains("notify.webhook test message") && log.contains("failed: HTTP 500"), "{log}");
+    // Nothing was queued by a test.
+    assert!(open(w.path()).outbox().unwrap().is_empty());
+
+    let (hook, _got) = serve_once(200);
+    let w = workspace(&format!("webhook = \"{hook}\"\nwebhook_secret_file = \"hook.secret\"\n"));
+    let o = haetae(w.path(), &["notify", "test"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+
+    let none = workspace("");
+    let o = haetae(none.path(), &["notify", "test"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("no channel is configured in [notify]"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_bad_notify_table_is_refused_with_its_place() {
+    let w = workspace("webhook = \"http://127.0.0.1:9/hook\"\n");
+    let o = haetae(w.path(), &["notify", "status"]);
+    assert_eq!(code(&o), 1);
+    let e = stderr(&o);
+    assert!(e.contains("haetae.toml:2:11") && e.contains("webhook_secret_file or webhook_secret_env"), "{e}");
+}
