@@ -117,6 +117,7 @@ async fn sleep_until(t: i64, shutdown: &CancellationToken) -> bool {
     }
 }
 
+#[allow(clippy::too_many_arguments, reason = "each is one piece of the daemon's shared state")]
 async fn schedule_loop(
     spec: ScheduleSpec,
     last: Option<i64>,
