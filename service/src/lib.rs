@@ -8,11 +8,19 @@
 //! [`CancellationToken`](tokio_util::sync::CancellationToken) and a [`Sink`]
 //! for progress; the daemon logs through `tracing`.
 
+pub mod api;
+pub mod client;
 mod daemon;
+pub mod events;
+pub mod hub;
+pub mod query;
+pub mod report;
+pub mod rescore;
 mod scan;
 pub mod schedule;
 
 pub use daemon::{ScheduleSpec, SetupFn, run_daemon};
+pub use hub::Hub;
 pub use scan::{
     AUDIT_FILE, BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize, run_scan,
 };

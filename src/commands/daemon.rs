@@ -50,7 +50,11 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
             pid = std::process::id(),
             "daemon started; SIGINT or SIGTERM stops it and keeps what a running scan found"
         );
-        let r = haetae_service::run_daemon(store, schedules, setup, shutdown).await;
+        let hub = haetae_service::Hub::new("daemon");
+        let engagement = haetae_scanner::scope::Scope::load(&ws.scope).map(|s| s.engagement.id).unwrap_or_default();
+        let api = super::scan::serve_api(ws, &store, &hub, &engagement).await?;
+        let r = haetae_service::run_daemon(store, schedules, setup, hub, shutdown).await;
+        api.stop().await;
         signals.abort();
         r
     })

@@ -9,6 +9,7 @@ mod export;
 mod findings;
 mod init;
 mod lab;
+mod remote_scan;
 mod rules;
 mod scan;
 mod scope;
@@ -16,6 +17,7 @@ mod store;
 mod templates;
 mod triage;
 mod tui;
+mod tui_remote;
 
 use std::sync::Arc;
 

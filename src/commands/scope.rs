@@ -74,7 +74,7 @@ pub(crate) fn check(ws: &Workspace, targets: &[String], json: bool, resolve: boo
 fn resolve_all(ws: &Workspace, scope: &Scope, names: &[(usize, String)]) -> Result<Vec<(usize, Decision)>> {
     let nameservers = super::scan::nameservers(ws)?;
     std::fs::create_dir_all(&ws.store)?;
-    let audit = Arc::new(AuditLog::open(&ws.store.join(super::scan::AUDIT_FILE))?);
+    let audit = AuditLog::shared(&ws.store.join(super::scan::AUDIT_FILE))?;
     let guard = ScopeGuard::new(GuardConfig {
         scope: Arc::new(scope.clone()),
         nameservers,

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `haetae` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod api;
 mod changes;
 mod daemon;
 mod data;

@@ -24,6 +24,9 @@ pub enum Protocol {
     Tls,
     /// An HTTP request (`"http"`).
     Http,
+    /// A request to haetae's own local API (`"api"`), e.g. one refused for
+    /// want of the token; nothing is sent to a target.
+    Api,
 }
 
 /// Whether the scope check let a probe go out.
