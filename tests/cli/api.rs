@@ -133,6 +133,20 @@ fn while_the_daemon_holds_the_store_the_cli_goes_through_its_api() {
     assert_eq!(status, 200);
     assert!(schedules.contains("\"name\":\"lab\"") && schedules.contains("\"next\":\""), "{schedules}");
 
+    // Store upkeep goes through the daemon too; a restore is refused.
+    let o = haetae(dir, &["store", "check"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let o = haetae(dir, &["store", "backup", "during.jsonl"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(stdout(&o).contains("through the daemon"), "{}", stdout(&o));
+    assert!(std::fs::metadata(dir.join("during.jsonl")).unwrap().len() > 0);
+    let o = haetae(dir, &["store", "restore", "during.jsonl"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("stop it first"), "{}", stderr(&o));
+    let o = haetae(dir, &["scope", "check", "--resolve", "www.agency.test"]);
+    assert_eq!(code(&o), 1);
+    assert!(stderr(&o).contains("audit log"), "{}", stderr(&o));
+
     // Stopped, the daemon removes its socket and token; the two refusals are
     // in the audit chain, which verifies.
     assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());

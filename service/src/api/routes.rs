@@ -15,6 +15,8 @@
 //! | `GET /v1/changes?since=&host=` | change events, oldest first |
 //! | `GET /v1/assets` | what is known per host |
 //! | `GET /v1/events` | the live stream (Server-Sent Events), see [`crate::events::Event`] |
+//! | `GET /v1/store/check` | the store's integrity report |
+//! | `POST /v1/store/backup` | `{"path": "/abs/file"}`: a backup written there by the server |
 //! | `GET /metrics` | Prometheus text format |
 
 use std::convert::Infallible;
@@ -54,6 +56,8 @@ pub(super) fn router(state: Arc<ApiState>) -> axum::Router<Arc<ApiState>> {
         .route("/v1/changes", get(changes))
         .route("/v1/assets", get(assets))
         .route("/v1/events", get(events))
+        .route("/v1/store/check", get(store_check))
+        .route("/v1/store/backup", post(store_backup))
         .route("/metrics", get(super::metrics::metrics))
 }
 
@@ -335,4 +339,41 @@ async fn events(State(s): St) -> Sse<impl Stream<Item = Result<SseEvent, Infalli
         Some((Ok(ev), (rx, stop)))
     });
     Sse::new(stream).keep_alive(KeepAlive::new().interval(std::time::Duration::from_secs(15)))
+}
+
+async fn store_check(State(s): St) -> Result<Json<serde_json::Value>, ApiError> {
+    blocking(move || {
+        let r = s.store.check()?;
+        Ok(Json(
+            serde_json::json!({ "healthy": r.is_healthy(), "problems": r.problems.len(), "report": r.to_string() }),
+        ))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BackupBody {
+    path: std::path::PathBuf,
+}
+
+async fn store_backup(
+    State(s): St,
+    body: Result<Json<BackupBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(b) = body.map_err(|e| bad(e.body_text()))?;
+    if !b.path.is_absolute() {
+        return Err(bad(format!("path: expected an absolute path, found {}", b.path.display())));
+    }
+    blocking(move || {
+        let r = s.store.backup(&b.path)?;
+        Ok(Json(serde_json::json!({
+            "path": r.path.display().to_string(),
+            "records": r.records,
+            "findings": r.findings,
+            "files": r.files,
+            "bytes": r.bytes,
+        })))
+    })
+    .await
 }
