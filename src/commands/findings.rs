@@ -30,7 +30,12 @@ pub(crate) fn query(a: &FilterArgs) -> FindingQuery {
 pub(crate) fn select(ws: &Workspace, filter: &FindingFilter, q: &FindingQuery) -> Result<Option<Vec<Finding>>> {
     if let Some(api) = crate::remote::find(ws)? {
         let path = haetae_service::client::with_query("/v1/findings", q)?;
-        let list: Vec<Finding> = crate::remote::block(api.get(&path))?;
+        let (headers, body) = crate::remote::block(api.call(haetae_service::client::Method::GET, &path, None))?;
+        if let Some(skipped) = headers.get("x-haetae-skipped").and_then(|v| v.to_str().ok()) {
+            writeln!(std::io::stderr().lock(), "warning: unreadable records: {skipped}")?;
+        }
+        let list: Vec<Finding> = serde_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("the daemon's finding list is not what this haetae expects: {e}"))?;
         return Ok(Some(list));
     }
     if !ws.store.exists() {

@@ -9,6 +9,7 @@
 //! | `GET /v1/export?format=&lang=&...filters` | the agency export, the body in that format |
 //! | `GET /v1/rules/check` | the rules file: rules, or errors with file:line:col |
 //! | `POST /v1/rules/apply` | re-score every finding; how many changed |
+//! | `GET /v1/rules/explain/{id}` | the rules file as it is now on one finding: each rule that fired, the result, what is stored |
 //! | `GET /v1/scans` | scan runs, oldest first |
 //! | `POST /v1/scans` | scan now (daemon only): `{"schedule"}` or `{"targets","profile","checks","skip_checks"}` |
 //! | `GET /v1/schedules` | the schedules, next and last runs |
@@ -51,6 +52,7 @@ pub(super) fn router(state: Arc<ApiState>) -> axum::Router<Arc<ApiState>> {
         .route("/v1/export", get(export))
         .route("/v1/rules/check", get(rules_check))
         .route("/v1/rules/apply", post(rules_apply))
+        .route("/v1/rules/explain/{id}", get(rules_explain))
         .route("/v1/scans", get(scans).post(scan_now))
         .route("/v1/schedules", get(schedules))
         .route("/v1/changes", get(changes))
@@ -267,6 +269,30 @@ async fn rules_apply(State(s): St) -> Result<Json<serde_json::Value>, ApiError> 
         let changed = crate::rescore::apply(&s.store, &path)?;
         s.hub.events.send(crate::events::Event::FindingsChanged { ids: Vec::new() });
         Ok(Json(serde_json::json!({ "file": path.display().to_string(), "changed": changed })))
+    })
+    .await
+}
+
+async fn rules_explain(State(s): St, Path(id): Path<String>) -> Result<Json<serde_json::Value>, ApiError> {
+    let path = s.paths.rules.clone();
+    blocking(move || {
+        let rules = haetae_rules::RuleSet::load(&path).map_err(|errors| {
+            let list: Vec<String> = errors.iter().map(ToString::to_string).collect();
+            bad(format!("{} error(s) in {}:\n{}", list.len(), path.display(), list.join("\n")))
+        })?;
+        let id = s.store.resolve_id(&id)?;
+        let Some(stored) = s.store.get(&id)? else {
+            return Err(ApiError(StatusCode::NOT_FOUND, format!("no finding with id `{id}`")));
+        };
+        let mut now = stored.clone();
+        haetae_findings::Prioritizer::prioritize(&rules, &mut now, Timestamp::now());
+        Ok(Json(serde_json::json!({
+            "id": id,
+            "rules_in_file": rules.rules().len(),
+            "hits": now.rules,
+            "now": { "priority": now.priority, "score": now.score, "suppressed": now.suppressed },
+            "stored": { "priority": stored.priority, "score": stored.score, "suppressed": stored.suppressed },
+        })))
     })
     .await
 }
