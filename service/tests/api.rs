@@ -1,4 +1,5 @@
 //! The local API in process: a store in a temporary directory, served on its
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! socket, spoken to by the client the CLI uses.
 
 use std::sync::Arc;
