@@ -1,6 +1,6 @@
 //! The local API in process: a store in a temporary directory, served on its
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 //! socket, spoken to by the client the CLI uses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;
