@@ -193,7 +193,17 @@ async fn run_once(ctx: &Ctx, name: &str, opts: ScanOptions, request: Option<u64>
     let closes = match schedule::window(now(), nb, na) {
         Window::Run { closes } => closes,
         w => {
-            fail(format!("outside the authorization window ({} to {})", at(nb), at(na)));
+            let why = format!("outside the authorization window ({} to {})", at(nb), at(na));
+            if request.is_some() {
+                // Whoever asked is waiting for an answer.
+                fail(why);
+            } else {
+                let when = match w {
+                    Window::Wait { opens } => at(opens),
+                    Window::Closed { at: closed } | Window::Run { closes: closed } => at(closed),
+                };
+                ctx.hub.events.send(Event::Window { schedule: name.to_owned(), message: format!("no run: {why}"), at: when });
+            }
             return Some(w);
         }
     };
