@@ -239,7 +239,7 @@ async fn schedule_loop(
 }
 
 /// The error and its causes on one line, an I/O cause in words.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out: Vec<String> = Vec::new();
     for cause in e.chain() {
         let text = match cause.downcast_ref::<std::io::Error>() {

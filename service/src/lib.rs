@@ -8,11 +8,15 @@
 //! [`CancellationToken`](tokio_util::sync::CancellationToken) and a [`Sink`]
 //! for progress; the daemon logs through `tracing`.
 
+pub mod backups;
 mod daemon;
+pub mod rules_watch;
 mod scan;
 pub mod schedule;
+pub mod upkeep;
 
 pub use daemon::{ScheduleSpec, SetupFn, run_daemon};
 pub use scan::{
     AUDIT_FILE, BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize, run_scan,
 };
+pub use upkeep::{Upkeep, recover, run_upkeep};
