@@ -150,7 +150,15 @@ pub async fn backup_loop(store: Arc<Store>, backups: Backups, shutdown: Cancella
     run_loop(store, backups, crate::upkeep::BACKUP_CHECK_EVERY, crate::upkeep::BACKUP_RETRY, shutdown).await;
 }
 
-async fn run_loop(store: Arc<Store>, backups: Backups, every: Duration, retry: Duration, shutdown: CancellationToken) {
+/// [`backup_loop`] with its own periods: look every `every`; after a
+/// failure, wait `retry` before the next try.
+pub async fn run_loop(
+    store: Arc<Store>,
+    backups: Backups,
+    every: Duration,
+    retry: Duration,
+    shutdown: CancellationToken,
+) {
     let mut not_before: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
