@@ -202,7 +202,11 @@ async fn run_once(ctx: &Ctx, name: &str, opts: ScanOptions, request: Option<u64>
                     Window::Wait { opens } => at(opens),
                     Window::Closed { at: closed } | Window::Run { closes: closed } => at(closed),
                 };
-                ctx.hub.events.send(Event::Window { schedule: name.to_owned(), message: format!("no run: {why}"), at: when });
+                ctx.hub.events.send(Event::Window {
+                    schedule: name.to_owned(),
+                    message: format!("no run: {why}"),
+                    at: when,
+                });
             }
             return Some(w);
         }
@@ -361,7 +365,7 @@ fn show_next(ctx: &Ctx, name: &str, due: Option<i64>) {
 }
 
 /// The error and its causes on one line, an I/O cause in words.
-fn one_line(e: &anyhow::Error) -> String {
+pub(crate) fn one_line(e: &anyhow::Error) -> String {
     let mut out: Vec<String> = Vec::new();
     for cause in e.chain() {
         let text = match cause.downcast_ref::<std::io::Error>() {

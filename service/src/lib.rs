@@ -9,6 +9,7 @@
 //! for progress; the daemon logs through `tracing`.
 
 pub mod api;
+pub mod backups;
 pub mod client;
 mod daemon;
 pub mod events;
@@ -16,11 +17,14 @@ pub mod hub;
 pub mod query;
 pub mod report;
 pub mod rescore;
+pub mod rules_watch;
 mod scan;
 pub mod schedule;
+pub mod upkeep;
 
 pub use daemon::{ScheduleSpec, SetupFn, run_daemon};
 pub use hub::Hub;
 pub use scan::{
     AUDIT_FILE, BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize, run_scan,
 };
+pub use upkeep::{Upkeep, recover, run_upkeep};

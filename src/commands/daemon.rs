@@ -38,6 +38,9 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
         .collect();
     // The daemon holds the store for as long as it runs (sled: one process).
     let store = Arc::new(Store::open(&ws.store, super::prioritizer(ws)?)?);
+    // The audit chain must verify before anything runs (issue 16, item 9).
+    haetae_service::recover(&store)?;
+    let upkeep = haetae_service::Upkeep { rules: ws.rules.clone(), backups: true };
     let for_setup = ws.clone();
     let setup: Arc<SetupFn> = Arc::new(move || super::scan::setup(&for_setup));
     let rt = super::scan::runtime()?;
@@ -53,7 +56,10 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
         let hub = haetae_service::Hub::new("daemon");
         let engagement = haetae_scanner::scope::Scope::load(&ws.scope).map(|s| s.engagement.id).unwrap_or_default();
         let api = super::scan::serve_api(ws, &store, &hub, &engagement).await?;
-        let r = haetae_service::run_daemon(store, schedules, setup, hub, shutdown).await;
+        let upkept = tokio::spawn(haetae_service::run_upkeep(store.clone(), upkeep, shutdown.clone()));
+        let r = haetae_service::run_daemon(store, schedules, setup, hub, shutdown.clone()).await;
+        shutdown.cancel();
+        let _ = upkept.await;
         api.stop().await;
         signals.abort();
         r

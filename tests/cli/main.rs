@@ -9,6 +9,7 @@ mod export;
 mod findings;
 mod init;
 mod lab;
+mod recovery;
 mod rules;
 mod scan;
 mod small;
