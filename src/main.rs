@@ -7,6 +7,7 @@ mod config;
 mod config_notify;
 mod exit;
 mod output;
+mod remote;
 
 use std::process::ExitCode;
 

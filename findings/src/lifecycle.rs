@@ -21,6 +21,10 @@ use crate::time::Timestamp;
 /// The actor name the scanner uses in history entries.
 pub const SCANNER: &str = "scanner";
 
+/// The actor name `haetae daemon` uses for what it does on its own (an
+/// accepted risk whose date passed returns to open).
+pub const DAEMON: &str = "daemon";
+
 /// A requested change of a finding's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {

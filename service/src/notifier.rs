@@ -171,6 +171,16 @@ pub fn enqueue_after_run(
     Ok(queued)
 }
 
+/// The daemon after each run: queue its notifications when the hub has
+/// channels; a failure to queue is logged (the run itself is kept).
+pub fn after_daemon_run(hub: &crate::hub::Hub, store: &Store, run: Result<&ScanOutcome, &anyhow::Error>) {
+    if let Some(sender) = hub.notify.get()
+        && let Err(e) = enqueue_after_run(store, &sender.config, run)
+    {
+        error!(error = %format!("{e:#}"), "cannot queue the run's notifications");
+    }
+}
+
 /// The audit record of one attempt.
 fn audit_entry(what: &str, a: &Attempt) -> AuditEntry {
     let outcome = match &a.result {
@@ -210,7 +220,7 @@ pub async fn deliver_due(
     if due.is_empty() {
         return Ok(Vec::new());
     }
-    let audit: Arc<AuditLog> = AuditLog::open_shared(&store.dir().join(AUDIT_FILE))?;
+    let audit: Arc<AuditLog> = AuditLog::shared(&store.dir().join(AUDIT_FILE))?;
     let mut done = Vec::new();
     for item in due {
         let attempt = tokio::select! {
@@ -313,7 +323,7 @@ pub async fn deliver_now(store: &Store, sender: &Sender, deadline: Duration) -> 
 /// # Errors
 /// The audit log cannot be written.
 pub async fn send_test(store_dir: &std::path::Path, sender: &Sender) -> Result<Vec<Attempt>> {
-    let audit = AuditLog::open_shared(&store_dir.join(AUDIT_FILE))?;
+    let audit = AuditLog::shared(&store_dir.join(AUDIT_FILE))?;
     let mut out = Vec::new();
     for o in outgoing(&sender.config, &Digest::test()) {
         let a = sender.send(o.channel, &o.payload).await;

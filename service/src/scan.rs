@@ -117,6 +117,8 @@ pub enum Update {
     Assets,
     /// Probes still running this long after the stop were abandoned.
     Abandoned { grace: Duration },
+    /// An asset changed (recorded in the store as a change event).
+    Change(ChangeEvent),
 }
 
 /// Where [`Update`]s go: a progress bar, the TUI, the daemon's log.
@@ -163,7 +165,7 @@ pub async fn run_scan(
 ) -> Result<ScanOutcome> {
     let ScanSetup { store_dir, scope, nameservers, tls, templates, software } = setup;
     let targets = authorize(&scope, &opts.targets, Timestamp::now())?;
-    let audit = AuditLog::open_shared(&store_dir.join(AUDIT_FILE))?;
+    let audit = AuditLog::shared(&store_dir.join(AUDIT_FILE))?;
     // The checks to run: every built-in id and template id is known.
     let known: Vec<&str> = haetae_findings::CheckId::BUILTIN
         .iter()
@@ -273,7 +275,12 @@ pub async fn run_scan(
                     }
                     _ => Ok(None),
                 };
-                if let Err(e) = r.map(|change| changes.extend(change)) {
+                if let Err(e) = r.map(|change| {
+                    if let Some(c) = &change {
+                        sink.update(Update::Change(c.clone()));
+                    }
+                    changes.extend(change);
+                }) {
                     failure = Some(e.into());
                     cancel.cancel();
                     break;
@@ -338,7 +345,12 @@ pub async fn run_scan(
         .filter(|f| f.last_scan == Some(run.id))
         .collect();
     // With the ports closed and hosts gone that finishing the run decided.
-    changes = store.changes_of_scan(run.id)?;
+    let all = store.changes_of_scan(run.id)?;
+    // The ports closed and hosts gone are known only now: streamed now.
+    for c in all.iter().filter(|c| !changes.contains(c)) {
+        sink.update(Update::Change(c.clone()));
+    }
+    changes = all;
     Ok(ScanOutcome { run, outcome, seen, open_ports, changes, failed })
 }
 

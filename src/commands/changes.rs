@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use anyhow::Result;
-use haetae_findings::{ChangeEvent, Timestamp};
+use haetae_findings::ChangeEvent;
+use haetae_service::query::ChangeQuery;
 
 use crate::cli::ChangesArgs;
 use crate::config::Workspace;
@@ -12,11 +13,13 @@ use crate::output::{Table, truncate};
 
 pub(crate) fn run(ws: &Workspace, args: &ChangesArgs) -> Result<()> {
     // Bad flags are usage errors (exit 2) before the store is touched.
-    let since: Option<Timestamp> = args.since.as_deref().map(super::findings::parse_since).transpose()?;
-    let host = args.host.as_deref().map(|p| super::findings::glob("--host", p)).transpose()?;
-    let events: Vec<ChangeEvent> = if ws.store.exists() {
-        let store = super::open_existing_store(ws)?;
-        store.changes_since(since)?.into_iter().filter(|e| host.as_ref().is_none_or(|g| g.is_match(&e.host))).collect()
+    let q = ChangeQuery { since: args.since.clone(), host: args.host.clone() };
+    q.validate()?;
+    let events: Vec<ChangeEvent> = if let Some(api) = crate::remote::find(ws)? {
+        let path = haetae_service::client::with_query("/v1/changes", &q)?;
+        crate::remote::block(api.get(&path))?
+    } else if ws.store.exists() {
+        q.select(&super::open_existing_store(ws)?)?
     } else {
         super::prioritizer(ws)?;
         Vec::new()

@@ -5,39 +5,67 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use anyhow::{Context as _, Result, anyhow};
-use haetae_findings::export::{self, Format, Lang, Report, ReportEngagement};
+use haetae_findings::export::{Format, Lang};
 use haetae_findings::{Finding, Timestamp};
-use haetae_scanner::scope::Scope;
+use haetae_service::client::with_query;
+use haetae_service::query::{FindingFilter, FindingQuery};
+use haetae_service::report;
 
-use super::findings::Filter;
 use crate::cli::ExportArgs;
 use crate::config::Workspace;
 use crate::exit::UsageError;
 
+/// Writes the export's bytes.
+type WriteBody = dyn FnOnce(&mut dyn Write) -> Result<()>;
+
 pub(crate) fn run(ws: &Workspace, args: ExportArgs) -> Result<()> {
     let format: Format = args.format.parse().map_err(|e| anyhow!(UsageError(format!("--format: {e}"))))?;
     let lang: Lang = args.lang.parse().map_err(|e| anyhow!(UsageError(format!("--lang: {e}"))))?;
-    let filter = Filter::parse(&args.filter)?;
-    let store = super::open_existing_store(ws)?;
-    let now = Timestamp::now();
-    store.expire_acceptances(now)?;
-    let found = filter.select(&store)?;
-    drop(store);
-    let report = Report {
-        engagement: engagement(ws, &found, true)?,
-        generated_at: now,
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        filters: filter.parts(&args.filter),
-        findings: &found,
-        lang,
+    let q = super::findings::query(&args.filter);
+    let filter = FindingFilter::parse(&q)?;
+    let body: Box<WriteBody> = if let Some(api) = crate::remote::find(ws)? {
+        // The daemon writes the report; it arrives whole before anything is written here.
+        #[derive(serde::Serialize)]
+        struct Q<'a> {
+            format: &'a str,
+            lang: &'a str,
+            #[serde(flatten)]
+            filter: &'a FindingQuery,
+        }
+        let path = with_query("/v1/export", &Q { format: &args.format, lang: &args.lang, filter: &q })?;
+        let (headers, bytes) = crate::remote::block(api.call(haetae_service::client::Method::GET, &path, None))?;
+        if let Some(w) = headers.get("x-haetae-warning").and_then(|v| v.to_str().ok()) {
+            writeln!(std::io::stderr().lock(), "warning: {w}")?;
+        }
+        Box::new(move |out: &mut dyn Write| Ok(out.write_all(&bytes)?))
+    } else {
+        let store = super::open_existing_store(ws)?;
+        store.expire_acceptances(Timestamp::now())?;
+        let (found, skipped) = filter.select(&store)?;
+        drop(store);
+        for bad in &skipped {
+            writeln!(std::io::stderr().lock(), "warning: {bad}")?;
+        }
+        let scope = ws.scope.clone();
+        if !scope.exists() {
+            writeln!(
+                std::io::stderr().lock(),
+                "warning: no scope file at {}: the export names no agency or window",
+                scope.display()
+            )?;
+        }
+        Box::new(move |out: &mut dyn Write| {
+            report::write(&scope, &found, filter.parts(), format, lang, out)?;
+            Ok(())
+        })
     };
     match &args.out {
         None => {
             let mut out = BufWriter::new(std::io::stdout().lock());
-            export::write(&report, format, &mut out)?;
+            body(&mut out)?;
             out.flush()?;
         }
-        Some(path) => write_file(&ws.dir.join(path), |out| Ok(export::write(&report, format, out)?))?,
+        Some(path) => write_file(&ws.dir.join(path), body)?,
     }
     Ok(())
 }
@@ -69,37 +97,8 @@ pub(crate) fn to_file(
     filters: Vec<String>,
     path: &Path,
 ) -> Result<()> {
-    let report = Report {
-        engagement: engagement(ws, findings, false)?,
-        generated_at: Timestamp::now(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        filters,
-        findings,
-        lang,
-    };
-    write_file(&ws.dir.join(path), |out| Ok(export::write(&report, format, out)?))
-}
-
-/// The engagement from scope.toml's `[engagement]`; without a scope file,
-/// the engagement ids the findings carry (and no agency or window), with a
-/// warning on stderr when `warn`.
-fn engagement(ws: &Workspace, found: &[Finding], warn: bool) -> Result<ReportEngagement> {
-    if ws.scope.exists() {
-        let scope = Scope::load(&ws.scope)?;
-        let e = scope.engagement;
-        return Ok(ReportEngagement {
-            id: e.id,
-            agency: e.agency,
-            not_before: Some(e.not_before),
-            not_after: Some(e.not_after),
-        });
-    }
-    let mut ids: Vec<&str> = found.iter().map(|f| f.engagement.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    if warn {
-        let mut stderr = std::io::stderr().lock();
-        writeln!(stderr, "warning: no scope file at {}: the export names no agency or window", ws.scope.display())?;
-    }
-    Ok(ReportEngagement { id: ids.join(", "), ..ReportEngagement::default() })
+    write_file(&ws.dir.join(path), |out| {
+        report::write(&ws.scope, findings, filters, format, lang, out)?;
+        Ok(())
+    })
 }

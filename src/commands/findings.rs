@@ -2,172 +2,74 @@
 
 use std::io::Write;
 
-use anyhow::{Result, anyhow, bail};
-use globset::{GlobBuilder, GlobMatcher};
-use haetae_findings::{Baseline, Finding, Priority, Selection, State, Store, Timestamp};
+use anyhow::{Result, bail};
+use haetae_findings::{Baseline, Finding, Priority, Timestamp};
+use haetae_service::query::{FindingFilter, FindingQuery};
 
 use crate::cli::{FilterArgs, FindingsArgs, FindingsCommand};
 use crate::config::Workspace;
-use crate::exit::UsageError;
 use crate::output::{Table, color_enabled, priority_color, truncate};
 
-/// Validated filters.
-pub(crate) struct Filter {
-    states: Vec<State>,
-    min_priority: Option<Priority>,
-    check: Option<GlobMatcher>,
-    host: Option<GlobMatcher>,
-    host_literal: Option<String>,
-    since: Option<Timestamp>,
-    overdue: bool,
-    suppressed: bool,
-}
-
-fn usage(msg: String) -> anyhow::Error {
-    anyhow!(UsageError(msg))
-}
-
-pub(super) fn glob(flag: &str, pattern: &str) -> Result<GlobMatcher> {
-    GlobBuilder::new(pattern)
-        .case_insensitive(true)
-        .literal_separator(false)
-        .build()
-        .map(|g| g.compile_matcher())
-        .map_err(|e| usage(format!("{flag} {pattern:?}: {e}")))
-}
-
-impl Filter {
-    pub(crate) fn parse(a: &FilterArgs) -> Result<Filter> {
-        let mut states = Vec::new();
-        for s in a.state.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            if s.eq_ignore_ascii_case("all") {
-                states = State::ALL.to_vec();
-                break;
-            }
-            let st: State = s.parse().map_err(|e| usage(format!("--state: {e}, or all")))?;
-            if !states.contains(&st) {
-                states.push(st);
-            }
-        }
-        if states.is_empty() {
-            states = State::LISTED_BY_DEFAULT.to_vec();
-        }
-        let min_priority = match &a.min_priority {
-            None => None,
-            Some(p) => Some(p.parse::<Priority>().map_err(|e| usage(format!("--min-priority: {e}")))?),
-        };
-        let since = match &a.since {
-            None => None,
-            Some(d) => Some(parse_since(d)?),
-        };
-        let is_glob = |p: &str| p.contains(['*', '?', '[', '{']);
-        Ok(Filter {
-            states,
-            min_priority,
-            check: a.check.as_deref().map(|p| glob("--check", p)).transpose()?,
-            host: a.host.as_deref().map(|p| glob("--host", p)).transpose()?,
-            host_literal: a.host.clone().filter(|p| !is_glob(p)),
-            since,
-            overdue: a.overdue,
-            suppressed: a.suppressed,
-        })
-    }
-
-    /// Describe the filters in force.
-    pub(crate) fn describe(&self, a: &FilterArgs) -> String {
-        self.parts(a).join("; ")
-    }
-
-    /// The filters in force, one per entry (as exports state them).
-    pub(crate) fn parts(&self, a: &FilterArgs) -> Vec<String> {
-        let mut parts =
-            vec![format!("state: {}", self.states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))];
-        if let Some(p) = self.min_priority {
-            parts.push(format!("priority: {p} or higher"));
-        }
-        if let Some(c) = &a.check {
-            parts.push(format!("check: {c}"));
-        }
-        if let Some(h) = &a.host {
-            parts.push(format!("host: {h}"));
-        }
-        if let Some(t) = self.since {
-            parts.push(format!("seen since: {t}"));
-        }
-        if self.overdue {
-            parts.push("overdue".to_owned());
-        }
-        parts.push(if self.suppressed { "suppressed only" } else { "suppressed hidden" }.to_owned());
-        parts
-    }
-
-    fn matches(&self, f: &Finding) -> bool {
-        self.states.contains(&f.state)
-            && self.min_priority.is_none_or(|p| f.priority <= p)
-            && self.check.as_ref().is_none_or(|g| g.is_match(f.check.as_str()))
-            && self.host.as_ref().is_none_or(|g| g.is_match(&f.host))
-            && self.since.is_none_or(|t| f.last_seen >= t)
-            && (!self.overdue || f.is_overdue(haetae_findings::Timestamp::now()))
-            && f.suppressed == self.suppressed
-    }
-
-    /// Read the matching findings, most urgent first; warn about unreadable records.
-    pub(crate) fn select(&self, store: &Store) -> Result<Vec<Finding>> {
-        let selection = match &self.host_literal {
-            Some(h) => Selection::Host(h.clone()),
-            None => Selection::States(self.states.clone()),
-        };
-        let listing = store.list(&selection)?;
-        let mut stderr = std::io::stderr().lock();
-        for bad in &listing.skipped {
-            writeln!(stderr, "warning: {}: {bad}", store.dir().display())?;
-        }
-        let mut found: Vec<Finding> = listing.findings.into_iter().filter(|f| self.matches(f)).collect();
-        sort(&mut found);
-        Ok(found)
+/// The flags as the service's query (the same the API takes).
+pub(crate) fn query(a: &FilterArgs) -> FindingQuery {
+    let state: Vec<&str> = a.state.iter().map(|s| s.trim()).filter(|s| !s.is_empty()).collect();
+    FindingQuery {
+        state: (!state.is_empty()).then(|| state.join(",")),
+        min_priority: a.min_priority.clone(),
+        check: a.check.clone(),
+        host: a.host.clone(),
+        since: a.since.clone(),
+        overdue: a.overdue,
+        suppressed: a.suppressed,
     }
 }
 
-/// `--since`: a bare date means the start of that day (UTC), unlike
-/// `--until`, where it means the end.
-pub(super) fn parse_since(text: &str) -> Result<Timestamp> {
-    let t: Timestamp = text.parse().map_err(|e| usage(format!("--since: {e}")))?;
-    let bare_date = text.trim().len() == 10;
-    Ok(if bare_date { Timestamp::from_unix(t.unix() - 86_399) } else { t })
-}
-
-/// Priority, then score (high first), then most recently seen, then id.
-pub(crate) fn sort(findings: &mut [Finding]) {
-    findings.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
-            .then(b.score.total_cmp(&a.score))
-            .then(b.last_seen.cmp(&a.last_seen))
-            .then(a.id.cmp(&b.id))
-    });
+/// The findings the filters choose, most urgent first: from the daemon's API
+/// when one holds the store, else from the store (which must exist; `None`
+/// when nothing was ever scanned here). Unreadable records are warned about.
+pub(crate) fn select(ws: &Workspace, filter: &FindingFilter, q: &FindingQuery) -> Result<Option<Vec<Finding>>> {
+    if let Some(api) = crate::remote::find(ws)? {
+        let path = haetae_service::client::with_query("/v1/findings", q)?;
+        let (headers, body) = crate::remote::block(api.call(haetae_service::client::Method::GET, &path, None))?;
+        if let Some(skipped) = headers.get("x-haetae-skipped").and_then(|v| v.to_str().ok()) {
+            writeln!(std::io::stderr().lock(), "warning: unreadable records: {skipped}")?;
+        }
+        let list: Vec<Finding> = serde_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("the daemon's finding list is not what this haetae expects: {e}"))?;
+        return Ok(Some(list));
+    }
+    if !ws.store.exists() {
+        super::prioritizer(ws)?;
+        return Ok(None);
+    }
+    let store = super::open_existing_store(ws)?;
+    store.expire_acceptances(Timestamp::now())?;
+    let (found, skipped) = filter.select(&store)?;
+    let mut stderr = std::io::stderr().lock();
+    for bad in &skipped {
+        writeln!(stderr, "warning: {bad}")?;
+    }
+    let never_scanned = store.is_empty() && store.scans()?.is_empty();
+    Ok((!never_scanned || !found.is_empty()).then_some(found))
 }
 
 pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
     if let Some(FindingsCommand::Show { id }) = args.show {
         return show(ws, &id, args.json);
     }
-    let filter = Filter::parse(&args.filter)?;
+    let q = query(&args.filter);
+    let filter = FindingFilter::parse(&q)?;
     // A workspace never scanned lists nothing, and says why, without creating a store.
-    let (found, never_scanned) = if ws.store.exists() {
-        let store = super::open_existing_store(ws)?;
-        store.expire_acceptances(Timestamp::now())?;
-        (filter.select(&store)?, store.is_empty() && store.scans()?.is_empty())
-    } else {
-        super::prioritizer(ws)?;
-        (Vec::new(), true)
-    };
+    let selected = select(ws, &filter, &q)?;
+    let never_scanned = selected.is_none();
+    let found = selected.unwrap_or_default();
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<_> = found.iter().map(Finding::to_json).collect();
         serde_json::to_writer_pretty(&mut out, &list)?;
         writeln!(out)?;
     } else {
-        write_list(&mut out, &found, &filter, &args)?;
+        write_list(&mut out, &found, &filter)?;
     }
     if never_scanned {
         // On stderr, like every note: stdout stays the listing (or the JSON) alone.
@@ -181,7 +83,7 @@ pub(crate) fn run(ws: &Workspace, args: FindingsArgs) -> Result<()> {
 }
 
 /// The findings table and its count line.
-fn write_list(out: &mut impl Write, found: &[Finding], filter: &Filter, args: &FindingsArgs) -> Result<()> {
+fn write_list(out: &mut impl Write, found: &[Finding], filter: &FindingFilter) -> Result<()> {
     let color = color_enabled();
     let mut table =
         Table::new(&["ID", "PRI", "SCORE", "SEVERITY", "STATE", "CHANGE", "CHECK", "ASSET", "LAST SEEN", "TITLE"]);
@@ -220,16 +122,39 @@ fn write_list(out: &mut impl Write, found: &[Finding], filter: &Filter, args: &F
     }
     let counts: Vec<String> =
         Priority::ALL.iter().map(|p| format!("{p}: {}", found.iter().filter(|f| f.priority == *p).count())).collect();
-    writeln!(out, "{} finding(s) [{}] ({})", found.len(), counts.join(", "), filter.describe(&args.filter))?;
+    writeln!(out, "{} finding(s) [{}] ({})", found.len(), counts.join(", "), filter.describe())?;
     Ok(())
 }
 
-fn show(ws: &Workspace, id: &str, json: bool) -> Result<()> {
+/// One finding by id or unique prefix, from the API or the store.
+pub(crate) fn get(ws: &Workspace, id: &str) -> Result<Finding> {
+    if let Some(api) = crate::remote::find(ws)? {
+        let path = format!("/v1/findings/{}", url_segment(id));
+        return crate::remote::block(api.get(&path));
+    }
     let store = super::open_existing_store(ws)?;
     let id = store.resolve_id(id)?;
-    let Some(f) = store.get(&id)? else {
-        bail!("no finding with id `{id}` in {}", store.dir().display());
-    };
+    match store.get(&id)? {
+        Some(f) => Ok(f),
+        None => bail!("no finding with id `{id}` in {}", store.dir().display()),
+    }
+}
+
+/// `id` safe in a URL path (ids are hex; anything else is escaped).
+fn url_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+fn show(ws: &Workspace, id: &str, json: bool) -> Result<()> {
+    let f = get(ws, id)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &f.to_json())?;

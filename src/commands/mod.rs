@@ -10,6 +10,7 @@ mod findings;
 mod init;
 mod lab;
 pub(crate) mod notify;
+mod remote_scan;
 mod rules;
 mod scan;
 mod scope;
@@ -17,6 +18,7 @@ mod store;
 mod templates;
 mod triage;
 mod tui;
+mod tui_remote;
 
 use std::sync::Arc;
 

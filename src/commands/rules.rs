@@ -24,20 +24,21 @@ pub(crate) fn check(ws: &Workspace) -> Result<()> {
 
 /// Re-score every stored finding with the current rules.
 pub(crate) fn apply(ws: &Workspace) -> Result<()> {
-    let store = super::open_existing_store(ws)?;
-    let changed = store.reprioritize()?;
+    let changed = if let Some(api) = crate::remote::find(ws)? {
+        let answer: serde_json::Value = crate::remote::block(api.post("/v1/rules/apply", &serde_json::json!({})))?;
+        answer.get("changed").and_then(serde_json::Value::as_u64).unwrap_or(0)
+    } else {
+        let store = super::open_existing_store(ws)?;
+        u64::try_from(haetae_service::rescore::apply(&store, &ws.rules)?).unwrap_or(u64::MAX)
+    };
     writeln!(std::io::stdout().lock(), "re-scored with {}: {changed} finding(s) changed", ws.rules.display())?;
     Ok(())
 }
 
 /// How the current rules score one finding, line by line.
 pub(crate) fn explain(ws: &Workspace, id: &str) -> Result<()> {
-    let store = super::open_existing_store(ws)?;
     let rules = super::prioritizer(ws)?;
-    let id = store.resolve_id(id)?;
-    let Some(stored) = store.get(&id)? else {
-        anyhow::bail!("no finding {id}");
-    };
+    let stored = super::findings::get(ws, id)?;
     let mut f = stored.clone();
     rules.prioritize(&mut f, Timestamp::now());
     let mut out = std::io::stdout().lock();

@@ -13,7 +13,7 @@ use haetae_scanner::engine::{Profile, Stop};
 use haetae_scanner::scope::Scope;
 use haetae_scanner::tls::handshake::TlsOptions;
 pub(crate) use haetae_service::ScanOptions;
-use haetae_service::{ScanSetup, Sink, Update};
+use haetae_service::{Hub, ScanSetup, Sink, Update};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -48,6 +48,9 @@ pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
         skip_checks: args.skip_checks,
         schedule: None,
     };
+    if let Some(api) = crate::remote::find(ws)? {
+        return super::remote_scan::run(ws, &api, &opts, fail_on);
+    }
     let rt = runtime()?;
     let report = rt.block_on(scan(ws, &opts, std::io::stderr().is_terminal()))?;
     let mut out = std::io::stdout().lock();
@@ -131,13 +134,19 @@ pub(crate) fn cancel_on_signals(cancel: &CancellationToken) -> Result<tokio::tas
 
 /// Run one scan of the workspace and commit it, with the start line and a
 /// progress bar on stderr.
+///
+/// While it runs it holds the store and serves the local API on it, so
+/// `haetae findings`, `triage`, `export` and `tui` work in another terminal.
 pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions, progress: bool) -> Result<Report> {
-    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
+    let store = Arc::new(Store::open(&ws.store, super::prioritizer(ws)?)?);
     let setup = setup(ws)?;
     let cancel = CancellationToken::new();
     let signals = cancel_on_signals(&cancel)?;
     let sink = Terminal { bar: progress_bar(progress) };
-    let report = haetae_service::run_scan(&store, setup, opts, cancel, &sink).await;
+    let hub = Hub::new("scan");
+    let api = serve_api(ws, &store, &hub, &setup.scope.engagement.id).await?;
+    let report = hub.run_scan(&store, setup, opts, cancel, &sink, None).await;
+    api.stop().await;
     signals.abort();
     if let Some(bar) = &sink.bar {
         bar.finish_and_clear();
@@ -146,9 +155,21 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions, progress: bool) -> 
     report
 }
 
+/// Serve the local API on `store` (the daemon and a plain scan alike).
+pub(crate) async fn serve_api(
+    ws: &Workspace,
+    store: &Arc<Store>,
+    hub: &Arc<Hub>,
+    engagement: &str,
+) -> Result<haetae_service::api::ApiServer> {
+    let audit = haetae_findings::audit::AuditLog::shared(&ws.store.join(AUDIT_FILE))?;
+    let paths = haetae_service::api::ApiPaths { scope: ws.scope.clone(), rules: ws.rules.clone() };
+    haetae_service::api::serve(store.clone(), hub.clone(), audit, paths, engagement.to_owned()).await
+}
+
 /// Updates of a scan run from the command line: stderr and a progress bar.
-struct Terminal {
-    bar: Option<ProgressBar>,
+pub(crate) struct Terminal {
+    pub(crate) bar: Option<ProgressBar>,
 }
 
 impl Sink for Terminal {
@@ -177,7 +198,7 @@ impl Sink for Terminal {
                 "haetae: probes still running {} s after the stop were abandoned",
                 grace.as_secs()
             )),
-            Update::Changed(_) | Update::Assets => {}
+            Update::Changed(_) | Update::Assets | Update::Change(_) => {}
         }
     }
 }
@@ -186,7 +207,7 @@ fn eprintln_plain(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
-fn progress_bar(enabled: bool) -> Option<ProgressBar> {
+pub(crate) fn progress_bar(enabled: bool) -> Option<ProgressBar> {
     if !enabled {
         return None;
     }
@@ -222,7 +243,7 @@ pub(crate) fn print_summary(out: &mut impl Write, r: &Report) -> std::io::Result
         writeln!(out, "  changed: {}", c.summary())?;
     }
     let mut seen = r.seen.clone();
-    super::findings::sort(&mut seen);
+    haetae_service::query::sort(&mut seen);
     let counts: Vec<String> =
         Priority::ALL.iter().map(|pr| format!("{pr}: {}", seen.iter().filter(|f| f.priority == *pr).count())).collect();
     writeln!(out, "  findings seen: {} [{}]", seen.len(), counts.join(", "))?;

@@ -73,8 +73,16 @@ pub(crate) fn check(ws: &Workspace, targets: &[String], json: bool, resolve: boo
 /// Resolve each (row, name) through a scope guard and explain the outcome.
 fn resolve_all(ws: &Workspace, scope: &Scope, names: &[(usize, String)]) -> Result<Vec<(usize, Decision)>> {
     let nameservers = super::scan::nameservers(ws)?;
+    if crate::remote::find(ws)?.is_some() {
+        // Its DNS queries are audited in the store's chain, which the daemon
+        // appends to: a second writer would fork the chain.
+        anyhow::bail!(
+            "--resolve: a daemon (or a scan) holds the store {} and its audit log; its queries cannot be audited from a second process. Run `scope check` without --resolve, or stop the daemon",
+            ws.store.display()
+        );
+    }
     std::fs::create_dir_all(&ws.store)?;
-    let audit = Arc::new(AuditLog::open(&ws.store.join(super::scan::AUDIT_FILE))?);
+    let audit = AuditLog::shared(&ws.store.join(super::scan::AUDIT_FILE))?;
     let guard = ScopeGuard::new(GuardConfig {
         scope: Arc::new(scope.clone()),
         nameservers,

@@ -26,6 +26,18 @@ fn open(ws: &Workspace) -> Result<Store> {
 
 /// Print the integrity report; an error (exit 1) when anything is wrong.
 pub(crate) fn check(ws: &Workspace) -> Result<()> {
+    if let Some(api) = crate::remote::find(ws)? {
+        let r: serde_json::Value = crate::remote::block(api.get("/v1/store/check"))?;
+        writeln!(std::io::stdout().lock(), "{}", r["report"].as_str().unwrap_or_default())?;
+        if r["healthy"] != serde_json::Value::Bool(true) {
+            bail!(
+                "the store {} has {} problem(s) (checked by the daemon holding it)",
+                ws.store.display(),
+                r["problems"]
+            );
+        }
+        return Ok(());
+    }
     let store = match open(ws) {
         Err(e) => match e.downcast_ref::<StoreError>() {
             Some(StoreError::Damaged { dir, detail }) => bail!(
@@ -51,6 +63,22 @@ pub(crate) fn check(ws: &Workspace) -> Result<()> {
 /// Write a backup of the whole store to `file` (relative to the workspace).
 pub(crate) fn backup(ws: &Workspace, file: &Path) -> Result<()> {
     let path = ws.dir.join(file);
+    if let Some(api) = crate::remote::find(ws)? {
+        // The daemon holding the store writes it (a consistent snapshot).
+        let path = std::path::absolute(&path)?;
+        let r: serde_json::Value =
+            crate::remote::block(api.post("/v1/store/backup", &serde_json::json!({ "path": path })))?;
+        writeln!(
+            std::io::stdout().lock(),
+            "backed up {} record(s) ({} finding(s)) from {} to {} ({} bytes), through the daemon holding it",
+            r["records"],
+            r["findings"],
+            ws.store.display(),
+            path.display(),
+            r["bytes"]
+        )?;
+        return Ok(());
+    }
     let summary = open(ws)?.backup(&path)?;
     let files = if summary.files.is_empty() { "no audit log".to_owned() } else { summary.files.join(" and ") };
     writeln!(
@@ -68,6 +96,12 @@ pub(crate) fn backup(ws: &Workspace, file: &Path) -> Result<()> {
 /// Restore `file` into the workspace's store directory (empty or absent).
 pub(crate) fn restore(ws: &Workspace, file: &Path) -> Result<()> {
     let path = ws.dir.join(file);
+    if crate::remote::find(ws)?.is_some() {
+        bail!(
+            "a daemon (or a scan) holds the store {}: a restore goes into an empty directory with nothing running; stop it first",
+            ws.store.display()
+        );
+    }
     let summary = Store::restore(&path, &ws.store)?;
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -53,13 +53,25 @@ pub(crate) fn run(ws: &Workspace, args: TriageArgs) -> Result<()> {
     };
     let transition = Transition { to, actor: actor(args.actor)?, note: args.note, until, assign: args.assign };
 
-    let store = super::open_existing_store(ws)?;
-    let mut ids = Vec::with_capacity(args.ids.len());
-    for id in &args.ids {
-        ids.push(store.resolve_id(id)?);
-    }
-    ids.dedup();
-    let changed = store.triage(&ids, &transition)?;
+    let changed: Vec<haetae_findings::Finding> = if let Some(api) = crate::remote::find(ws)? {
+        let body = serde_json::json!({
+            "ids": args.ids,
+            "state": transition.to.as_str(),
+            "actor": transition.actor,
+            "note": transition.note,
+            "until": args.until,
+            "assign": transition.assign,
+        });
+        crate::remote::block(api.post("/v1/triage", &body))?
+    } else {
+        let store = super::open_existing_store(ws)?;
+        let mut ids = Vec::with_capacity(args.ids.len());
+        for id in &args.ids {
+            ids.push(store.resolve_id(id)?);
+        }
+        ids.dedup();
+        store.triage(&ids, &transition)?
+    };
     let mut out = std::io::stdout().lock();
     if args.json {
         let list: Vec<_> = changed.iter().map(|f| f.to_json()).collect();

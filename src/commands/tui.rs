@@ -19,6 +19,15 @@ use crate::config::Workspace;
 
 pub(crate) fn run(ws: &Workspace, args: TuiArgs) -> Result<()> {
     let actor = super::triage::actor(args.actor)?;
+    if let Some(api) = crate::remote::find(ws)? {
+        if args.scan {
+            anyhow::bail!(
+                "a daemon (or a scan) holds {}: `haetae tui` without --scan shows its scans live; `haetae scan` asks the daemon for one",
+                ws.store.display()
+            );
+        }
+        return attached(ws, api, &actor);
+    }
     let store =
         if args.scan { Store::open(&ws.store, super::prioritizer(ws)?)? } else { super::open_existing_store(ws)? };
     open(ws, &store, &actor, args.scan)
@@ -77,6 +86,23 @@ pub(crate) fn open(ws: &Workspace, store: &Store, actor: &str, scan: bool) -> Re
     }
 }
 
+/// The UI on the store a daemon holds, through its API, its scans live.
+fn attached(ws: &Workspace, api: haetae_service::client::ApiClient, actor: &str) -> Result<()> {
+    let engagement = Scope::load(&ws.scope).map(|s| s.engagement.id).unwrap_or_default();
+    let mut app = App::new(Vec::new(), Timestamp::now(), actor, &engagement);
+    app.color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    app.export_dir = ws.dir.display().to_string();
+    let source = super::tui_remote::Remote { api: api.clone(), dir: ws.store.clone() };
+    haetae_tui::load(&mut app, &source)?;
+    let exporter = |job: &ExportJob<'_>| {
+        super::export::to_file(ws, job.findings, job.format, job.lang, job.filters.to_vec(), job.path)
+            .map(|()| format!("exported {} finding(s) to {}", job.findings.len(), job.path.display()))
+            .map_err(|e| crate::exit::one_line(&e))
+    };
+    let live = super::tui_remote::live(api);
+    Ok(haetae_tui::run_in_terminal(&mut app, &source, Some(live), &exporter)?)
+}
+
 /// One line on how a scan ended.
 fn summary(r: &Report) -> String {
     let how = match (&r.outcome.stop, r.outcome.complete) {
@@ -107,7 +133,7 @@ impl Sink for ToTui {
             }),
             Update::Changed(ids) => Live::Changed(ids),
             Update::Assets => Live::Assets,
-            Update::Abandoned { .. } => return,
+            Update::Abandoned { .. } | Update::Change(_) => return,
         };
         // A TUI that has quit no longer listens; the scan goes on.
         let _ = self.0.send(ev);

@@ -149,7 +149,7 @@ fn daemon_without_schedules_or_with_a_bad_one_says_so() {
 }
 
 /// Spawn `haetae daemon` in `dir`, its stderr lines sent to the receiver.
-fn spawn_daemon(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<String>) {
+pub(crate) fn spawn_daemon(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
         .current_dir(dir)
         .arg("daemon")
@@ -168,8 +168,18 @@ fn spawn_daemon(dir: &std::path::Path) -> (std::process::Child, mpsc::Receiver<S
 }
 
 /// Lines until one contains `what` (deadline 30 s).
-fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+pub(crate) fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
+    wait_within(rx, what, Duration::from_secs(30))
+}
+
+/// Lines until one contains `what` (deadline 180 s: a whole scan of the lab
+/// in a debug build on a loaded machine).
+pub(crate) fn wait_for_long(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
+    wait_within(rx, what, Duration::from_secs(180))
+}
+
+fn wait_within(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> Vec<String> {
+    let deadline = std::time::Instant::now() + within;
     let mut lines = Vec::new();
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -181,7 +191,7 @@ fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
                     return lines;
                 }
             }
-            Err(_) => panic!("no line with {what:?} within 30 s: {lines:#?}"),
+            Err(_) => panic!("no line with {what:?} within {} s: {lines:#?}", within.as_secs()),
         }
     }
 }

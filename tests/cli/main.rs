@@ -1,6 +1,7 @@
 //! End-to-end tests of the `haetae` binary.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
+mod api;
 mod changes;
 mod daemon;
 mod data;
@@ -9,6 +10,7 @@ mod findings;
 mod init;
 mod lab;
 mod notify;
+mod recovery;
 mod rules;
 mod scan;
 mod small;

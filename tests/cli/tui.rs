@@ -165,3 +165,42 @@ fn a_scan_in_the_same_process_shows_live() {
     t.wait_for("EXITED:0", "quit");
     drop(lw);
 }
+
+#[test]
+fn attached_to_a_daemon_it_shows_the_daemons_scans_live_and_triages_through_it() {
+    let lw = crate::scan::lab_workspace();
+    let dir = lw.dir.path();
+    let toml = std::fs::read_to_string(dir.join("haetae.toml")).unwrap();
+    // A schedule that is not due for a day: the scan is asked for below.
+    std::fs::write(
+        dir.join("haetae.toml"),
+        format!("{toml}\n[[schedule]]\nname = \"nightly\"\ncron = \"0 3 * * *\"\n"),
+    )
+    .unwrap();
+    let (mut daemon, rx) = crate::daemon::spawn_daemon(dir);
+    crate::daemon::wait_for(&rx, "local API listening");
+    let mut t = Tmux::start("attached", dir, "tui", 140, 40);
+    t.wait_for("0 of 0 shown", "the empty store, through the API");
+    // A scan asked of the daemon from another terminal shows up live.
+    let scan = std::thread::spawn({
+        let dir = dir.to_owned();
+        move || crate::support::haetae(&dir, &["scan"])
+    });
+    let done = t.wait_for("scan 1 complete", "the daemon's scan ends; its findings are in the table");
+    assert!(done.contains("svc.redis-noauth"), "{done}");
+    let o = scan.join().unwrap();
+    assert_eq!(crate::support::code(&o), 0, "{}", crate::support::stderr(&o));
+    // Triage from the TUI goes through the daemon.
+    t.keys(&["/", "redis-noauth", "Enter", "c"]);
+    t.wait_for("recorded: confirmed", "the triage is applied");
+    assert!(Command::new("kill").args(["-TERM", &daemon.id().to_string()]).status().unwrap().success());
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+    t.keys(&["q"]);
+    t.wait_for("EXITED:0", "quit");
+    let store = open(dir);
+    let confirmed = store.list(&haetae_findings::Selection::States(vec![State::Confirmed])).unwrap().findings;
+    assert_eq!(confirmed.len(), 1, "{confirmed:#?}");
+    assert_eq!(confirmed[0].check.as_str(), "svc.redis-noauth");
+    assert_eq!(confirmed[0].history.last().unwrap().actor, "kim");
+    drop(lw);
+}

@@ -38,6 +38,9 @@ pub enum Live {
     Changed(Vec<String>),
     /// Assets (addresses, certificates, ports) were recorded.
     Assets,
+    /// Anything may have changed (events were missed, every finding was
+    /// re-scored): reload everything.
+    Reload,
     /// The scan ended; reload everything (it may have closed findings).
     Finished {
         /// Scan id.

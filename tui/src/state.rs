@@ -386,6 +386,7 @@ impl App {
             }
             Live::Changed(ids) => Some(Effect::Reload(ids)),
             Live::Assets => Some(Effect::ReloadAssets),
+            Live::Reload => Some(Effect::ReloadAll),
             Live::Finished { id, summary } => {
                 self.scan.id = Some(id);
                 self.scan.running = false;

@@ -38,11 +38,12 @@
 //! never reseals a head over evidence of deletion. One process at a time may
 //! write a given log.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -64,7 +65,6 @@ const WRITE_BUFFER: usize = 64 * 1024;
 const READ_BUFFER: usize = 256 * 1024;
 
 mod export;
-mod shared;
 mod types;
 
 pub use export::{AuditFormat, Exported, export, seal_export};
@@ -187,6 +187,29 @@ impl AuditLog {
             // non-empty log without a head file is evidence, not a crash.
             write_head(&log.path, &log.head_path, 0, &ZERO_HASH)?;
         }
+        Ok(log)
+    }
+
+    /// The one open log at `path` in this process, opened (as [`AuditLog::open`])
+    /// when nobody holds it yet. Everything that audits in one process (a
+    /// scan's guard, the daemon's API, notification deliveries) must share one
+    /// `AuditLog`: two handles on one file would each continue the chain from
+    /// their own last record and fork it.
+    pub fn shared(path: &Path) -> Result<Arc<AuditLog>, AuditError> {
+        static OPEN: OnceLock<Mutex<HashMap<PathBuf, Weak<AuditLog>>>> = OnceLock::new();
+        let key = match (path.parent(), path.file_name()) {
+            (Some(dir), Some(name)) if !dir.as_os_str().is_empty() => {
+                fs::canonicalize(dir).map_or_else(|_| path.to_owned(), |d| d.join(name))
+            }
+            _ => path.to_owned(),
+        };
+        let mut open = OPEN.get_or_init(Default::default).lock().unwrap_or_else(|p| p.into_inner());
+        open.retain(|_, log| log.strong_count() > 0);
+        if let Some(log) = open.get(&key).and_then(Weak::upgrade) {
+            return Ok(log);
+        }
+        let log = Arc::new(AuditLog::open(path)?);
+        open.insert(key, Arc::downgrade(&log));
         Ok(log)
     }
 

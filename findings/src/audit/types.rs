@@ -26,6 +26,9 @@ pub enum Protocol {
     Http,
     /// An SMTP session (`"smtp"`): notification e-mail, not scan traffic.
     Smtp,
+    /// A request to haetae's own local API (`"api"`), e.g. one refused for
+    /// want of the token; nothing is sent to a target.
+    Api,
 }
 
 /// Whether the scope check let a probe go out.

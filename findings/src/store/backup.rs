@@ -36,6 +36,16 @@ const TREES: [&str; 8] = ["meta", "findings", "by_status", "by_host", "scans", "
 /// the audit log the binary writes there and its head seal.
 const FILES: [&str; 2] = ["audit.jsonl", "audit.jsonl.head"];
 
+/// The directory inside a store directory that holds its backups: the
+/// daemon's daily ones and the one written before a schema migration.
+pub const BACKUP_DIR: &str = "backups";
+
+/// `t` as it appears in a backup's file name (`20261204T150700Z`): names
+/// that start with it sort by time.
+pub fn backup_stamp(t: Timestamp) -> String {
+    t.to_string().chars().filter(|c| *c != '-' && *c != ':').collect()
+}
+
 /// Bytes of a file per chunk line.
 const CHUNK: usize = 48 * 1024;
 
@@ -146,6 +156,14 @@ impl Store {
         sync_dir(&parent)?;
         summary.path = path.to_owned();
         Ok(summary)
+    }
+
+    /// Read and verify the whole backup at `path` (format, versions, every
+    /// line, the checksum) without restoring it.
+    pub fn verify_backup(path: &Path) -> Result<BackupSummary, StoreError> {
+        let v = read_backup(path, None)?;
+        let bytes = fs::metadata(path).map_err(io_err(path, "read"))?.len();
+        Ok(BackupSummary { path: path.to_owned(), records: v.records, findings: v.findings, files: v.files, bytes })
     }
 
     /// Write the whole backup to `tmp` and fsync it.

@@ -92,7 +92,7 @@ impl std::fmt::Display for ChangeKind {
 
 /// What the store last saw of one asset: a host's addresses, an endpoint's
 /// certificate, an open port, a service banner.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetRecord {
     /// What it is.
     pub kind: ChangeKind,

@@ -27,6 +27,7 @@ mod changes;
 mod check;
 mod closing;
 mod keys;
+mod migrate;
 mod outbox;
 mod scan;
 mod seal;
@@ -35,7 +36,7 @@ mod trial;
 mod write;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde::de::DeserializeOwned;
 
@@ -43,7 +44,7 @@ use crate::error::StoreError;
 use crate::model::{Finding, Priority, State};
 use crate::prioritize::Prioritizer;
 
-pub use backup::{BACKUP_VERSION, BackupSummary, RestoreSummary};
+pub use backup::{BACKUP_DIR, BACKUP_VERSION, BackupSummary, RestoreSummary, backup_stamp};
 pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
 pub use check::CheckReport;
 pub use outbox::{DELIVERED_KEPT, DELIVERED_KEPT_DAYS, OutboxCounts, OutboxItem, OutboxState};
@@ -117,7 +118,9 @@ pub struct Store {
     coverage: sled::Tree,
     assets: sled::Tree,
     changes: sled::Tree,
-    prioritizer: Arc<dyn Prioritizer>,
+    /// Swapped whole when the rules change ([`Store::set_prioritizer`]);
+    /// each write clones the `Arc` once, outside its transaction.
+    prioritizer: RwLock<Arc<dyn Prioritizer>>,
     write_lock: Mutex<()>,
     /// Whether closing writes the seal (stores on disk; not temporary ones).
     sealed: bool,
@@ -208,6 +211,7 @@ impl Store {
         let db = config.open().map_err(|e| open_error(dir, e))?;
         let err = |e: sled::Error| engine(dir, e);
         let meta = db.open_tree("meta").map_err(err)?;
+        let mut migrate_from = None;
         match meta.get(SCHEMA_KEY).map_err(err)? {
             Some(v) => {
                 let found =
@@ -219,6 +223,9 @@ impl Store {
                     })?;
                 if found > SCHEMA_VERSION {
                     return Err(StoreError::NewerSchema { dir: dir.to_owned(), found, supported: SCHEMA_VERSION });
+                }
+                if found < SCHEMA_VERSION {
+                    migrate_from = Some(found);
                 }
             }
             // A store that existed must have its schema version: without it,
@@ -244,16 +251,31 @@ impl Store {
             assets: db.open_tree("assets").map_err(err)?,
             changes: db.open_tree("changes").map_err(err)?,
             db,
-            prioritizer,
+            prioritizer: RwLock::new(prioritizer),
             write_lock: Mutex::new(()),
             sealed: false,
         };
         if !new && let Some(lost) = seal::verify(dir, &store.findings, &store.scans, &store.changes).map_err(err)? {
             return Err(damaged(dir, lost));
         }
+        if let Some(from) = migrate_from {
+            migrate::migrate(&store, &meta, from)?;
+        }
         let mut store = store;
         store.sealed = !temporary;
         Ok(store)
+    }
+
+    /// The prioritizer in force.
+    fn prioritizer(&self) -> Arc<dyn Prioritizer> {
+        self.prioritizer.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Score every finding written from now on with `prioritizer` (the rules
+    /// file changed). Findings already stored keep their scores until
+    /// [`Store::reprioritize`] runs.
+    pub fn set_prioritizer(&self, prioritizer: Arc<dyn Prioritizer>) {
+        *self.prioritizer.write().unwrap_or_else(|p| p.into_inner()) = prioritizer;
     }
 
     /// The directory the store lives in.

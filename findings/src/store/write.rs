@@ -129,6 +129,7 @@ impl Store {
     ) -> Result<Vec<(String, UpsertOutcome)>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = Timestamp::now();
+        let prioritizer = self.prioritizer();
         // Fingerprint outside the transaction (it may be retried) and visit the
         // records in key order: neighbouring keys share tree nodes, which made
         // batched upserts of new findings about a third faster.
@@ -151,7 +152,7 @@ impl Store {
                     None => (self.create(id.clone(), norm, obs, scan), UpsertOutcome::New),
                     Some(f) => self.merge(f, norm, obs, scan, now)?,
                 };
-                self.prioritizer.prioritize(&mut new, now);
+                prioritizer.prioritize(&mut new, now);
                 tx.put_keyed(old_keys, &new)?;
                 match outcome {
                     UpsertOutcome::New => counts.new += 1,
@@ -309,6 +310,7 @@ impl Store {
     pub fn triage<S: AsRef<str>>(&self, ids: &[S], t: &Transition) -> Result<Vec<Finding>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = Timestamp::now();
+        let prioritizer = self.prioritizer();
         let out = self.transact(|tx, _| {
             let mut changed = Vec::with_capacity(ids.len());
             for id in ids {
@@ -318,7 +320,7 @@ impl Store {
                 };
                 let mut f = old.clone();
                 lifecycle::apply(&mut f, t, now).map_err(|e| Abort::Abort(e.into()))?;
-                self.prioritizer.prioritize(&mut f, now);
+                prioritizer.prioritize(&mut f, now);
                 tx.put(Some(&old), &f)?;
                 changed.push(f);
             }
@@ -344,7 +346,7 @@ impl Store {
         let old = &listing.findings;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
         let part = old.len().div_ceil(cores).max(1);
-        let prioritizer = &self.prioritizer;
+        let prioritizer = &self.prioritizer();
         let ready: Vec<Ready> = std::thread::scope(|s| {
             let handles: Vec<_> = old
                 .chunks(part)
@@ -540,6 +542,7 @@ impl Store {
         let mut run = self.scan(scan)?;
         let now = Timestamp::now();
         let mut fixed = 0u64;
+        let prioritizer = self.prioritizer();
         if complete {
             let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
             let prefix = scan_key(scan);
@@ -574,7 +577,7 @@ impl Store {
                                 n += 1;
                             }
                             if f != old {
-                                self.prioritizer.prioritize(&mut f, now);
+                                prioritizer.prioritize(&mut f, now);
                                 tx.put(Some(&old), &f)?;
                             }
                         }
@@ -596,9 +599,16 @@ impl Store {
         Ok(run)
     }
 
-    /// Return every accepted-risk finding whose `until` has passed to `open`.
-    /// Returns the ids reopened.
+    /// Return every accepted-risk finding whose `until` has passed to `open`,
+    /// with a history entry by the scanner. Returns the ids reopened.
     pub fn expire_acceptances(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        self.expire_acceptances_as(now, SCANNER)
+    }
+
+    /// [`Store::expire_acceptances`] with the history entry written by
+    /// `actor` (the daemon passes [`crate::lifecycle::DAEMON`]). Cheap when
+    /// nothing is due: one walk of the accepted-risk index, no write.
+    pub fn expire_acceptances_as(&self, now: Timestamp, actor: &str) -> Result<Vec<String>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let due: Vec<Finding> = self
             .list(&Selection::States(vec![State::AcceptedRisk]))?
@@ -609,12 +619,14 @@ impl Store {
         if due.is_empty() {
             return Ok(Vec::new());
         }
+        let prioritizer = self.prioritizer();
         let ids = self.transact(|tx, _| {
             let mut ids = Vec::new();
             for old in &due {
                 let mut f = old.clone();
-                scanner_move(&mut f, State::Open, "risk acceptance expired".into(), now)?;
-                self.prioritizer.prioritize(&mut f, now);
+                let t = Transition::new(State::Open, actor).note("risk acceptance expired");
+                lifecycle::apply(&mut f, &t, now).map_err(|e| Abort::Abort(e.into()))?;
+                prioritizer.prioritize(&mut f, now);
                 tx.put(Some(old), &f)?;
                 ids.push(f.id.clone());
             }

@@ -354,3 +354,52 @@ fn an_empty_audit_log_is_restored_empty_and_a_store_without_one_restores_without
     assert!(restored.files.is_empty() && !out.join("audit.jsonl").exists());
     assert_eq!(Store::open(&out, scorer()).unwrap().len(), 1);
 }
+
+#[test]
+fn a_schema_migration_backs_the_store_up_first_and_only_then_migrates() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("store");
+    let store = populated(&dir);
+    let findings = store.len();
+    // A store as an older haetae (schema version 0) would have left it.
+    store.put_raw_for_tests("meta", b"schema_version", &0u32.to_be_bytes()).unwrap();
+    drop(store);
+    let backups = dir.join(haetae_findings::store::BACKUP_DIR);
+    assert!(!backups.exists());
+
+    let store = Store::open(&dir, scorer()).unwrap();
+    assert_eq!(store.get_raw_for_tests("meta", b"schema_version").unwrap(), Some(1u32.to_be_bytes().to_vec()));
+    assert_eq!(store.len(), findings);
+    drop(store);
+    let made: Vec<_> = std::fs::read_dir(&backups).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    let name = made[0].file_name().unwrap().to_str().unwrap().to_owned();
+    assert!(name.starts_with("pre-migration-v0-") && name.ends_with(".jsonl"), "{name}");
+    let summary = Store::verify_backup(&made[0]).unwrap();
+    assert_eq!(summary.findings as usize, findings);
+    // The backup holds the store as it was before the migration.
+    let text = std::fs::read_to_string(&made[0]).unwrap();
+    let key: String = b"schema_version".iter().map(|b| format!("{b:02x}")).collect();
+    assert!(text.contains(&format!("\"tree\":\"meta\",\"key\":\"{key}\",\"value\":\"00000000\"")), "{}", &text[..300]);
+
+    // Opened again at the current version: no migration, no second backup.
+    drop(Store::open(&dir, scorer()).unwrap());
+    assert_eq!(std::fs::read_dir(&backups).unwrap().count(), 1);
+}
+
+#[test]
+fn a_migration_whose_backup_cannot_be_written_leaves_the_store_as_it_was() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("store");
+    let store = populated(&dir);
+    store.put_raw_for_tests("meta", b"schema_version", &0u32.to_be_bytes()).unwrap();
+    drop(store);
+    // `backups` is a file: no backup can be written there.
+    std::fs::write(dir.join(haetae_findings::store::BACKUP_DIR), b"in the way").unwrap();
+    let err = Store::open(&dir, scorer()).unwrap_err();
+    assert!(matches!(err, StoreError::Io { .. }), "{err}");
+    std::fs::remove_file(dir.join(haetae_findings::store::BACKUP_DIR)).unwrap();
+    let store = Store::open(&dir, scorer()).unwrap();
+    drop(store);
+    assert_eq!(std::fs::read_dir(dir.join(haetae_findings::store::BACKUP_DIR)).unwrap().count(), 1);
+}

@@ -157,6 +157,46 @@ fn accepted_risk_returns_to_open_when_it_expires() {
     let f = store.get(&id).unwrap().unwrap();
     assert_eq!((f.state, f.accepted_until), (State::Open, None));
     assert_eq!(f.history.last().unwrap().note.as_deref(), Some("risk acceptance expired"));
+    assert_eq!(f.history.last().unwrap().actor, haetae_findings::SCANNER);
+}
+
+#[test]
+fn an_expiry_by_the_daemon_is_its_history_entry() {
+    let store = temp_store();
+    let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+    let until = Timestamp::now().plus_days(2);
+    store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
+    let daemon = haetae_findings::lifecycle::DAEMON;
+    assert!(store.expire_acceptances_as(until.plus_days(-1), daemon).unwrap().is_empty());
+    assert_eq!(store.get(&id).unwrap().unwrap().state, State::AcceptedRisk);
+    assert_eq!(store.expire_acceptances_as(until, daemon).unwrap(), vec![id.clone()]);
+    let f = store.get(&id).unwrap().unwrap();
+    assert_eq!((f.state, f.accepted_until), (State::Open, None));
+    let last = f.history.last().unwrap();
+    assert_eq!((last.actor.as_str(), last.from, last.to), ("daemon", Some(State::AcceptedRisk), State::Open));
+    // Nothing due any more: nothing written.
+    assert!(store.expire_acceptances_as(until.plus_days(9), daemon).unwrap().is_empty());
+    assert_eq!(store.get(&id).unwrap().unwrap().history.len(), f.history.len());
+}
+
+#[test]
+fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest() {
+    struct Fixed(Priority);
+    impl haetae_findings::Prioritizer for Fixed {
+        fn prioritize(&self, f: &mut haetae_findings::Finding, _now: Timestamp) {
+            f.priority = self.0;
+        }
+    }
+    let store = Store::temporary(std::sync::Arc::new(Fixed(Priority::P4))).unwrap();
+    let (a, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
+    store.set_prioritizer(std::sync::Arc::new(Fixed(Priority::P1)));
+    let (b, _) = store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap();
+    assert_eq!(store.get(&a).unwrap().unwrap().priority, Priority::P4);
+    assert_eq!(store.get(&b).unwrap().unwrap().priority, Priority::P1);
+    assert_eq!(store.reprioritize().unwrap(), 1);
+    assert_eq!(store.get(&a).unwrap().unwrap().priority, Priority::P1);
+    let listed = store.list(&Selection::MinPriority(Priority::P1)).unwrap().findings;
+    assert_eq!(listed.len(), 2, "the index follows the new band");
 }
 
 #[test]

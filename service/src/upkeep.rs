@@ -1,0 +1,119 @@
+//! What the daemon keeps up besides its schedules: the checks at start
+//! ([`recover`]), accepted risks whose date passed returned to open (actor
+//! `daemon`), the rules file watched ([`crate::rules_watch`]) and the daily
+//! backups ([`crate::backups`]), each its own task ([`run_upkeep`]).
+
+use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, bail};
+use haetae_findings::audit::{self, AuditError};
+use haetae_findings::lifecycle::DAEMON;
+use haetae_findings::{Store, Timestamp};
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::backups::Backups;
+use crate::rules_watch::RulesWatch;
+use crate::scan::AUDIT_FILE;
+
+/// How often accepted risks are checked for a passed date (one walk of the
+/// accepted-risk index; nothing is written when none is due).
+pub const EXPIRY_EVERY: Duration = Duration::from_secs(60);
+
+/// How often the rules file's metadata is read.
+pub const RULES_EVERY: Duration = Duration::from_secs(2);
+
+/// How often the backup directory is looked at (a backup is written only
+/// when the newest is a day old).
+pub const BACKUP_CHECK_EVERY: Duration = Duration::from_secs(60);
+
+/// After a failed backup, the next try waits this long.
+pub const BACKUP_RETRY: Duration = Duration::from_secs(3600);
+
+/// What [`run_upkeep`] looks after.
+#[derive(Debug, Clone)]
+pub struct Upkeep {
+    /// The workspace's rules file (watched; a missing one is the default score).
+    pub rules: PathBuf,
+    /// Write daily backups into the store directory's `backups/`.
+    pub backups: bool,
+}
+
+/// The checks at the daemon's start, after the store opened (which handles
+/// damaged files itself): the audit chain must verify, as `haetae audit
+/// verify` does, or the daemon refuses to start naming the first broken
+/// line. What a crash leaves (a torn last line, records not yet sealed) is
+/// repaired by the next run and only logged. A run cut off stays
+/// incomplete: it closed nothing, and the daemon resumes it when it is a
+/// schedule's.
+pub fn recover(store: &Store) -> Result<()> {
+    let log = store.dir().join(AUDIT_FILE);
+    match audit::verify(&log) {
+        Err(AuditError::Io { source, .. }) if source.kind() == ErrorKind::NotFound && !log.exists() => {}
+        Err(e) => bail!("{}: cannot verify the audit log: {e}", log.display()),
+        Ok(report) => match report.problem {
+            None => info!(records = report.records, "audit log verified: hash chain intact"),
+            Some(p) if p.recoverable() => {
+                warn!(records = report.records, problem = %p, "the audit log ends as a crash left it; the next run repairs its end");
+            }
+            Some(p) => bail!(
+                "{}: {p}; the daemon does not start on a broken audit chain (`haetae audit verify` names the same line; keep the log as evidence and restore the store from a backup)",
+                log.display()
+            ),
+        },
+    }
+    if let Some(run) = store.unfinished_scan()? {
+        let whose = run.schedule.as_deref().map_or_else(|| "a manual scan".to_owned(), |s| format!("schedule {s}"));
+        info!(scan = run.id, "scan {} ({whose}) was cut off: it stays incomplete and closed nothing", run.id);
+    }
+    Ok(())
+}
+
+/// Return the accepted risks whose date passed by `now` to open, with a
+/// history entry by the daemon; log their ids. Returns them.
+pub fn expire_due(store: &Store, now: Timestamp) -> Result<Vec<String>> {
+    let ids = store.expire_acceptances_as(now, DAEMON)?;
+    if !ids.is_empty() {
+        info!(count = ids.len(), ids = %ids.join(","), "risk acceptance expired: {} finding(s) open again", ids.len());
+    }
+    Ok(ids)
+}
+
+/// Run the upkeep tasks until `shutdown` is cancelled.
+pub async fn run_upkeep(store: Arc<Store>, upkeep: Upkeep, shutdown: CancellationToken) {
+    let mut tasks = tokio::task::JoinSet::new();
+    tasks.spawn(expiry_loop(store.clone(), EXPIRY_EVERY, shutdown.clone()));
+    tasks.spawn(crate::rules_watch::watch(RulesWatch::new(store.clone(), upkeep.rules), RULES_EVERY, shutdown.clone()));
+    if upkeep.backups {
+        let backups = Backups::in_store(store.dir());
+        tasks.spawn(crate::backups::backup_loop(store, backups, shutdown.clone()));
+    }
+    while let Some(r) = tasks.join_next().await {
+        if let Err(e) = r {
+            error!(error = %e, "an upkeep task ended abnormally");
+        }
+    }
+}
+
+/// At start and then every `every`: [`expire_due`] on a blocking thread.
+pub async fn expiry_loop(store: Arc<Store>, every: Duration, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || expire_due(&s, Timestamp::now())).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                error!(error = %crate::daemon::one_line(&e), "cannot return expired risk acceptances to open")
+            }
+            Err(e) => error!(error = %e, "the expiry check ended abnormally"),
+        }
+    }
+}
