@@ -129,3 +129,123 @@ fn a_bad_notify_table_is_refused_with_its_place() {
     let e = stderr(&o);
     assert!(e.contains("haetae.toml:2:11") && e.contains("webhook_secret_file or webhook_secret_env"), "{e}");
 }
+
+/// A listener answering every request with 204; each request goes to the channel.
+fn serve_all() -> (String, std::sync::mpsc::Receiver<String>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", l.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        loop {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let mut got = Vec::new();
+            let mut buf = [0u8; 8192];
+            let done = loop {
+                let Ok(n) = s.read(&mut buf) else { break None };
+                if n == 0 {
+                    break None;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&got).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len: usize = text
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length: ").map(str::to_owned))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if got.len() >= i + 4 + len {
+                        break Some(text);
+                    }
+                }
+            };
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Some(t) = done
+                && tx.send(t).is_err()
+            {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+fn verify_signed(raw: &str) -> serde_json::Value {
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let sig = head.lines().find_map(|l| l.strip_prefix("x-haetae-signature: ")).unwrap();
+    assert_eq!(sig, haetae_notify::signature_header(b"team-secret", body.as_bytes()));
+    serde_json::from_str(body).unwrap()
+}
+
+fn add_notify(dir: &Path, notify: &str) {
+    std::fs::write(dir.join("hook.secret"), "team-secret\n").unwrap();
+    let toml = std::fs::read_to_string(dir.join("haetae.toml")).unwrap();
+    std::fs::write(dir.join("haetae.toml"), format!("{toml}\n[notify]\n{notify}")).unwrap();
+}
+
+const EVERY_NEW: &str = "on = [\"new:P1\", \"new:P2\", \"new:P3\", \"new:P4\", \"scan-failed\"]\n";
+
+#[test]
+fn a_scan_of_the_lab_sends_its_digest_and_leaves_a_failed_channel_queued() {
+    let w = crate::scan::lab_workspace();
+    let dir = w.dir.path();
+    let (hook, rx) = serve_all();
+    // Slack at a port nobody listens on: refused, stays queued.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    add_notify(
+        dir,
+        &format!(
+            "{EVERY_NEW}webhook = \"{hook}\"\nwebhook_secret_file = \"hook.secret\"\nslack = \"http://{closed}/x\"\n"
+        ),
+    );
+    let o = haetae(dir, &["scan"]);
+    assert_eq!(code(&o), 0, "{}\n{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("notifications: webhook to http://127.0.0.1:") && err.contains("delivered (HTTP 204)"),
+        "{err}"
+    );
+    assert!(err.contains("notifications: slack to") && err.contains("stays queued"), "{err}");
+    let digest = verify_signed(&rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap());
+    let store = open(dir);
+    let new = store
+        .list(&haetae_findings::Selection::All)
+        .unwrap()
+        .findings
+        .iter()
+        .filter(|f| f.baseline == haetae_findings::Baseline::New && !f.suppressed)
+        .count();
+    assert!(new > 0);
+    assert_eq!(digest["new_findings"].as_u64(), Some(new as u64), "{digest}");
+    assert_eq!(digest["run"], "1");
+    assert_eq!(store.outbox_counts().unwrap(), haetae_findings::OutboxCounts { queued: 0, failed: 1, delivered: 1 });
+    drop(store);
+    // The notification attempts joined the scan's audit chain, which verifies.
+    let o = haetae(dir, &["audit", "verify"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    let log = std::fs::read_to_string(dir.join(".haetae/audit.jsonl")).unwrap();
+    assert!(log.contains("notify.webhook message") && log.contains("notify.slack message"), "audit lacks the attempts");
+}
+
+#[test]
+fn the_daemon_delivers_each_runs_digest() {
+    let w = crate::scan::lab_workspace();
+    let dir = w.dir.path();
+    let (hook, rx) = serve_all();
+    add_notify(dir, &format!("{EVERY_NEW}webhook = \"{hook}\"\nwebhook_secret_file = \"hook.secret\"\n"));
+    let toml = std::fs::read_to_string(dir.join("haetae.toml")).unwrap();
+    std::fs::write(dir.join("haetae.toml"), format!("{toml}\n[[schedule]]\nname = \"lab\"\nevery = \"6h\"\n")).unwrap();
+    let (child, lines) = crate::daemon::spawn_daemon(dir);
+    let got = rx.recv_timeout(std::time::Duration::from_secs(180));
+    let id = child.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
+    let log = crate::daemon::wait_for(&lines, "daemon stopped");
+    let digest = verify_signed(&got.unwrap_or_else(|e| panic!("no digest: {e}: {log:#?}")));
+    assert!(digest["new_findings"].as_u64().is_some_and(|n| n > 0), "{digest}");
+    assert!(log.iter().any(|l| l.contains("notification delivered")), "{log:#?}");
+    let mut child = child;
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    let o = haetae(dir, &["notify", "status", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["counts"]["delivered"], 1, "{v}");
+}
