@@ -97,9 +97,14 @@ fn state_name(i: &OutboxItem) -> &'static str {
 /// `haetae notify status`: undelivered messages first (oldest first), then
 /// the delivered ones still kept (newest first).
 pub(crate) fn status(ws: &Workspace, json: bool) -> Result<()> {
-    let items: Vec<OutboxItem> = if ws.store.exists() {
-        let store = super::open_existing_store(ws)?;
-        let mut all = store.outbox()?;
+    let all: Option<Vec<OutboxItem>> = if let Some(api) = crate::remote::find(ws)? {
+        Some(crate::remote::block(api.get("/v1/notifications"))?)
+    } else if ws.store.exists() {
+        Some(super::open_existing_store(ws)?.outbox()?)
+    } else {
+        None
+    };
+    let items: Vec<OutboxItem> = if let Some(mut all) = all {
         let delivered: Vec<OutboxItem> =
             all.iter().filter(|i| i.state == OutboxState::Delivered).rev().cloned().collect();
         all.retain(|i| i.state != OutboxState::Delivered);

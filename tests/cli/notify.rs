@@ -237,11 +237,21 @@ fn the_daemon_delivers_each_runs_digest() {
     let (child, lines) = crate::daemon::spawn_daemon(dir);
     let got = rx.recv_timeout(std::time::Duration::from_secs(180));
     let id = child.id().to_string();
-    assert!(std::process::Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
-    let log = crate::daemon::wait_for(&lines, "daemon stopped");
-    let digest = verify_signed(&got.unwrap_or_else(|e| panic!("no digest: {e}: {log:#?}")));
+    let kill = || assert!(std::process::Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
+    let Ok(got) = got else {
+        kill();
+        panic!("no digest: {:#?}", crate::daemon::wait_for(&lines, "daemon stopped"));
+    };
+    let digest = verify_signed(&got);
     assert!(digest["new_findings"].as_u64().is_some_and(|n| n > 0), "{digest}");
-    assert!(log.iter().any(|l| l.contains("notification delivered")), "{log:#?}");
+    crate::daemon::wait_for(&lines, "notification delivered");
+    // While the daemon holds the store, `notify status` asks its API.
+    let o = haetae(dir, &["notify", "status", "--json"]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["counts"]["delivered"], 1, "{v}");
+    kill();
+    crate::daemon::wait_for(&lines, "daemon stopped");
     let mut child = child;
     assert_eq!(child.wait().unwrap().code(), Some(0));
     let o = haetae(dir, &["notify", "status", "--json"]);

@@ -18,6 +18,7 @@
 //! | `GET /v1/events` | the live stream (Server-Sent Events), see [`crate::events::Event`] |
 //! | `GET /v1/store/check` | the store's integrity report |
 //! | `POST /v1/store/backup` | `{"path": "/abs/file"}`: a backup written there by the server |
+//! | `GET /v1/notifications` | the notification outbox (`haetae notify status`) |
 //! | `GET /metrics` | Prometheus text format |
 
 use std::convert::Infallible;
@@ -57,6 +58,7 @@ pub(super) fn router(state: Arc<ApiState>) -> axum::Router<Arc<ApiState>> {
         .route("/v1/schedules", get(schedules))
         .route("/v1/changes", get(changes))
         .route("/v1/assets", get(assets))
+        .route("/v1/notifications", get(notifications))
         .route("/v1/events", get(events))
         .route("/v1/store/check", get(store_check))
         .route("/v1/store/backup", post(store_backup))
@@ -344,6 +346,11 @@ async fn changes(
 
 async fn assets(State(s): St) -> Result<Json<Vec<haetae_findings::AssetRecord>>, ApiError> {
     blocking(move || Ok(Json(s.store.assets()?))).await
+}
+
+/// The notification outbox (`haetae notify status`), oldest first.
+async fn notifications(State(s): St) -> Result<Json<Vec<haetae_findings::OutboxItem>>, ApiError> {
+    blocking(move || Ok(Json(s.store.outbox()?))).await
 }
 
 /// The live stream: each [`crate::events::Event`] as an SSE event named
