@@ -269,7 +269,9 @@ async fn an_sla_breach_is_told_once_per_finding() {
 
 #[tokio::test]
 async fn without_digest_each_event_is_its_own_message_and_a_shutdown_stops_the_loop_at_once() {
-    let s = Arc::new(Store::temporary(Arc::new(Fixed { overdue: false })).unwrap());
+    // On disk: the delivery loop opens the store's audit log beside it.
+    let d = tempfile::tempdir().unwrap();
+    let s = Arc::new(Store::open(d.path(), Arc::new(Fixed { overdue: false })).unwrap());
     let cfg = NotifyConfig { digest: false, ..config("http://127.0.0.1:9/hook") };
     let o = outcome(&s);
     assert_eq!(enqueue_after_run(&s, &cfg, Ok(&o)).unwrap(), 3, "new P1, regression, port opened");
