@@ -180,6 +180,30 @@ pub(crate) fn test(ws: &Workspace) -> Result<()> {
     let Some(sender) = sender(ws)? else {
         bail!("no channel is configured in [notify]: add webhook, slack or [notify.email] to haetae.toml");
     };
+    if let Some(api) = crate::remote::find(ws)? {
+        // The daemon holds the store and its audit log: it sends them.
+        let attempts: Vec<serde_json::Value> =
+            crate::remote::block(api.post("/v1/notifications/test", &serde_json::json!({})))?;
+        let mut out = std::io::stdout().lock();
+        let mut failed = 0;
+        for a in &attempts {
+            let (channel, endpoint, said) = (
+                a["channel"].as_str().unwrap_or("?"),
+                a["endpoint"].as_str().unwrap_or("?"),
+                a["said"].as_str().unwrap_or(""),
+            );
+            if a["delivered"] == serde_json::Value::Bool(true) {
+                writeln!(out, "{channel:<8} {endpoint}  delivered ({said})")?;
+            } else {
+                failed += 1;
+                writeln!(out, "{channel:<8} {endpoint}  FAILED: {said}")?;
+            }
+        }
+        if failed > 0 {
+            bail!("{failed} of {} channel(s) failed the test (sent by the daemon)", attempts.len());
+        }
+        return Ok(());
+    }
     // The store is opened (and held) so that no other haetae process writes
     // the audit log while the attempts are recorded in it.
     let store = Store::open(&ws.store, super::prioritizer(ws)?)?;

@@ -250,6 +250,13 @@ fn the_daemon_delivers_each_runs_digest() {
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["counts"]["delivered"], 1, "{v}");
+    // `notify test` too: the daemon sends it and audits it.
+    let o = haetae(dir, &["notify", "test"]);
+    assert_eq!(code(&o), 0, "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("delivered"), "{}", stdout(&o));
+    let test = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("the test message");
+    let body = verify_signed(&test);
+    assert!(body.to_string().contains("test"), "{body}");
     kill();
     crate::daemon::wait_for(&lines, "daemon stopped");
     let mut child = child;
