@@ -53,7 +53,7 @@ idle_cpu_pct=$(awk -v a="$t0" -v b="$t1" -v hz="$hz" -v s="$IDLE_SECS" 'BEGIN {p
 echo "idle ${IDLE_SECS}s: cpu ${idle_cpu_pct}% ($((t1 - t0)) ticks), VmRSS ${rss0} -> ${rss1} KiB, VmHWM ${hwm1} KiB" >&2
 
 runs_done() { api http://localhost/v1/scans | grep -o '"id":' | wc -l; }
-rss10=0
+rss10=0; store10=0
 start=$(date +%s)
 for i in $(seq 1 "$RUNS"); do
     api -X POST -H 'Content-Type: application/json' -d '{"schedule":"nightly"}' http://localhost/v1/scans >/dev/null
@@ -62,11 +62,11 @@ for i in $(seq 1 "$RUNS"); do
         [ "$(date +%s)" -lt "$deadline" ] || { echo "run $i did not finish within 180 s" >&2; exit 1; }
         sleep 0.2
     done
-    [ "$i" -eq 10 ] && rss10=$(kib VmRSS)
+    if [ "$i" -eq 10 ]; then rss10=$(kib VmRSS); store10=$(du -sk "$work/.haetae" | cut -f1); fi
 done
 elapsed=$(($(date +%s) - start))
-rssN=$(kib VmRSS); hwmN=$(kib VmHWM)
+rssN=$(kib VmRSS); hwmN=$(kib VmHWM); storeN=$(du -sk "$work/.haetae" | cut -f1)
 complete=$(api http://localhost/v1/scans | grep -o '"complete":true' | wc -l)
-echo "runs: ${RUNS} in ${elapsed}s (${complete} complete), VmRSS after 10: ${rss10} KiB, after ${RUNS}: ${rssN} KiB, VmHWM ${hwmN} KiB" >&2
-printf 'SOAK {"idle_secs":%s,"idle_cpu_pct":%s,"idle_rss_kib":[%s,%s],"idle_hwm_kib":%s,"runs":%s,"runs_complete":%s,"runs_secs":%s,"rss_after_10_kib":%s,"rss_after_all_kib":%s,"hwm_kib":%s}\n' \
-    "$IDLE_SECS" "$idle_cpu_pct" "$rss0" "$rss1" "$hwm1" "$RUNS" "$complete" "$elapsed" "$rss10" "$rssN" "$hwmN"
+echo "runs: ${RUNS} in ${elapsed}s (${complete} complete), VmRSS after 10: ${rss10} KiB, after ${RUNS}: ${rssN} KiB, VmHWM ${hwmN} KiB; store on disk ${store10} -> ${storeN} KiB" >&2
+printf 'SOAK {"idle_secs":%s,"idle_cpu_pct":%s,"idle_rss_kib":[%s,%s],"idle_hwm_kib":%s,"runs":%s,"runs_complete":%s,"runs_secs":%s,"rss_after_10_kib":%s,"rss_after_all_kib":%s,"hwm_kib":%s,"store_kib":[%s,%s]}\n' \
+    "$IDLE_SECS" "$idle_cpu_pct" "$rss0" "$rss1" "$hwm1" "$RUNS" "$complete" "$elapsed" "$rss10" "$rssN" "$hwmN" "$store10" "$storeN"
