@@ -9,6 +9,7 @@ mod export;
 mod findings;
 mod init;
 mod lab;
+mod lifecycle;
 mod recovery;
 mod rules;
 mod scan;
