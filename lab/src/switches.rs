@@ -24,6 +24,9 @@ pub enum Switch {
     RedisSilent,
 }
 
+/// The acceptor an endpoint's next connection uses, replaceable.
+type Slot = Arc<RwLock<TlsAcceptor>>;
+
 /// The state of every switch of one lab, and the certificate slot of each
 /// rustls endpoint. Shared by the lab's servers, read on every connection.
 #[derive(Default)]
@@ -31,7 +34,7 @@ pub(crate) struct Switches {
     redis_auth: AtomicBool,
     redis_silent: AtomicBool,
     /// (endpoint name, the acceptor its next connection uses).
-    certs: RwLock<Vec<(&'static str, Arc<RwLock<TlsAcceptor>>)>>,
+    certs: RwLock<Vec<(&'static str, Slot)>>,
 }
 
 impl std::fmt::Debug for Switches {
@@ -67,7 +70,7 @@ impl Switches {
     }
 
     /// A swappable slot for the acceptor of endpoint `name`.
-    pub(crate) fn cert_slot(&self, name: &'static str, acceptor: TlsAcceptor) -> Arc<RwLock<TlsAcceptor>> {
+    pub(crate) fn cert_slot(&self, name: &'static str, acceptor: TlsAcceptor) -> Slot {
         let slot = Arc::new(RwLock::new(acceptor));
         self.certs.write().unwrap_or_else(PoisonError::into_inner).push((name, Arc::clone(&slot)));
         slot

@@ -109,14 +109,32 @@ fn finding(dir: &Path, check: &str, host: &str) -> serde_json::Value {
     serde_json::from_str(&stdout(&o)).unwrap()
 }
 
-fn stop(mut child: std::process::Child) {
-    assert!(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait());
-    });
-    let status = rx.recv_timeout(Duration::from_secs(30)).expect("the daemon stops on SIGTERM").unwrap();
-    assert_eq!(status.code(), Some(0));
+/// The daemon, killed if the test fails before [`Daemon::stop`].
+struct Daemon(Option<std::process::Child>);
+
+impl Daemon {
+    /// SIGTERM, then exit 0 within 30 s.
+    fn stop(mut self) {
+        let mut child = self.0.take().unwrap();
+        assert!(
+            std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success()
+        );
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(child.wait());
+        });
+        let status = rx.recv_timeout(Duration::from_secs(30)).expect("the daemon stops on SIGTERM").unwrap();
+        assert_eq!(status.code(), Some(0));
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
 
 fn with_schedule(dir: &Path, every: &str) {
@@ -146,6 +164,7 @@ fn a_removed_weakness_is_fixed_by_the_next_scheduled_run_and_reopens_as_a_regres
     let store = dir.join(".haetae");
     with_schedule(dir, "1m");
     let (child, log) = spawn_daemon(dir);
+    let child = Daemon(Some(child));
     wait_for(&log, "local API listening");
     let events = listen(&store);
     wait_for_long(&log, "scan 1 complete");
@@ -198,7 +217,7 @@ fn a_removed_weakness_is_fixed_by_the_next_scheduled_run_and_reopens_as_a_regres
         (started - switched).as_secs_f64(),
         (ended - switched).as_secs_f64()
     );
-    stop(child);
+    child.stop();
 }
 
 #[test]
@@ -209,6 +228,7 @@ fn a_swapped_certificate_is_a_change_event_and_a_silent_server_closes_nothing() 
     // Due at once, then not for hours: the second run is asked for.
     with_schedule(dir, "6h");
     let (child, log) = spawn_daemon(dir);
+    let child = Daemon(Some(child));
     wait_for(&log, "local API listening");
     wait_for_long(&log, "scan 1 complete");
     let before = finding(dir, "svc.redis-noauth", "redis.agency.test");
@@ -275,5 +295,5 @@ fn a_swapped_certificate_is_a_change_event_and_a_silent_server_closes_nothing() 
     let after = finding(dir, "svc.redis-noauth", "redis.agency.test");
     assert_eq!(after["state"], "open", "a timeout closes nothing: {after}");
     assert_eq!(after["history"], before["history"], "{after}");
-    stop(child);
+    child.stop();
 }
