@@ -87,6 +87,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Notifications: what is queued, failed or delivered; a test message.
+    Notify {
+        #[command(subcommand)]
+        command: NotifyCommand,
+    },
     /// Check, back up or restore the findings store.
     Store {
         #[command(subcommand)]
@@ -232,6 +237,19 @@ pub(crate) enum AuditCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum NotifyCommand {
+    /// Queued and failed notifications (with their next attempt and last
+    /// error) and the recently delivered ones.
+    Status {
+        /// One JSON object: counts and messages.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send one test message to every configured channel now; exit 1 if any failed.
+    Test,
 }
 
 #[derive(Debug, Subcommand)]

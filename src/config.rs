@@ -56,11 +56,7 @@ struct RawSchedule {
     checks: Option<toml::Spanned<Vec<String>>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawNotify {
-    webhook: Option<toml::Spanned<String>>,
-}
+use crate::config_notify::RawNotify;
 
 /// How deep a scan goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,7 +81,7 @@ pub(crate) struct Schedule {
 /// Configuration after validation and command-line overrides. Paths are absolute
 /// or relative to the workspace directory.
 #[derive(Debug, Clone)]
-#[allow(dead_code, reason = "scope, resolver, TLS, schedules and webhook are read by scan and daemon (issues 3-5)")]
+#[allow(dead_code, reason = "scope, resolver, TLS and schedules are read by scan and daemon (issues 3-5)")]
 pub(crate) struct Workspace {
     /// The directory commands run in (`-C`).
     pub(crate) dir: PathBuf,
@@ -102,7 +98,8 @@ pub(crate) struct Workspace {
     pub(crate) extra_roots: Vec<PathBuf>,
     pub(crate) expiring_days: u32,
     pub(crate) schedules: Vec<Schedule>,
-    pub(crate) webhook: Option<String>,
+    /// `[notify]`, validated (see `config_notify.rs`).
+    pub(crate) notify: haetae_notify::NotifyConfig,
 }
 
 pub(crate) const DEFAULT_CONFIG: &str = "haetae.toml";
@@ -240,19 +237,7 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
         schedules.push(Schedule { name, when, targets: s.targets, profile, checks });
     }
 
-    let webhook = match raw.notify.webhook {
-        None => None,
-        Some(w) => {
-            let url = w.get_ref();
-            if !(url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(at(
-                    w.span(),
-                    format!("[notify] webhook: expected an http:// or https:// URL, found \"{url}\""),
-                ));
-            }
-            Some(url.clone())
-        }
-    };
+    let notify = crate::config_notify::validate(raw.notify, &dir, &at)?;
 
     let mut extra_roots: Vec<PathBuf> = raw.tls.extra_roots.into_iter().map(rel).collect();
     extra_roots.extend(g.ca_cert.iter().cloned());
@@ -273,7 +258,7 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
         extra_roots,
         expiring_days,
         schedules,
-        webhook,
+        notify,
     })
 }
 

@@ -4,6 +4,7 @@
 mod cli;
 mod commands;
 mod config;
+mod config_notify;
 mod exit;
 mod output;
 mod remote;

@@ -1,8 +1,17 @@
 //! Notifications: what happened in a run ([`Notice`]), one digest per run
 //! ([`Digest`]), and the bytes sent to a webhook (signed) or a Slack-compatible
-//! incoming webhook. No network code here yet: delivery, queue and audit come next.
+//! incoming webhook; the `[notify]` configuration ([`config`]), what each
+//! channel is sent ([`channel`]) and how: HTTP(S) POST ([`deliver`]) and
+//! SMTP ([`mail`]). The queue lives in the store and the glue (triggers,
+//! retries, audit) in `haetae-service`'s notifier.
 
+pub mod channel;
+pub mod config;
 pub mod deliver;
+pub mod mail;
+
+pub use channel::{Attempt, Outgoing, Sender};
+pub use config::{Email, NotifyConfig, Trigger, Webhook};
 
 use serde::Serialize;
 use sha2::Sha256;
@@ -73,9 +82,38 @@ impl Digest {
         }
     }
 
+    /// The message a channel test sends.
+    #[must_use]
+    pub fn test() -> Digest {
+        Digest {
+            run: "test".to_owned(),
+            new_findings: 0,
+            regressions: 0,
+            sla_breaches: 0,
+            changes: 0,
+            scan_failures: 0,
+            top: Vec::new(),
+        }
+    }
+
+    /// A one-line subject for e-mail.
+    #[must_use]
+    pub fn subject(&self) -> String {
+        if self.run == "test" {
+            return "haetae: test message".to_owned();
+        }
+        format!(
+            "haetae run {}: {} new, {} regressions, {} SLA breaches, {} changes, {} scan failures",
+            self.run, self.new_findings, self.regressions, self.sla_breaches, self.changes, self.scan_failures
+        )
+    }
+
     /// Plain text for chat channels.
     #[must_use]
     pub fn text(&self) -> String {
+        if self.run == "test" {
+            return "haetae test message: this notification channel works (sent by `haetae notify test`)".to_owned();
+        }
         let mut s = format!(
             "haetae run {}: {} new P1/P2, {} regressions, {} SLA breaches, {} changes, {} scan failures",
             self.run, self.new_findings, self.regressions, self.sla_breaches, self.changes, self.scan_failures

@@ -82,6 +82,9 @@ pub async fn run_daemon(
     let (tx, rx) = tokio::sync::mpsc::channel(16);
     *hub.scan_now.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
     tasks.spawn(scan_now_loop(ctx.clone(), schedules.clone(), rx));
+    if let Some(sender) = hub.notify.get() {
+        tasks.spawn(crate::notifier::run_deliveries(store.clone(), sender.clone(), shutdown.clone()));
+    }
     for spec in schedules {
         let resume = interrupted.as_ref().filter(|(s, _)| *s == spec.name).map(|(_, id)| *id);
         let last = last_run(&store, &spec.name)?;
@@ -253,6 +256,7 @@ async fn run_once(ctx: &Ctx, name: &str, opts: ScanOptions, request: Option<u64>
     }
     drop(guard);
     log_outcome(name, &r);
+    crate::notifier::after_daemon_run(&ctx.hub, &ctx.store, r.as_ref());
     Some(Window::Run { closes })
 }
 

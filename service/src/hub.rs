@@ -98,6 +98,9 @@ pub struct Hub {
     pub scan_now: Mutex<Option<mpsc::Sender<ScanNow>>>,
     /// What serves: `daemon` or `scan`.
     pub role: &'static str,
+    /// The daemon's notification channels (`[notify]`), when any: each
+    /// run's notifications are queued and delivered (see [`crate::notifier`]).
+    pub notify: std::sync::OnceLock<Arc<haetae_notify::Sender>>,
 }
 
 impl Hub {

@@ -14,6 +14,7 @@ pub mod client;
 mod daemon;
 pub mod events;
 pub mod hub;
+pub mod notifier;
 pub mod query;
 pub mod report;
 pub mod rescore;

@@ -51,6 +51,8 @@ pub struct RulesWatch {
     path: PathBuf,
     stamp: Option<Stamp>,
     text: Option<Vec<u8>>,
+    /// Told when every finding was re-scored (listeners reload).
+    events: Option<crate::events::Events>,
 }
 
 #[cfg(unix)]
@@ -69,7 +71,14 @@ impl RulesWatch {
     pub fn new(store: Arc<Store>, path: PathBuf) -> RulesWatch {
         let stamp = stamp(&path);
         let text = std::fs::read(&path).ok();
-        RulesWatch { store, path, stamp, text }
+        RulesWatch { store, path, stamp, text, events: None }
+    }
+
+    /// Also put a re-score on the event stream (the TUI reloads).
+    #[must_use]
+    pub fn with_events(mut self, events: crate::events::Events) -> RulesWatch {
+        self.events = Some(events);
+        self
     }
 
     /// Look at the file once; load, apply and re-score when its bytes
@@ -164,6 +173,9 @@ pub async fn watch(mut w: RulesWatch, every: Duration, shutdown: CancellationTok
                 return;
             }
         };
+        if let (Reload::Applied { .. }, Some(events)) = (&r, &back.events) {
+            events.send(crate::events::Event::FindingsChanged { ids: Vec::new() });
+        }
         w = back;
         log(&path, &r);
     }

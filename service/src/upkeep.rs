@@ -40,6 +40,8 @@ pub struct Upkeep {
     pub rules: PathBuf,
     /// Write daily backups into the store directory's `backups/`.
     pub backups: bool,
+    /// Where expiries and re-scores are told (the daemon's event stream).
+    pub events: Option<crate::events::Events>,
 }
 
 /// The checks at the daemon's start, after the store opened (which handles
@@ -85,8 +87,12 @@ pub fn expire_due(store: &Store, now: Timestamp) -> Result<Vec<String>> {
 /// Run the upkeep tasks until `shutdown` is cancelled.
 pub async fn run_upkeep(store: Arc<Store>, upkeep: Upkeep, shutdown: CancellationToken) {
     let mut tasks = tokio::task::JoinSet::new();
-    tasks.spawn(expiry_loop(store.clone(), EXPIRY_EVERY, shutdown.clone()));
-    tasks.spawn(crate::rules_watch::watch(RulesWatch::new(store.clone(), upkeep.rules), RULES_EVERY, shutdown.clone()));
+    tasks.spawn(expiry_loop(store.clone(), EXPIRY_EVERY, upkeep.events.clone(), shutdown.clone()));
+    let mut watch = RulesWatch::new(store.clone(), upkeep.rules);
+    if let Some(events) = upkeep.events.clone() {
+        watch = watch.with_events(events);
+    }
+    tasks.spawn(crate::rules_watch::watch(watch, RULES_EVERY, shutdown.clone()));
     if upkeep.backups {
         let backups = Backups::in_store(store.dir());
         tasks.spawn(crate::backups::backup_loop(store, backups, shutdown.clone()));
@@ -99,7 +105,12 @@ pub async fn run_upkeep(store: Arc<Store>, upkeep: Upkeep, shutdown: Cancellatio
 }
 
 /// At start and then every `every`: [`expire_due`] on a blocking thread.
-pub async fn expiry_loop(store: Arc<Store>, every: Duration, shutdown: CancellationToken) {
+pub async fn expiry_loop(
+    store: Arc<Store>,
+    every: Duration,
+    events: Option<crate::events::Events>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -109,7 +120,11 @@ pub async fn expiry_loop(store: Arc<Store>, every: Duration, shutdown: Cancellat
         }
         let s = store.clone();
         match tokio::task::spawn_blocking(move || expire_due(&s, Timestamp::now())).await {
-            Ok(Ok(_)) => {}
+            Ok(Ok(ids)) => {
+                if let Some(events) = events.as_ref().filter(|_| !ids.is_empty()) {
+                    events.send(crate::events::Event::FindingsChanged { ids });
+                }
+            }
             Ok(Err(e)) => {
                 error!(error = %crate::daemon::one_line(&e), "cannot return expired risk acceptances to open")
             }

@@ -104,6 +104,7 @@ async fn the_token_is_required_and_refusals_are_audited() {
     assert!(!e.is::<Refused>());
     let metrics = String::from_utf8(s.api.call(Method::GET, "/metrics", None).await.unwrap().1).unwrap();
     assert!(metrics.contains("haetae_api_unauthorized_total 1"), "{metrics}");
+    assert!(metrics.contains("haetae_notifications{state=\"failed\"} 0"), "{metrics}");
     assert!(metrics.contains("haetae_findings{state=\"open\",priority=\"P1\"}"), "{metrics}");
     let open: u64 = metrics
         .lines()

@@ -82,10 +82,15 @@ async fn the_expiry_loop_returns_a_risk_to_open_once_its_date_passes() {
     let until_t = Timestamp::from_unix(Timestamp::now().unix() + 1);
     store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until_t)).unwrap();
     let stop = CancellationToken::new();
-    let task = tokio::spawn(upkeep::expiry_loop(store.clone(), Duration::from_millis(50), stop.clone()));
+    let events = haetae_service::events::Events::default();
+    let mut heard = events.subscribe();
+    let task = tokio::spawn(upkeep::expiry_loop(store.clone(), Duration::from_millis(50), Some(events), stop.clone()));
     until("the acceptance expires", || store.get(&id).unwrap().unwrap().state == State::Open).await;
     assert!(Timestamp::now() >= until_t, "not before its date");
     assert_eq!(store.get(&id).unwrap().unwrap().history.last().unwrap().actor, "daemon");
+    // The stream tells listeners (the TUI reloads that finding).
+    let ev = tokio::time::timeout(Duration::from_secs(5), heard.recv()).await.unwrap().unwrap();
+    assert_eq!(ev, haetae_service::events::Event::FindingsChanged { ids: vec![id.clone()] });
     stop.cancel();
     tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
 }

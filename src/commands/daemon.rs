@@ -40,7 +40,6 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
     let store = Arc::new(Store::open(&ws.store, super::prioritizer(ws)?)?);
     // The audit chain must verify before anything runs (issue 16, item 9).
     haetae_service::recover(&store)?;
-    let upkeep = haetae_service::Upkeep { rules: ws.rules.clone(), backups: true };
     let for_setup = ws.clone();
     let setup: Arc<SetupFn> = Arc::new(move || super::scan::setup(&for_setup));
     let rt = super::scan::runtime()?;
@@ -54,8 +53,13 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
             "daemon started; SIGINT or SIGTERM stops it and keeps what a running scan found"
         );
         let hub = haetae_service::Hub::new("daemon");
+        if let Some(sender) = super::notify::sender(ws)? {
+            let _ = hub.notify.set(sender);
+        }
         let engagement = haetae_scanner::scope::Scope::load(&ws.scope).map(|s| s.engagement.id).unwrap_or_default();
         let api = super::scan::serve_api(ws, &store, &hub, &engagement).await?;
+        let upkeep =
+            haetae_service::Upkeep { rules: ws.rules.clone(), backups: true, events: Some(hub.events.clone()) };
         let upkept = tokio::spawn(haetae_service::run_upkeep(store.clone(), upkeep, shutdown.clone()));
         let r = haetae_service::run_daemon(store, schedules, setup, hub, shutdown.clone()).await;
         shutdown.cancel();

@@ -9,6 +9,7 @@ mod export;
 mod findings;
 mod init;
 mod lab;
+pub(crate) mod notify;
 mod remote_scan;
 mod rules;
 mod scan;
@@ -26,7 +27,8 @@ use haetae_findings::Store;
 use haetae_rules::RuleSet;
 
 use crate::cli::{
-    AuditCommand, Cli, Command, DataCommand, LabCommand, RulesCommand, ScopeCommand, StoreCommand, TemplatesCommand,
+    AuditCommand, Cli, Command, DataCommand, LabCommand, NotifyCommand, RulesCommand, ScopeCommand, StoreCommand,
+    TemplatesCommand,
 };
 use crate::config::Workspace;
 
@@ -53,6 +55,8 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Templates { command: TemplatesCommand::List { json } } => templates::list(&Workspace::load(g)?, json),
         Command::Templates { command: TemplatesCommand::Check } => templates::check(&Workspace::load(g)?),
         Command::Data { command: DataCommand::Check } => data::check(&Workspace::load(g)?),
+        Command::Notify { command: NotifyCommand::Status { json } } => notify::status(&Workspace::load(g)?, json),
+        Command::Notify { command: NotifyCommand::Test } => notify::test(&Workspace::load(g)?),
         Command::Store { command: StoreCommand::Check } => store::check(&Workspace::load(g)?),
         Command::Store { command: StoreCommand::Backup { file } } => store::backup(&Workspace::load(g)?, &file),
         Command::Store { command: StoreCommand::Restore { file } } => store::restore(&Workspace::load(g)?, &file),

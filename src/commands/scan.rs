@@ -151,6 +151,7 @@ pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions, progress: bool) -> 
     if let Some(bar) = &sink.bar {
         bar.finish_and_clear();
     }
+    super::notify::after_scan(ws, &store, report.as_ref()).await;
     report
 }
 

@@ -27,6 +27,8 @@ fn serve_until_ready(dir: &Path, extra: &[&str], check: impl FnOnce(&str)) -> Op
 
 #[test]
 fn lab_serve_writes_a_workspace_and_stops_on_sigterm() {
+    // Its labs listen on the same addresses as the other tests' labs.
+    let _one = crate::scan::one_lab();
     let d = tempfile::tempdir().unwrap();
     let ws = d.path().join("lab");
     let status = serve_until_ready(&ws, &[], |line| {

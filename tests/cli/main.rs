@@ -10,6 +10,7 @@ mod findings;
 mod init;
 mod lab;
 mod lifecycle;
+mod notify;
 mod recovery;
 mod rules;
 mod scan;

@@ -24,6 +24,8 @@ pub enum Protocol {
     Tls,
     /// An HTTP request (`"http"`).
     Http,
+    /// An SMTP session (`"smtp"`): notification e-mail, not scan traffic.
+    Smtp,
     /// A request to haetae's own local API (`"api"`), e.g. one refused for
     /// want of the token; nothing is sent to a target.
     Api,

@@ -29,8 +29,11 @@ pub const BACKUP_VERSION: u32 = 1;
 
 const FORMAT: &str = "haetae-store-backup";
 
-/// Every keyspace of the store, in the order a backup holds them.
-const TREES: [&str; 8] = ["meta", "findings", "by_status", "by_host", "scans", "coverage", "assets", "changes"];
+/// Every keyspace of the store, in the order a backup holds them (the
+/// notification outbox and the SLA breaches already told included: a
+/// restored store must not drop a queued notification nor tell one twice).
+const TREES: [&str; 10] =
+    ["meta", "findings", "by_status", "by_host", "scans", "coverage", "assets", "changes", "outbox", "notified"];
 
 /// The files kept beside the engine's in a store directory and saved with it:
 /// the audit log the binary writes there and its head seal.

@@ -11,6 +11,8 @@
 //! - `coverage`: scan id ‖ check ‖ NUL ‖ host ‖ NUL ‖ port ‖ NUL → ()
 //! - `assets`: kind ‖ NUL ‖ host ‖ NUL ‖ port → last value seen (addresses, certificate SHA-256, open port, banner)
 //! - `changes`: time key (big endian: second << 24, raised past the last key) → change event
+//! - `outbox`: message id (big endian) → notification waiting or delivered (see `outbox.rs`)
+//! - `notified`: key → when (what was notified once, e.g. an SLA breach)
 //! - `meta`: `schema_version` → u32
 //!
 //! A finding and all its index entries change in one transaction, and every
@@ -26,6 +28,7 @@ mod check;
 mod closing;
 mod keys;
 mod migrate;
+mod outbox;
 mod scan;
 mod seal;
 mod shield;
@@ -44,6 +47,7 @@ use crate::prioritize::Prioritizer;
 pub use backup::{BACKUP_DIR, BACKUP_VERSION, BackupSummary, RestoreSummary, backup_stamp};
 pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
 pub use check::CheckReport;
+pub use outbox::{DELIVERED_KEPT, DELIVERED_KEPT_DAYS, OutboxCounts, OutboxItem, OutboxState};
 pub use scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 

@@ -82,6 +82,10 @@ fn backup_then_truncate_then_restore_brings_every_finding_back() {
     let assets = store.assets().unwrap();
     let changes = store.changes().unwrap();
     assert!(before.len() == 400 && scans.len() == 2 && changes.len() == 2);
+    // A notification waiting to be delivered, and an SLA breach already told.
+    store.outbox_enqueue("webhook", "http://127.0.0.1:9/hook", "{\"digest\":1}").unwrap();
+    assert!(store.notify_once("sla:abc").unwrap());
+    let outbox = store.outbox().unwrap();
     let file = tmp.path().join("store.backup");
     let summary = store.backup(&file).unwrap();
     assert_eq!(summary.findings, 400);
@@ -111,6 +115,8 @@ fn backup_then_truncate_then_restore_brings_every_finding_back() {
     assert_eq!(store.assets().unwrap(), assets);
     assert_eq!(store.changes().unwrap(), changes);
     assert_eq!(store.covered(2).unwrap().len(), 1);
+    assert_eq!(store.outbox().unwrap(), outbox, "the queued notification survives");
+    assert!(store.was_notified("sla:abc").unwrap(), "a breach told is not told again");
     assert!(store.check().unwrap().is_healthy());
     let verified = audit::verify(&fresh.join("audit.jsonl")).unwrap();
     assert!(verified.is_ok() && verified.records == 20, "{verified:?}");

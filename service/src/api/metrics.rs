@@ -61,6 +61,11 @@ fn render(s: &ApiState) -> Result<String, ApiError> {
     let _ = writeln!(out, "haetae_api_errors_total {}", load(&c.errors));
     help(&mut out, "haetae_api_unauthorized_total", "counter", "Local API requests refused for want of the token.");
     let _ = writeln!(out, "haetae_api_unauthorized_total {}", load(&c.unauthorized));
+    let n = s.store.outbox_counts()?;
+    help(&mut out, "haetae_notifications", "gauge", "Notifications in the store's outbox, by state.");
+    for (state, k) in [("queued", n.queued), ("failed", n.failed), ("delivered", n.delivered)] {
+        let _ = writeln!(out, "haetae_notifications{{state=\"{state}\"}} {k}");
+    }
     help(&mut out, "haetae_event_listeners", "gauge", "Open event streams.");
     let _ = writeln!(out, "haetae_event_listeners {}", s.hub.events.listeners());
     Ok(out)

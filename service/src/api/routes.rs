@@ -18,6 +18,8 @@
 //! | `GET /v1/events` | the live stream (Server-Sent Events), see [`crate::events::Event`] |
 //! | `GET /v1/store/check` | the store's integrity report |
 //! | `POST /v1/store/backup` | `{"path": "/abs/file"}`: a backup written there by the server |
+//! | `GET /v1/notifications` | the notification outbox (`haetae notify status`) |
+//! | `POST /v1/notifications/test` | one test message to every channel of the daemon's `[notify]` (`haetae notify test`) |
 //! | `GET /metrics` | Prometheus text format |
 
 use std::convert::Infallible;
@@ -57,6 +59,8 @@ pub(super) fn router(state: Arc<ApiState>) -> axum::Router<Arc<ApiState>> {
         .route("/v1/schedules", get(schedules))
         .route("/v1/changes", get(changes))
         .route("/v1/assets", get(assets))
+        .route("/v1/notifications", get(notifications))
+        .route("/v1/notifications/test", post(notifications_test))
         .route("/v1/events", get(events))
         .route("/v1/store/check", get(store_check))
         .route("/v1/store/backup", post(store_backup))
@@ -344,6 +348,35 @@ async fn changes(
 
 async fn assets(State(s): St) -> Result<Json<Vec<haetae_findings::AssetRecord>>, ApiError> {
     blocking(move || Ok(Json(s.store.assets()?))).await
+}
+
+/// The notification outbox (`haetae notify status`), oldest first.
+async fn notifications(State(s): St) -> Result<Json<Vec<haetae_findings::OutboxItem>>, ApiError> {
+    blocking(move || Ok(Json(s.store.outbox()?))).await
+}
+
+/// One test message to every configured channel, now; each attempt audited.
+async fn notifications_test(State(s): St) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    let Some(sender) = s.hub.notify.get().cloned() else {
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            "the process holding the store has no [notify] channel (it reads haetae.toml when it starts)".into(),
+        ));
+    };
+    let attempts = crate::notifier::send_test(s.store.dir(), &sender).await?;
+    Ok(Json(
+        attempts
+            .iter()
+            .map(|a| match &a.result {
+                Ok(said) => {
+                    serde_json::json!({ "channel": a.channel, "endpoint": a.endpoint, "delivered": true, "said": said })
+                }
+                Err(why) => {
+                    serde_json::json!({ "channel": a.channel, "endpoint": a.endpoint, "delivered": false, "said": why })
+                }
+            })
+            .collect(),
+    ))
 }
 
 /// The live stream: each [`crate::events::Event`] as an SSE event named
