@@ -9,6 +9,11 @@
 #      takes: run_once -> Hub::run_scan), one after the other; VmRSS after
 #      the 10th and the last run (growth or not).
 # Usage: cargo build --release && scripts/daemon-soak.sh
+#   (BIN=path/to/haetae to measure another build; IDLE_SECS, RUNS to shorten.)
+# The third number of item 12, the delay from a change in the lab to its event
+# on the stream, needs a lab switched while the daemon runs (Lab::switch,
+# Lab::swap_certificate): the tests print it, one `LIFECYCLE` line each:
+#   cargo test --test cli lifecycle -- --nocapture
 # Prints one `SOAK {json}` line with every number.
 set -euo pipefail
 cd "$(dirname "$0")/.."
