@@ -463,8 +463,9 @@ extra_roots = ["{CA_FILE}"]
         self.switches.set(switch, on);
     }
 
-    /// Gives the TLS endpoint `name` (one served by rustls: not `weakkey` or
-    /// `tls10`) a new certificate, same names and validity, new key: its
+    /// Gives the TLS endpoint `name` (one whose leaf the lab issues at start:
+    /// not `weakkey`, `weaksig` or `tls10`) a new certificate, same names and
+    /// validity, new key: its
     /// SHA-256 changes. Connections accepted from now on are served it.
     pub fn swap_certificate(&self, name: &str) -> io::Result<()> {
         self.switches.swap_certificate(name)

@@ -95,6 +95,8 @@ async fn a_swapped_certificate_is_new_valid_and_only_on_its_endpoint() {
     // The hand-written servers and unknown names say why not.
     let e = lab.swap_certificate("tls10.agency.test").unwrap_err();
     assert!(e.to_string().contains("tls10.agency.test"), "{e}");
+    let e = lab.swap_certificate("weaksig.agency.test").unwrap_err();
+    assert!(e.to_string().contains("committed"), "{e}");
     assert!(lab.swap_certificate("nope.agency.test").is_err());
     lab.shutdown().await;
 }

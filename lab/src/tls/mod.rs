@@ -258,6 +258,9 @@ pub(crate) fn reissue(name: &str) -> io::Result<TlsAcceptor> {
         .iter()
         .find(|s| s.name.eq_ignore_ascii_case(name))
         .ok_or_else(|| io::Error::other(format!("{name}: no such lab endpoint")))?;
+    if matches!(spec.cert, Cert::WeakSig | Cert::WeakKey) {
+        return Err(io::Error::other(format!("{name}: serves a committed certificate, not swappable")));
+    }
     match prepare(spec, &certs::LabCa::load()?, clock::now_unix())? {
         Handler::Rustls(a) | Handler::Web(a, _) => Ok(a),
         Handler::Legacy(_) => Err(io::Error::other(format!("{name}: a hand-written TLS server, not swappable"))),
