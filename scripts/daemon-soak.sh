@@ -7,7 +7,8 @@
 #   2. runs: RUNS (default 100) runs of that schedule asked for through the
 #      local API (`POST /v1/scans {"schedule": ...}`, the path a due time
 #      takes: run_once -> Hub::run_scan), one after the other; VmRSS after
-#      the 10th and the last run (growth or not).
+#      the 10th and the last run (growth or not), beside the size of the
+#      store on disk then (to tell a leak from a store that grows).
 # Usage: cargo build --release && scripts/daemon-soak.sh
 #   (BIN=path/to/haetae to measure another build; IDLE_SECS, RUNS to shorten.)
 # The third number of item 12, the delay from a change in the lab to its event
@@ -67,11 +68,12 @@ for i in $(seq 1 "$RUNS"); do
         [ "$(date +%s)" -lt "$deadline" ] || { echo "run $i did not finish within 180 s" >&2; exit 1; }
         sleep 0.2
     done
-    [ "$i" -eq 10 ] && rss10=$(kib VmRSS)
+    [ "$i" -eq 10 ] && rss10=$(kib VmRSS) && store10=$(du -sk "$work/.haetae" | cut -f1)
 done
+storeN=$(du -sk "$work/.haetae" | cut -f1)
 elapsed=$(($(date +%s) - start))
 rssN=$(kib VmRSS); hwmN=$(kib VmHWM)
 complete=$(api http://localhost/v1/scans | grep -o '"complete":true' | wc -l)
-echo "runs: ${RUNS} in ${elapsed}s (${complete} complete), VmRSS after 10: ${rss10} KiB, after ${RUNS}: ${rssN} KiB, VmHWM ${hwmN} KiB" >&2
-printf 'SOAK {"idle_secs":%s,"idle_cpu_pct":%s,"idle_rss_kib":[%s,%s],"idle_hwm_kib":%s,"runs":%s,"runs_complete":%s,"runs_secs":%s,"rss_after_10_kib":%s,"rss_after_all_kib":%s,"hwm_kib":%s}\n' \
-    "$IDLE_SECS" "$idle_cpu_pct" "$rss0" "$rss1" "$hwm1" "$RUNS" "$complete" "$elapsed" "$rss10" "$rssN" "$hwmN"
+echo "runs: ${RUNS} in ${elapsed}s (${complete} complete), VmRSS after 10: ${rss10} KiB, after ${RUNS}: ${rssN} KiB, VmHWM ${hwmN} KiB; store on disk ${store10} -> ${storeN} KiB" >&2
+printf 'SOAK {"idle_secs":%s,"idle_cpu_pct":%s,"idle_rss_kib":[%s,%s],"idle_hwm_kib":%s,"runs":%s,"runs_complete":%s,"runs_secs":%s,"rss_after_10_kib":%s,"rss_after_all_kib":%s,"hwm_kib":%s,"store_after_10_kib":%s,"store_after_all_kib":%s}\n' \
+    "$IDLE_SECS" "$idle_cpu_pct" "$rss0" "$rss1" "$hwm1" "$RUNS" "$complete" "$elapsed" "$rss10" "$rssN" "$hwmN" "$store10" "$storeN"
