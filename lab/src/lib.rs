@@ -87,12 +87,14 @@ mod faults;
 pub mod hostile;
 pub mod provider;
 mod services;
+mod switches;
 mod tcp;
 mod tls;
 mod web;
 mod zones;
 
 pub use faults::Faults;
+pub use switches::Switch;
 pub use tls::certs::CA_PEM;
 
 /// The file name [`Lab::haetae_toml`] gives the lab CA in `[tls] extra_roots`,
@@ -237,6 +239,7 @@ pub struct Lab {
     tls_endpoints: Vec<(&'static str, SocketAddr)>,
     tls_counters: Arc<tls::Counters>,
     faults: Arc<faults::Injector>,
+    switches: Arc<switches::Switches>,
     timeout_ms: u64,
     _claim: tcp::PortClaim,
 }
@@ -283,9 +286,10 @@ impl Lab {
         let answered = Arc::new(AtomicU64::new(0));
         let tls_counters = Arc::new(tls::Counters::default());
         let faults = Arc::new(faults::Injector::new(opts.faults, opts.fault_delay()));
+        let switches = Arc::new(switches::Switches::default());
 
         // Certificates are issued first: if that fails, nothing is serving yet.
-        tls::spawn_all(tls_bound, &tls_counters, &faults, &token, &tracker)?;
+        tls::spawn_all(tls_bound, &tls_counters, &faults, &switches, &token, &tracker)?;
         tracker.spawn(dns::serve_udp(
             dns_udp,
             Arc::clone(&responder),
@@ -303,7 +307,7 @@ impl Lab {
         ));
         tracker.spawn(dns::silent_udp(silent_udp, token.clone()));
         tracker.spawn(dns::silent_tcp(silent_tcp, token.clone(), tracker.clone()));
-        tcp::spawn_all(bound.services, &counters, &faults, &token, &tracker);
+        tcp::spawn_all(bound.services, &counters, &faults, &switches, &token, &tracker);
         let store = provider::ObjectStore::new("kr.object.gov-ncloudstorage.com", &["hardened-assets"]);
         tracker.spawn(provider::serve_object_store(store_listener, store, token.clone(), tracker.clone()));
         cloud::spawn(cloud_bound, &token, &tracker);
@@ -319,6 +323,7 @@ impl Lab {
             tls_endpoints,
             tls_counters,
             faults,
+            switches,
             timeout_ms: opts.timeout_ms,
             _claim: claim,
         })
@@ -450,6 +455,20 @@ extra_roots = ["{CA_FILE}"]
     /// Exchanges that were given a fault ([`LabOptions::faults`]).
     pub fn faults_injected(&self) -> u64 {
         self.faults.injected()
+    }
+
+    /// Turns `switch` on or off ([`Switch`]); connections accepted from now on
+    /// see it. Every switch is off in a new lab.
+    pub fn switch(&self, switch: Switch, on: bool) {
+        self.switches.set(switch, on);
+    }
+
+    /// Gives the TLS endpoint `name` (one whose leaf the lab issues at start:
+    /// not `weakkey`, `weaksig` or `tls10`) a new certificate, same names and
+    /// validity, new key: its
+    /// SHA-256 changes. Connections accepted from now on are served it.
+    pub fn swap_certificate(&self, name: &str) -> io::Result<()> {
+        self.switches.swap_certificate(name)
     }
 
     /// A future that completes once every lab task has stopped and its

@@ -347,6 +347,7 @@ pub(crate) fn spawn_all(
     services: Vec<Service>,
     counters: &Arc<Counters>,
     faults: &Arc<Injector>,
+    switches: &Arc<crate::switches::Switches>,
     token: &CancellationToken,
     tracker: &TaskTracker,
 ) {
@@ -357,12 +358,14 @@ pub(crate) fn spawn_all(
         let tripwire = matches!(role, Role::OutOfScope | Role::Excluded);
         let key = format!("tcp {}", s.listener.local_addr().map(|a| a.ip().to_string()).unwrap_or_default());
         let faults = Arc::clone(faults);
+        let switches = Arc::clone(switches);
         tracker.spawn(accept_loop(
             s.listener,
             move || {
                 role.counter(&counters).fetch_add(1, Ordering::Relaxed);
             },
             move |stream| {
+                let behavior = switches.behavior(behavior);
                 let fault = if tripwire {
                     None
                 } else {

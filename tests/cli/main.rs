@@ -9,6 +9,7 @@ mod export;
 mod findings;
 mod init;
 mod lab;
+mod lifecycle;
 mod notify;
 mod recovery;
 mod rules;

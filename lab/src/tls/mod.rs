@@ -251,12 +251,30 @@ pub(crate) async fn bind_all(claim: &mut PortClaim) -> io::Result<Bound> {
     Ok(Bound { listeners, endpoints })
 }
 
+/// A new certificate (and acceptor) for the rustls endpoint `name`, issued
+/// now as [`ENDPOINTS`] says (`switches.rs`).
+pub(crate) fn reissue(name: &str) -> io::Result<TlsAcceptor> {
+    let spec = ENDPOINTS
+        .iter()
+        .find(|s| s.name.eq_ignore_ascii_case(name))
+        .ok_or_else(|| io::Error::other(format!("{name}: no such lab endpoint")))?;
+    if matches!(spec.cert, Cert::WeakSig | Cert::WeakKey) {
+        return Err(io::Error::other(format!("{name}: serves a committed certificate, not swappable")));
+    }
+    match prepare(spec, &certs::LabCa::load()?, clock::now_unix())? {
+        Handler::Rustls(a) | Handler::Web(a, _) => Ok(a),
+        Handler::Legacy(_) => Err(io::Error::other(format!("{name}: a hand-written TLS server, not swappable"))),
+    }
+}
+
 /// Issues every endpoint's certificate and starts serving. Fails (serving
-/// nothing) if a certificate or server configuration cannot be built.
+/// nothing) if a certificate or server configuration cannot be built. Each
+/// rustls endpoint's acceptor sits in a slot of `switches` (swappable).
 pub(crate) fn spawn_all(
     bound: Bound,
     counters: &Arc<Counters>,
     faults: &Arc<Injector>,
+    switches: &crate::switches::Switches,
     token: &CancellationToken,
     tracker: &TaskTracker,
 ) -> io::Result<()> {
@@ -266,7 +284,8 @@ pub(crate) fn spawn_all(
     for (i, (listener, handler)) in bound.listeners.into_iter().zip(handlers).enumerate() {
         let counters = Arc::clone(counters);
         let faults = Arc::clone(faults);
-        let key = format!("tls {}", ENDPOINTS.get(i).map_or("", |s| s.name));
+        let name = ENDPOINTS.get(i).map_or("", |s| s.name);
+        let key = format!("tls {name}");
         // decides, then applies, the fault of one connection
         let gate = move |stream, web: bool| {
             let fault = faults.decide(&key, if web { faults::WEB } else { faults::TCP });
@@ -279,34 +298,40 @@ pub(crate) fn spawn_all(
             }
         };
         match handler {
-            Handler::Rustls(acceptor) => tracker.spawn(tcp::accept_loop(
-                listener,
-                count,
-                move |stream| {
-                    let (gate, acceptor) = (gate(stream, false), acceptor.clone());
-                    async move {
-                        if let Some((stream, _)) = gate.await {
-                            rustls_server::serve(stream, acceptor).await;
+            Handler::Rustls(acceptor) => {
+                let slot = switches.cert_slot(name, acceptor);
+                tracker.spawn(tcp::accept_loop(
+                    listener,
+                    count,
+                    move |stream| {
+                        let (gate, acceptor) = (gate(stream, false), crate::switches::current(&slot));
+                        async move {
+                            if let Some((stream, _)) = gate.await {
+                                rustls_server::serve(stream, acceptor).await;
+                            }
                         }
-                    }
-                },
-                token.clone(),
-                tracker.clone(),
-            )),
-            Handler::Web(acceptor, site) => tracker.spawn(tcp::accept_loop(
-                listener,
-                count,
-                move |stream| {
-                    let (gate, acceptor) = (gate(stream, true), acceptor.clone());
-                    async move {
-                        if let Some((stream, truncate)) = gate.await {
-                            rustls_server::serve_web_faulty(stream, acceptor, site, truncate).await;
+                    },
+                    token.clone(),
+                    tracker.clone(),
+                ))
+            }
+            Handler::Web(acceptor, site) => {
+                let slot = switches.cert_slot(name, acceptor);
+                tracker.spawn(tcp::accept_loop(
+                    listener,
+                    count,
+                    move |stream| {
+                        let (gate, acceptor) = (gate(stream, true), crate::switches::current(&slot));
+                        async move {
+                            if let Some((stream, truncate)) = gate.await {
+                                rustls_server::serve_web_faulty(stream, acceptor, site, truncate).await;
+                            }
                         }
-                    }
-                },
-                token.clone(),
-                tracker.clone(),
-            )),
+                    },
+                    token.clone(),
+                    tracker.clone(),
+                ))
+            }
             Handler::Legacy(responder) => tracker.spawn(tcp::accept_loop(
                 listener,
                 count,
