@@ -539,8 +539,16 @@ async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: 
             ctx.covered(CheckId::SvcRedisNoauth, host, Some(port)).await;
         }
     } else {
+        // Redis answered for itself (a password-protected Redis says
+        // -NOAUTH and stays silent on the other probes): its check is decided.
+        if rep.redis_definite {
+            ctx.covered(CheckId::SvcRedisNoauth, host, Some(port)).await;
+        }
         let why = match rep.errors.first() {
             Some(e) => e.to_string(),
+            None if rep.redis_definite => {
+                "no definite answer to the PostgreSQL, MongoDB or RDP probe (silence, reset or timeout)".to_owned()
+            }
             None => "no definite answer to the Redis, PostgreSQL, MongoDB or RDP probe (silence, reset or timeout)"
                 .to_owned(),
         };

@@ -175,6 +175,11 @@ pub(crate) struct SilentReport {
     /// Guard errors that made a probe indefinite (window closed, audit log
     /// failure, ...), for the engine to act on.
     pub(crate) errors: Vec<GuardError>,
+    /// The Redis probe got a definite answer of its own (`+PONG`, an error
+    /// such as `-NOAUTH`, a close): `svc.redis-noauth` is decided even when
+    /// another probe is not (a real Redis stays silent on the PostgreSQL,
+    /// MongoDB and RDP probes, waiting for a line end).
+    pub(crate) redis_definite: bool,
 }
 
 /// What one probe saw.
@@ -215,16 +220,20 @@ pub(crate) fn is_service_port(port: u16) -> bool {
 /// decides which probe starts first.
 pub(crate) async fn probe_silent(guard: &ScopeGuard, host: &str, addr: IpAddr, port: u16) -> SilentReport {
     let p = Probe { guard, host, addr, port, wait: guard.timeout().min(MAX_WAIT) };
-    let mut probes: Vec<(&[u16], ProbeFuture<'_>)> = vec![
-        (&[6379, 6380], Box::pin(p.redis())),
-        (&[5432, 5433], Box::pin(p.postgres())),
-        (&[27017, 27018, 27019], Box::pin(p.mongo())),
-        (&[3389], Box::pin(p.rdp())),
+    let mut probes: Vec<(&[u16], bool, ProbeFuture<'_>)> = vec![
+        (&[6379, 6380], true, Box::pin(p.redis())),
+        (&[5432, 5433], false, Box::pin(p.postgres())),
+        (&[27017, 27018, 27019], false, Box::pin(p.mongo())),
+        (&[3389], false, Box::pin(p.rdp())),
     ];
-    probes.sort_by_key(|(ports, _)| !ports.contains(&port));
-    let outcomes = futures_util::future::join_all(probes.into_iter().map(|(_, f)| f)).await;
+    probes.sort_by_key(|(ports, _, _)| !ports.contains(&port));
+    let (redis, futures): (Vec<bool>, Vec<ProbeFuture<'_>>) = probes.into_iter().map(|(_, r, f)| (r, f)).unzip();
+    let outcomes = futures_util::future::join_all(futures).await;
     let mut report = SilentReport { definite: true, ..SilentReport::default() };
-    for o in outcomes {
+    for (is_redis, o) in redis.into_iter().zip(outcomes) {
+        if is_redis {
+            report.redis_definite = o.definite;
+        }
         report.definite &= o.definite;
         report.found.extend(o.found);
         report.errors.extend(o.error);
@@ -232,6 +241,7 @@ pub(crate) async fn probe_silent(guard: &ScopeGuard, host: &str, addr: IpAddr, p
     // One service per port: once one is identified, the others' silence is
     // an answer too.
     report.definite |= !report.found.is_empty();
+    report.redis_definite |= report.definite;
     report
 }
 

@@ -105,6 +105,31 @@ async fn weak_redis_is_reported_with_its_version() {
     assert_eq!(id.audit.len(), 1);
 }
 
+/// What a real Redis with `requirepass` does: a line gets `-NOAUTH`; bytes
+/// without a line end (the PostgreSQL, MongoDB and RDP probes) get silence,
+/// Redis waiting for the rest of its inline command.
+fn redis_real_auth(req: &[u8]) -> Answer {
+    if req.ends_with(b"\r\n") {
+        Answer::Send(b"-NOAUTH Authentication required.\r\n".to_vec())
+    } else {
+        Answer::Nothing
+    }
+}
+
+#[tokio::test]
+async fn a_real_redis_asking_for_auth_decides_the_redis_check_though_other_probes_get_silence() {
+    let report = probe(canned(b"", redis_real_auth).await, 500).await;
+    assert!(report.found.is_empty(), "{report:?}");
+    assert!(!report.definite, "the other probes got no answer: {report:?}");
+    assert!(report.redis_definite, "Redis said -NOAUTH: svc.redis-noauth is decided: {report:?}");
+    // A server silent to everything decides nothing, not even Redis.
+    fn silent(_: &[u8]) -> Answer {
+        Answer::Nothing
+    }
+    let report = probe(canned(b"", silent).await, 500).await;
+    assert!(!report.definite && !report.redis_definite, "{report:?}");
+}
+
 #[tokio::test]
 async fn redis_asking_for_auth_or_in_protected_mode_is_not_reported() {
     nothing(&probe(canned(b"", redis_hardened).await, 2000).await);
