@@ -160,12 +160,10 @@ pub async fn run_loop(
     shutdown: CancellationToken,
 ) {
     let mut not_before: Option<tokio::time::Instant> = None;
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::upkeep::Ticks::new(every, &shutdown);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
+        if !ticks.next().await {
+            return;
         }
         if not_before.is_some_and(|t| tokio::time::Instant::now() < t) {
             continue;

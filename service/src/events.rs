@@ -98,6 +98,53 @@ pub enum Event {
 }
 
 impl Event {
+    /// A running scan's counters as an event.
+    pub fn progress(id: u64, p: &haetae_scanner::engine::Progress, elapsed: std::time::Duration) -> Event {
+        Event::ScanProgress {
+            id,
+            hosts_done: p.hosts_done,
+            hosts: p.hosts,
+            ports_done: p.ports_done,
+            ports_total: p.ports_total,
+            open_ports: p.open_ports,
+            requests: p.requests,
+            findings: p.findings,
+            elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+        }
+    }
+
+    /// The counters of a [`Event::ScanProgress`] (scan id, counters, time
+    /// since the start); `None` for any other event.
+    pub fn as_progress(&self) -> Option<(u64, haetae_scanner::engine::Progress, std::time::Duration)> {
+        match *self {
+            Event::ScanProgress {
+                id,
+                hosts_done,
+                hosts,
+                ports_done,
+                ports_total,
+                open_ports,
+                requests,
+                findings,
+                elapsed_ms,
+            } => Some((
+                id,
+                haetae_scanner::engine::Progress {
+                    hosts,
+                    hosts_done,
+                    ports_total,
+                    ports_done,
+                    open_ports,
+                    requests,
+                    findings,
+                    failed: 0,
+                },
+                std::time::Duration::from_millis(elapsed_ms),
+            )),
+            _ => None,
+        }
+    }
+
     /// The SSE event name (`event:` line).
     pub fn name(&self) -> &'static str {
         match self {
@@ -183,17 +230,9 @@ impl Sink for Forward<'_> {
                     request: self.request,
                 })
             }
-            Update::Progress { progress: p, elapsed } => Some(Event::ScanProgress {
-                id: self.id.load(Ordering::Relaxed),
-                hosts_done: p.hosts_done,
-                hosts: p.hosts,
-                ports_done: p.ports_done,
-                ports_total: p.ports_total,
-                open_ports: p.open_ports,
-                requests: p.requests,
-                findings: p.findings,
-                elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            }),
+            Update::Progress { progress: p, elapsed } => {
+                Some(Event::progress(self.id.load(Ordering::Relaxed), p, *elapsed))
+            }
             Update::Changed(ids) if !ids.is_empty() => Some(Event::FindingsChanged { ids: ids.clone() }),
             Update::Changed(_) | Update::Abandoned { .. } => None,
             Update::Assets => Some(Event::AssetsChanged),

@@ -153,12 +153,10 @@ pub fn log(path: &std::path::Path, r: &Reload) {
 
 /// Look every `every` until `shutdown` is cancelled.
 pub async fn watch(mut w: RulesWatch, every: Duration, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::upkeep::Ticks::new(every, &shutdown);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
+        if !ticks.next().await {
+            return;
         }
         let path = w.path.clone();
         let (back, r) = match tokio::task::spawn_blocking(move || {

@@ -111,12 +111,10 @@ pub async fn expiry_loop(
     events: Option<crate::events::Events>,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut ticks = crate::upkeep::Ticks::new(every, &shutdown);
     loop {
-        tokio::select! {
-            _ = tick.tick() => {}
-            () = shutdown.cancelled() => return,
+        if !ticks.next().await {
+            return;
         }
         let s = store.clone();
         match tokio::task::spawn_blocking(move || expire_due(&s, Timestamp::now())).await {
@@ -129,6 +127,29 @@ pub async fn expiry_loop(
                 error!(error = %crate::daemon::one_line(&e), "cannot return expired risk acceptances to open")
             }
             Err(e) => error!(error = %e, "the expiry check ended abnormally"),
+        }
+    }
+}
+
+/// A tick at once and then every period (a late tick delays the next, none
+/// are bunched up), until the shutdown: the loop of every upkeep task.
+pub(crate) struct Ticks {
+    tick: tokio::time::Interval,
+    shutdown: CancellationToken,
+}
+
+impl Ticks {
+    pub(crate) fn new(every: Duration, shutdown: &CancellationToken) -> Ticks {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Ticks { tick, shutdown: shutdown.clone() }
+    }
+
+    /// Wait for the next tick; `false` once shut down.
+    pub(crate) async fn next(&mut self) -> bool {
+        tokio::select! {
+            _ = self.tick.tick() => !self.shutdown.is_cancelled(),
+            () = self.shutdown.cancelled() => false,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Result, anyhow, bail};
 use haetae_findings::{Finding, Priority, ScanRun};
-use haetae_scanner::engine::{Profile, Progress};
+use haetae_scanner::engine::Profile;
 use haetae_service::client::{ApiClient, Streamed};
 use haetae_service::events::Event;
 use haetae_service::hub::ScanNow;
@@ -98,20 +98,10 @@ async fn follow(api: &ApiClient, ask: &ScanNow, term: &Terminal) -> Result<(Scan
                 id = Some(started);
                 term.update(Update::Started { id: started, targets, resumed });
             }
-            Event::ScanProgress {
-                id: p,
-                hosts_done,
-                hosts,
-                ports_done,
-                ports_total,
-                open_ports,
-                requests,
-                findings,
-                elapsed_ms,
-            } if Some(p) == id => {
-                let progress =
-                    Progress { hosts, hosts_done, ports_total, ports_done, open_ports, requests, findings, failed: 0 };
-                term.update(Update::Progress { progress, elapsed: Duration::from_millis(elapsed_ms) });
+            ref e @ Event::ScanProgress { id: p, .. } if Some(p) == id => {
+                if let Some((_, progress, elapsed)) = e.as_progress() {
+                    term.update(Update::Progress { progress, elapsed });
+                }
             }
             Event::ScanFinished { id: done, summary, request: r, .. } if r == request => {
                 let runs: Vec<ScanRun> = api.get("/v1/scans").await?;

@@ -113,6 +113,20 @@ fn summary(r: &Report) -> String {
     format!("scan {} {how}: {}", r.run.id, counts_line(&r.run.counts))
 }
 
+/// A scan's counters as the TUI shows them.
+pub(crate) fn live_progress(p: &haetae_scanner::engine::Progress, elapsed: std::time::Duration) -> Live {
+    Live::Progress(haetae_tui::Progress {
+        hosts_done: p.hosts_done,
+        hosts: p.hosts,
+        ports_done: p.ports_done,
+        ports_total: p.ports_total,
+        open_ports: p.open_ports,
+        requests: p.requests,
+        findings: p.findings,
+        elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
 /// A scan's updates as the TUI's live events; nothing goes to the terminal
 /// the UI draws on.
 struct ToTui(mpsc::Sender<Live>);
@@ -121,16 +135,7 @@ impl Sink for ToTui {
     fn update(&self, u: Update) {
         let ev = match u {
             Update::Started { id, targets, .. } => Live::Started { id, targets },
-            Update::Progress { progress: p, elapsed } => Live::Progress(haetae_tui::Progress {
-                hosts_done: p.hosts_done,
-                hosts: p.hosts,
-                ports_done: p.ports_done,
-                ports_total: p.ports_total,
-                open_ports: p.open_ports,
-                requests: p.requests,
-                findings: p.findings,
-                elapsed_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
-            }),
+            Update::Progress { progress: p, elapsed } => live_progress(&p, elapsed),
             Update::Changed(ids) => Live::Changed(ids),
             Update::Assets => Live::Assets,
             Update::Abandoned { .. } | Update::Change(_) => return,

@@ -76,26 +76,10 @@ pub(crate) fn live(api: ApiClient) -> mpsc::Receiver<Live> {
                     Streamed::Lagged => Live::Reload,
                     Streamed::Event(e) => match *e {
                         Event::ScanStarted { id, targets, .. } => Live::Started { id, targets },
-                        Event::ScanProgress {
-                            hosts_done,
-                            hosts,
-                            ports_done,
-                            ports_total,
-                            open_ports,
-                            requests,
-                            findings,
-                            elapsed_ms,
-                            ..
-                        } => Live::Progress(haetae_tui::Progress {
-                            hosts_done,
-                            hosts,
-                            ports_done,
-                            ports_total,
-                            open_ports,
-                            requests,
-                            findings,
-                            elapsed_ms,
-                        }),
+                        ref e @ Event::ScanProgress { .. } => match e.as_progress() {
+                            Some((_, p, elapsed)) => super::tui::live_progress(&p, elapsed),
+                            None => continue,
+                        },
                         Event::FindingsChanged { ids } if ids.is_empty() => Live::Reload,
                         Event::FindingsChanged { ids } => Live::Changed(ids),
                         Event::AssetsChanged | Event::Change { .. } => Live::Assets,

@@ -178,7 +178,7 @@ pub(crate) fn wait_for_long(rx: &mpsc::Receiver<String>, what: &str) -> Vec<Stri
     wait_within(rx, what, Duration::from_secs(180))
 }
 
-fn wait_within(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> Vec<String> {
+pub(crate) fn wait_within(rx: &mpsc::Receiver<String>, what: &str, within: Duration) -> Vec<String> {
     let deadline = std::time::Instant::now() + within;
     let mut lines = Vec::new();
     loop {

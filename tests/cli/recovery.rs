@@ -4,9 +4,8 @@
 //! run, none doubled. Waits are on log lines and files, with deadlines.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead as _, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -15,40 +14,11 @@ use haetae_findings::{Selection, State};
 use crate::scan::lab_workspace;
 use crate::support::{code, haetae, open, stderr};
 
-fn spawn_daemon(dir: &Path) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_haetae"))
-        .current_dir(dir)
-        .arg("daemon")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in err.lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
-}
+use crate::daemon::spawn_daemon;
 
 /// Lines until one contains `what` (deadline 120 s).
 fn wait_for(rx: &mpsc::Receiver<String>, what: &str) -> Vec<String> {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut lines = Vec::new();
-    loop {
-        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(l) => {
-                let hit = l.contains(what);
-                lines.push(l);
-                if hit {
-                    return lines;
-                }
-            }
-            Err(_) => panic!("no line with {what:?} within 120 s: {lines:#?}"),
-        }
-    }
+    crate::daemon::wait_within(rx, what, Duration::from_secs(120))
 }
 
 /// A finding as compared: check, host, port, state.
