@@ -27,7 +27,6 @@ pub(crate) fn run(ws: &Workspace, api: &ApiClient, opts: &ScanOptions, fail_on: 
             "--resume: a daemon holds this store, and it resumes a cut-off run itself when it starts".into()
         )));
     }
-    let _ = ws;
     let profile = match opts.profile {
         Profile::Passive => "passive",
         Profile::Standard => "standard",

@@ -52,6 +52,14 @@ pub(crate) struct ApiState {
     token: String,
 }
 
+impl ApiState {
+    /// Who returns an expired risk acceptance to open when a listing finds
+    /// one: the daemon, or the scanner for a plain scan (as the CLI does).
+    pub(crate) fn expiry_actor(&self) -> &'static str {
+        if self.hub.role == "daemon" { haetae_findings::lifecycle::DAEMON } else { haetae_findings::lifecycle::SCANNER }
+    }
+}
+
 /// A running API; dropping it does not stop it, [`ApiServer::stop`] does.
 pub struct ApiServer {
     socket: PathBuf,

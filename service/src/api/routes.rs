@@ -126,7 +126,6 @@ async fn health(State(s): St) -> Json<serde_json::Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "store": s.store.dir().display().to_string(),
         "scan_running": s.hub.running(),
-        "findings": s.store.len(),
     }))
 }
 
@@ -136,7 +135,7 @@ async fn findings(State(s): St, Query(q): Query<FindingQuery>) -> Result<Respons
     let filter = FindingFilter::parse(&q)?;
     blocking(move || {
         let now = Timestamp::now();
-        let expired = s.store.expire_acceptances(now)?;
+        let expired = s.store.expire_acceptances_as(now, s.expiry_actor())?;
         if !expired.is_empty() {
             s.hub.events.send(crate::events::Event::FindingsChanged { ids: expired });
         }
@@ -226,7 +225,7 @@ async fn export(State(s): St, Query(q): Query<ExportQuery>) -> Result<Response, 
     let lang: Lang = q.lang.as_deref().unwrap_or("en").parse().map_err(|e| bad(format!("--lang: {e}")))?;
     let filter = FindingFilter::parse(&q.filter)?;
     blocking(move || {
-        s.store.expire_acceptances(Timestamp::now())?;
+        s.store.expire_acceptances_as(Timestamp::now(), s.expiry_actor())?;
         let (found, _) = filter.select(&s.store)?;
         let mut body = Vec::new();
         let warning = crate::report::write(&s.paths.scope, &found, filter.parts(), format, lang, &mut body)?;
