@@ -145,12 +145,11 @@ impl ApiClient {
     }
 }
 
-/// `path?query` with `query` URL-encoded (fields that are `None` or `false` left out).
+/// `path?query` with `query` URL-encoded (the query types leave out what is
+/// not set: the server's defaults are the same).
 pub fn with_query<Q: Serialize>(path: &str, query: &Q) -> Result<String> {
     let q = serde_urlencoded::to_string(query).context("cannot encode the query")?;
-    // Drop empty and false fields: the server's defaults are the same.
-    let q: Vec<&str> = q.split('&').filter(|kv| !kv.is_empty() && !kv.ends_with("=false")).collect();
-    Ok(if q.is_empty() { path.to_owned() } else { format!("{path}?{}", q.join("&")) })
+    Ok(if q.is_empty() { path.to_owned() } else { format!("{path}?{q}") })
 }
 
 /// Server-Sent Events as [`Event`]s.

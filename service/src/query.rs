@@ -16,18 +16,25 @@ use crate::scan::BadRequest;
 pub struct FindingQuery {
     /// open, confirmed, false-positive, accepted-risk, fixed, or all;
     /// default: open, confirmed, accepted-risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// P1..P4: this priority or more urgent.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_priority: Option<String>,
     /// A glob over check ids (`dns.*`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<String>,
     /// A glob over host names (`*.agency.test`).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
     /// Seen on or after this date.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     /// Only past their SLA.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub overdue: bool,
     /// Only the suppressed ones (hidden otherwise).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub suppressed: bool,
 }
 
@@ -173,8 +180,10 @@ pub fn sort(findings: &mut [Finding]) {
 #[serde(default, deny_unknown_fields)]
 pub struct ChangeQuery {
     /// On or after this date.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,
     /// A glob over host names.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
 }
 

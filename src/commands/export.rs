@@ -47,15 +47,10 @@ pub(crate) fn run(ws: &Workspace, args: ExportArgs) -> Result<()> {
             writeln!(std::io::stderr().lock(), "warning: {bad}")?;
         }
         let scope = ws.scope.clone();
-        if !scope.exists() {
-            writeln!(
-                std::io::stderr().lock(),
-                "warning: no scope file at {}: the export names no agency or window",
-                scope.display()
-            )?;
-        }
         Box::new(move |out: &mut dyn Write| {
-            report::write(&scope, &found, filter.parts(), format, lang, out)?;
+            if let Some(w) = report::write(&scope, &found, filter.parts(), format, lang, out)? {
+                writeln!(std::io::stderr().lock(), "warning: {w}")?;
+            }
             Ok(())
         })
     };

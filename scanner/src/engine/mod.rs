@@ -10,8 +10,10 @@
 mod banners;
 mod labels;
 mod mailnames;
+mod port_faults;
 mod ports;
 mod select;
+mod service_probes;
 mod soft;
 mod web_policy;
 

@@ -12,6 +12,8 @@ use futures_util::{FutureExt as _, StreamExt};
 use haetae_findings::{Asset, CheckId, Observation};
 use tokio::task::JoinSet;
 
+use super::port_faults::PortFaults;
+use super::service_probes::service_probes;
 use super::{Ctx, ScanEvent, Stop};
 use crate::checks::{self, observe, services, ssh};
 use crate::guard::GuardError;
@@ -112,48 +114,6 @@ async fn port_worker(
 
 /// Most names whose certificate is inspected on one address and port.
 pub(super) const MAX_TLS_NAMES: usize = 8;
-
-/// Consecutive probes of one port without a definite answer before the
-/// rest of its probes are given up (and recorded as failed, with why).
-const BREAKER: u32 = 3;
-
-/// The per-port breaker, and the failed units of a port not yet reported.
-#[derive(Debug, Default)]
-struct PortFaults {
-    /// Consecutive probes without a definite answer.
-    streak: u32,
-    last: String,
-    /// (check group, name, why).
-    failed: Vec<(&'static str, String, String)>,
-    /// The port answered, but with bytes that are neither TLS, HTTP nor a
-    /// service that waits: maybe the greeting of a server that speaks first,
-    /// late on the first connection. The greeting checks then have no answer.
-    other: bool,
-}
-
-impl PortFaults {
-    fn fail(&mut self, group: &'static str, name: &str, why: String) {
-        self.streak += 1;
-        self.last.clone_from(&why);
-        self.failed.push((group, name.to_owned(), why));
-    }
-
-    fn ok(&mut self) {
-        self.streak = 0;
-    }
-
-    /// The port proved to be something that rules `group` out (a service
-    /// is no web server, a web server is no Redis): its failures are moot.
-    fn settle(&mut self, group: &str) {
-        self.failed.retain(|(g, _, _)| *g != group);
-    }
-
-    /// Why the port is given up, once the breaker has tripped.
-    fn tripped(&self) -> Option<String> {
-        (self.streak >= BREAKER)
-            .then(|| format!("gave up on the port after {BREAKER} consecutive failures (last: {})", self.last))
-    }
-}
 
 /// Connect, then probe the service. Returns false if the scan was stopped
 /// meanwhile; units without a definite answer are reported as failed.
@@ -498,63 +458,6 @@ async fn silent_port(ctx: &Ctx, names: &[String], addr: IpAddr, port: u16, fault
         cover_tls(ctx, &name, port).await;
     }
     Some(identified)
-}
-
-/// The service probes of a silent port. Returns whether a service was
-/// identified (`None`: the scan was stopped).
-async fn service_probes(ctx: &Ctx, host: &str, addr: IpAddr, port: u16, faults: &mut PortFaults) -> Option<bool> {
-    if services::CHECKS.iter().all(|c| ctx.skipped(c, host, Some(port))) {
-        return Some(false);
-    }
-    if let Some(why) = faults.tripped() {
-        faults.failed.push(("svc.*", host.to_owned(), why));
-        return Some(false);
-    }
-    let rep = tokio::select! {
-        r = services::probe_silent(&ctx.guard, host, addr, port) => r,
-        _ = ctx.cancel.cancelled() => return None,
-    };
-    for e in &rep.errors {
-        ctx.note_error(e);
-    }
-    let eng = ctx.guard.scope().engagement.id.clone();
-    let found = !rep.found.is_empty();
-    ctx.found(rep.found.iter().map(|i| i.observation(&eng, host, addr, port)).collect()).await;
-    for i in &rep.found {
-        if let Some(r) = &i.software {
-            ctx.software(host, addr, port, std::slice::from_ref(r), &i.audit).await;
-        }
-    }
-    if rep.definite {
-        faults.ok();
-        if found {
-            for c in services::CHECKS {
-                ctx.covered(c, host, Some(port)).await;
-            }
-        } else {
-            // Each probe's answer rules its own protocol out; the greeting
-            // services (MySQL, VNC) share the other checks and are decided by
-            // the first connection's greeting, or by the port proving to be
-            // TLS or HTTP (see `silent_port`).
-            ctx.covered(CheckId::SvcRedisNoauth, host, Some(port)).await;
-        }
-    } else {
-        // Redis answered for itself (a password-protected Redis says
-        // -NOAUTH and stays silent on the other probes): its check is decided.
-        if rep.redis_definite {
-            ctx.covered(CheckId::SvcRedisNoauth, host, Some(port)).await;
-        }
-        let why = match rep.errors.first() {
-            Some(e) => e.to_string(),
-            None if rep.redis_definite => {
-                "no definite answer to the PostgreSQL, MongoDB or RDP probe (silence, reset or timeout)".to_owned()
-            }
-            None => "no definite answer to the Redis, PostgreSQL, MongoDB or RDP probe (silence, reset or timeout)"
-                .to_owned(),
-        };
-        faults.fail("svc.*", host, why);
-    }
-    Some(found)
 }
 
 /// The port definitely serves neither TLS nor HTTP: every TLS and content

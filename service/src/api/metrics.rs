@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use haetae_findings::{Priority, Selection, State as FindingState};
+use haetae_findings::{Priority, State as FindingState};
 
 use super::ApiState;
 use super::routes::ApiError;
@@ -34,10 +34,10 @@ fn render(s: &ApiState) -> Result<String, ApiError> {
     help(&mut out, "haetae_scan_running", "gauge", "1 while a scan runs.");
     let _ = writeln!(out, "haetae_scan_running {}", u8::from(s.hub.running().is_some()));
 
-    // Findings by state and priority, counted in one pass over the store.
-    let listing = s.store.list(&Selection::All)?;
+    // Findings by state and priority: only those two fields are decoded.
+    let (findings, unreadable) = s.store.list_all_as::<StatePriority>()?;
     let mut counts = vec![[0u64; 4]; FindingState::ALL.len()];
-    for f in &listing.findings {
+    for f in &findings {
         let st = FindingState::ALL.iter().position(|x| *x == f.state);
         let pr = Priority::ALL.iter().position(|x| *x == f.priority);
         if let (Some(st), Some(pr)) = (st, pr)
@@ -53,7 +53,7 @@ fn render(s: &ApiState) -> Result<String, ApiError> {
         }
     }
     help(&mut out, "haetae_findings_unreadable", "gauge", "Stored findings that could not be read.");
-    let _ = writeln!(out, "haetae_findings_unreadable {}", listing.skipped.len());
+    let _ = writeln!(out, "haetae_findings_unreadable {}", unreadable.len());
 
     help(&mut out, "haetae_api_requests_total", "counter", "Local API requests received.");
     let _ = writeln!(out, "haetae_api_requests_total {}", load(&c.requests));
@@ -69,6 +69,13 @@ fn render(s: &ApiState) -> Result<String, ApiError> {
     help(&mut out, "haetae_event_listeners", "gauge", "Open event streams.");
     let _ = writeln!(out, "haetae_event_listeners {}", s.hub.events.listeners());
     Ok(out)
+}
+
+/// The part of a stored finding the gauges need.
+#[derive(serde::Deserialize)]
+struct StatePriority {
+    state: FindingState,
+    priority: Priority,
 }
 
 fn help(out: &mut String, name: &str, kind: &str, text: &str) {
