@@ -20,7 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{Keep, SCHEMA_KEY, SCHEMA_VERSION, Store, shield};
+use super::{Keep, SCHEMA_KEY, SCHEMA_VERSION, SledStore, shield};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -126,7 +126,7 @@ impl<W: Write> HashingWriter<W> {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Save every record of every keyspace, and the audit log and its head
     /// seal kept in the store directory, to `path`: a consistent snapshot
     /// (writes that take the store's write lock wait while it runs, and no
@@ -134,7 +134,7 @@ impl Store {
     /// scanning, as `haetae store backup`, it is exact), written to a
     /// temporary file beside `path`, synced and renamed over it, so `path` is
     /// either the old file or the whole backup.
-    pub fn backup(&self, path: &Path) -> Result<BackupSummary, StoreError> {
+    pub(crate) fn backup(&self, path: &Path) -> Result<BackupSummary, StoreError> {
         let _writers = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let parent = match path.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
@@ -163,7 +163,7 @@ impl Store {
 
     /// Read and verify the whole backup at `path` (format, versions, every
     /// line, the checksum) without restoring it.
-    pub fn verify_backup(path: &Path) -> Result<BackupSummary, StoreError> {
+    pub(crate) fn verify_backup(path: &Path) -> Result<BackupSummary, StoreError> {
         let v = read_backup(path, None)?;
         let bytes = fs::metadata(path).map_err(io_err(path, "read"))?.len();
         Ok(BackupSummary { path: path.to_owned(), records: v.records, findings: v.findings, files: v.files, bytes })
@@ -240,7 +240,7 @@ impl Store {
     /// versions, every line, the checksum); then the store is built in a new
     /// directory beside `dir`, checked with [`Store::check`], and renamed
     /// into place.
-    pub fn restore(backup: &Path, dir: &Path) -> Result<RestoreSummary, StoreError> {
+    pub(crate) fn restore(backup: &Path, dir: &Path) -> Result<RestoreSummary, StoreError> {
         ensure_empty(dir)?;
         let verified = read_backup(backup, None)?;
         let parent = match dir.parent() {
@@ -377,7 +377,7 @@ fn build(backup: &Path, tmp: &Path, verified: &Verified) -> Result<super::CheckR
     db.flush().map_err(|e| super::engine(tmp, e))?;
     drop(trees);
     drop(db);
-    let store = Store::open(tmp, Arc::new(Keep))?;
+    let store = SledStore::open(tmp, Arc::new(Keep))?;
     store.check()
 }
 

@@ -19,7 +19,7 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
+use super::SledStore;
 use super::keys::{decode, encode};
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -233,11 +233,11 @@ fn since_key(t: Timestamp) -> u64 {
     u64::try_from(t.unix()).unwrap_or(0).saturating_mul(1 << SEQ_BITS).max(1 << SEQ_BITS)
 }
 
-impl Store {
+impl SledStore {
     /// Record the certificate an endpoint presented (its SHA-256 and expiry);
     /// returns the change event when it differs from the one seen last time
     /// (durable when it returns).
-    pub fn observe_certificate(
+    pub(crate) fn observe_certificate(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -252,7 +252,7 @@ impl Store {
     /// (its banner, `Server` header ...); returns the change event when it
     /// differs from the one stored (durable when it returns). Only a banner
     /// read is compared: a port that announced nothing this time is no change.
-    pub fn observe_banner(
+    pub(crate) fn observe_banner(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -266,7 +266,7 @@ impl Store {
     /// [`ChangeKind::PortOpened`] event when the store had no record of it
     /// open and one of the last 64 (`LOOKBACK_SCANS`) complete scans found it
     /// definitely closed; a port never probed before is no event.
-    pub fn observe_open_port(
+    pub(crate) fn observe_open_port(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -313,7 +313,7 @@ impl Store {
 
     /// Everything recorded about assets, in key order (kind, host, port);
     /// unreadable records are skipped.
-    pub fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
+    pub(crate) fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
         self.guard(|| {
             let mut out = Vec::new();
             for item in self.assets.iter() {
@@ -344,7 +344,7 @@ impl Store {
     /// No address at all (`addrs` empty) means a definite answer: NXDOMAIN
     /// or no A/AAAA. It is only noted on the host's record; when `scan`
     /// completes, the host is gone (see [`Store::finish_scan`]).
-    pub fn observe_addresses(
+    pub(crate) fn observe_addresses(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -405,7 +405,7 @@ impl Store {
 
     /// For each host, the addresses it resolved to before its latest change:
     /// where it used to live.
-    pub fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
+    pub(crate) fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
         let mut out: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
         for e in self.changes()?.into_iter().filter(|e| e.kind == ChangeKind::Addresses) {
             let set = out.entry(e.host).or_default();
@@ -500,13 +500,13 @@ impl Store {
     }
 
     /// Every change event, oldest first (unreadable ones are skipped).
-    pub fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
+    pub(crate) fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
         self.changes_since(None)
     }
 
     /// The change events at or after `since` (all when `None`), oldest
     /// first; unreadable ones are skipped. A range scan of the time keys.
-    pub fn changes_since(&self, since: Option<Timestamp>) -> Result<Vec<ChangeEvent>, StoreError> {
+    pub(crate) fn changes_since(&self, since: Option<Timestamp>) -> Result<Vec<ChangeEvent>, StoreError> {
         self.guard(|| {
             let mut out = Vec::new();
             let from = since.map_or(0, since_key);
@@ -525,7 +525,7 @@ impl Store {
     }
 
     /// The change events `scan` saw, oldest first.
-    pub fn changes_of_scan(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
+    pub(crate) fn changes_of_scan(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
         let since = self.scan(scan)?.started;
         Ok(self.changes_since(Some(since))?.into_iter().filter(|e| e.scan == Some(scan)).collect())
     }

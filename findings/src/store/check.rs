@@ -8,7 +8,7 @@ use super::changes::{asset_problem, event_problem};
 use super::keys::{IndexKeys, decode, show_key};
 use super::scan::ScanRun;
 use super::write::split_pair;
-use super::{SCHEMA_KEY, SCHEMA_VERSION, Store};
+use super::{SCHEMA_KEY, SCHEMA_VERSION, SledStore};
 use crate::check::CheckId;
 use crate::error::StoreError;
 use crate::model::Finding;
@@ -65,13 +65,13 @@ impl fmt::Display for CheckReport {
     }
 }
 
-impl Store {
+impl SledStore {
     /// Check the whole store: the schema version; every finding, scan run,
     /// asset record and change event decodes (a finding under its own id);
     /// every `by_status` and `by_host` entry is derived by the record it
     /// names and every record has its entries; every coverage entry names a
     /// known check and a scan run that exists. Reads only.
-    pub fn check(&self) -> Result<CheckReport, StoreError> {
+    pub(crate) fn check(&self) -> Result<CheckReport, StoreError> {
         self.guard(|| {
             let mut report = CheckReport {
                 dir: self.dir.clone(),
@@ -172,7 +172,7 @@ impl Store {
 
     /// Compare every index with the primary records; returns one line per problem
     /// (empty when consistent). [`Store::check`] does this and more.
-    pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
         self.guard(|| {
             let mut problems = Vec::new();
             let mut expected: [BTreeSet<Vec<u8>>; 2] = Default::default();

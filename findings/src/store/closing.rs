@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::Store;
+use super::SledStore;
 use super::changes::{ChangeEvent, ChangeKind, Seen, parse_asset_key};
 use super::keys::{asset_prefix, decode};
 use super::scan::{EVERY_PORT_CHECK, scan_key};
@@ -19,7 +19,7 @@ use crate::error::StoreError;
 use crate::fingerprint::normalize_host;
 use crate::time::Timestamp;
 
-impl Store {
+impl SledStore {
     /// Derive and write the closing events of complete run `scan`; returns them.
     pub(super) fn close_assets(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use super::backup::{BACKUP_DIR, backup_stamp};
-use super::{SCHEMA_KEY, SCHEMA_VERSION, Store};
+use super::{SCHEMA_KEY, SCHEMA_VERSION, SledStore};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -17,20 +17,20 @@ use crate::time::Timestamp;
 const STEPS: [Step; SCHEMA_VERSION as usize] = [nothing_to_change];
 
 /// One migration step.
-type Step = fn(&Store) -> Result<(), StoreError>;
+type Step = fn(&SledStore) -> Result<(), StoreError>;
 
-fn nothing_to_change(_store: &Store) -> Result<(), StoreError> {
+fn nothing_to_change(_store: &SledStore) -> Result<(), StoreError> {
     Ok(())
 }
 
 /// Where the backup before migrating from `from` goes.
-pub(super) fn backup_path(store: &Store, from: u32) -> PathBuf {
+pub(super) fn backup_path(store: &SledStore, from: u32) -> PathBuf {
     store.dir.join(BACKUP_DIR).join(format!("pre-migration-v{from}-{}.jsonl", backup_stamp(Timestamp::now())))
 }
 
 /// Back the store up, verify the backup, then run each step from `from` on
 /// and write the new version.
-pub(super) fn migrate(store: &Store, meta: &sled::Tree, from: u32) -> Result<(), StoreError> {
+pub(super) fn migrate(store: &SledStore, meta: &sled::Tree, from: u32) -> Result<(), StoreError> {
     let path = backup_path(store, from);
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
@@ -40,7 +40,7 @@ pub(super) fn migrate(store: &Store, meta: &sled::Tree, from: u32) -> Result<(),
         })?;
     }
     store.backup(&path)?;
-    Store::verify_backup(&path)?;
+    SledStore::verify_backup(&path)?;
     for step in STEPS.iter().skip(usize::try_from(from).unwrap_or(usize::MAX)) {
         step(store)?;
     }

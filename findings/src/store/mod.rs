@@ -26,9 +26,11 @@ mod backup;
 mod changes;
 mod check;
 mod closing;
+mod facade;
 mod keys;
 mod migrate;
 mod outbox;
+mod pg;
 mod scan;
 mod seal;
 mod shield;
@@ -47,6 +49,7 @@ use crate::prioritize::Prioritizer;
 pub use backup::{BACKUP_DIR, BACKUP_VERSION, BackupSummary, RestoreSummary, backup_stamp};
 pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
 pub use check::CheckReport;
+pub use facade::Store;
 pub use outbox::{DELIVERED_KEPT, DELIVERED_KEPT_DAYS, OutboxCounts, OutboxItem, OutboxState};
 pub use scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
@@ -107,8 +110,8 @@ impl Prioritizer for Keep {
     fn prioritize(&self, _finding: &mut Finding, _now: crate::time::Timestamp) {}
 }
 
-/// The findings store. Cheap to share behind an `Arc`; writes are serialized.
-pub struct Store {
+/// The sled backend of [`Store`]. Writes are serialized.
+pub(crate) struct SledStore {
     dir: PathBuf,
     db: sled::Db,
     findings: sled::Tree,
@@ -126,7 +129,7 @@ pub struct Store {
     sealed: bool,
 }
 
-impl Drop for Store {
+impl Drop for SledStore {
     fn drop(&mut self) {
         if self.sealed {
             // Best effort, and shielded: a store that turned out damaged
@@ -140,13 +143,13 @@ impl Drop for Store {
     }
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("dir", &self.dir).finish_non_exhaustive()
     }
 }
 
-impl Store {
+impl SledStore {
     /// Open (or create) the store in `dir`. `prioritizer` scores every finding
     /// the store writes.
     ///
@@ -158,7 +161,7 @@ impl Store {
     /// of its last close vouches for. Nothing is written to a store found
     /// damaged: when its data file is not as the last close left it, a copy
     /// is opened first (see `trial.rs`).
-    pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+    pub(crate) fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<SledStore, StoreError> {
         // Every write flushes explicitly, so sled's periodic flusher thread is
         // not needed; without it a dropped store releases its lock sooner.
         let config = sled::Config::new().path(dir).mode(sled::Mode::HighThroughput).flush_every_ms(None);
@@ -178,7 +181,7 @@ impl Store {
     }
 
     /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
-    pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+    pub(crate) fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<SledStore, StoreError> {
         let config = sled::Config::new().temporary(true);
         Self::with_config(Path::new("(temporary)"), config, prioritizer, true)
     }
@@ -188,7 +191,7 @@ impl Store {
         config: sled::Config,
         prioritizer: Arc<dyn Prioritizer>,
         temporary: bool,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<SledStore, StoreError> {
         let new = if temporary { true } else { is_new(dir)? };
         if !new {
             trial::rehearse(dir)?;
@@ -207,7 +210,7 @@ impl Store {
         prioritizer: Arc<dyn Prioritizer>,
         new: bool,
         temporary: bool,
-    ) -> Result<Store, StoreError> {
+    ) -> Result<SledStore, StoreError> {
         let db = config.open().map_err(|e| open_error(dir, e))?;
         let err = |e: sled::Error| engine(dir, e);
         let meta = db.open_tree("meta").map_err(err)?;
@@ -241,7 +244,7 @@ impl Store {
                 db.flush().map_err(err)?;
             }
         }
-        let store = Store {
+        let store = SledStore {
             dir: dir.to_owned(),
             findings: db.open_tree("findings").map_err(err)?,
             by_status: db.open_tree("by_status").map_err(err)?,
@@ -274,23 +277,23 @@ impl Store {
     /// Score every finding written from now on with `prioritizer` (the rules
     /// file changed). Findings already stored keep their scores until
     /// [`Store::reprioritize`] runs.
-    pub fn set_prioritizer(&self, prioritizer: Arc<dyn Prioritizer>) {
+    pub(crate) fn set_prioritizer(&self, prioritizer: Arc<dyn Prioritizer>) {
         *self.prioritizer.write().unwrap_or_else(|p| p.into_inner()) = prioritizer;
     }
 
     /// The directory the store lives in.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Number of finding records. In a damaged store, counting stops at the
     /// first part that cannot be read (sled's own `len` would retry it forever).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         shield::shielded(|| self.findings.iter().keys().take_while(Result::is_ok).count()).unwrap_or(0)
     }
 
     /// Whether the store holds no finding.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.findings.is_empty()
     }
 
@@ -311,7 +314,7 @@ impl Store {
     }
 
     /// The finding with exactly this id.
-    pub fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
+    pub(crate) fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
         self.guard(|| match self.findings.get(id.as_bytes()).map_err(|e| self.engine(e))? {
             None => Ok(None),
             Some(v) => decode(&v).map(Some).map_err(|r| self.corrupt("findings", id.as_bytes(), r)),
@@ -319,7 +322,7 @@ impl Store {
     }
 
     /// Resolve a full id or a unique prefix of one (at least 4 characters).
-    pub fn resolve_id(&self, prefix: &str) -> Result<String, StoreError> {
+    pub(crate) fn resolve_id(&self, prefix: &str) -> Result<String, StoreError> {
         self.guard(|| {
             let not_found = || StoreError::NotFound { dir: self.dir.clone(), id: prefix.to_owned() };
             if self.findings.contains_key(prefix.as_bytes()).map_err(|e| self.engine(e))? {
@@ -342,7 +345,7 @@ impl Store {
     }
 
     /// List findings through an index. Unreadable records are skipped and reported.
-    pub fn list(&self, selection: &Selection) -> Result<Listing, StoreError> {
+    pub(crate) fn list(&self, selection: &Selection) -> Result<Listing, StoreError> {
         self.guard(|| self.list_unguarded(selection))
     }
 
@@ -381,7 +384,7 @@ impl Store {
     /// listing needs (unknown fields are skipped while parsing, which is
     /// faster than building whole findings). Key order; unreadable records
     /// are skipped and reported.
-    pub fn list_all_as<T: DeserializeOwned + Send>(&self) -> Result<(Vec<T>, Vec<CorruptRecord>), StoreError> {
+    pub(crate) fn list_all_as<T: DeserializeOwned + Send>(&self) -> Result<(Vec<T>, Vec<CorruptRecord>), StoreError> {
         // Walking sled costs about as much as decoding, so both run on every
         // core: ids are hex fingerprints, spread evenly over 16 key ranges
         // (cut at '1'..'f'; the first and last ranges are open, so a key of
@@ -470,7 +473,7 @@ impl Store {
     /// Write raw bytes under a key of a keyspace, bypassing every check: only
     /// for tests that must simulate a corrupt or foreign record.
     #[doc(hidden)]
-    pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+    pub(crate) fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
         let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
         t.insert(key, value).map_err(|e| self.engine(e))?;
         self.flush()
@@ -479,7 +482,7 @@ impl Store {
     /// Remove a key of a keyspace, bypassing every check (tests only: an index
     /// entry lost).
     #[doc(hidden)]
-    pub fn remove_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), StoreError> {
+    pub(crate) fn remove_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), StoreError> {
         let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
         t.remove(key).map_err(|e| self.engine(e))?;
         self.flush()
@@ -487,13 +490,13 @@ impl Store {
 
     /// Raw bytes under a key of a keyspace (tests only).
     #[doc(hidden)]
-    pub fn get_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    pub(crate) fn get_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
         let t = self.db.open_tree(tree).map_err(|e| self.engine(e))?;
         Ok(t.get(key).map_err(|e| self.engine(e))?.map(|v| v.to_vec()))
     }
 
     /// Flush everything to disk.
-    pub fn flush(&self) -> Result<(), StoreError> {
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
         self.db.flush().map(|_| ()).map_err(|e| self.engine(e))
     }
 }

@@ -14,7 +14,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Store;
+use super::SledStore;
 use super::keys::{decode, encode};
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -83,13 +83,13 @@ pub struct OutboxCounts {
     pub delivered: u64,
 }
 
-impl Store {
+impl SledStore {
     fn outbox_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
         self.db.open_tree(name).map_err(|e| self.engine(e))
     }
 
     /// Queue a message for `channel`; it is due at once. Returns its id.
-    pub fn outbox_enqueue(&self, channel: &str, endpoint: &str, payload: &str) -> Result<u64, StoreError> {
+    pub(crate) fn outbox_enqueue(&self, channel: &str, endpoint: &str, payload: &str) -> Result<u64, StoreError> {
         self.guard(|| {
             let tree = self.outbox_tree(OUTBOX)?;
             let id = self.db.generate_id().map_err(|e| self.engine(e))?;
@@ -114,7 +114,7 @@ impl Store {
 
     /// Every message kept, oldest first. An unreadable record is an error
     /// (it would otherwise be a message silently lost).
-    pub fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+    pub(crate) fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
         self.guard(|| {
             let tree = self.outbox_tree(OUTBOX)?;
             let mut out = Vec::new();
@@ -128,7 +128,7 @@ impl Store {
 
     /// Undelivered messages due at `now` (all undelivered ones with
     /// `ignore_backoff`, as at a restart).
-    pub fn outbox_due(&self, now: Timestamp, ignore_backoff: bool) -> Result<Vec<OutboxItem>, StoreError> {
+    pub(crate) fn outbox_due(&self, now: Timestamp, ignore_backoff: bool) -> Result<Vec<OutboxItem>, StoreError> {
         Ok(self
             .outbox()?
             .into_iter()
@@ -137,13 +137,13 @@ impl Store {
     }
 
     /// When the next undelivered message is due.
-    pub fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+    pub(crate) fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(self.outbox()?.into_iter().filter(|i| i.state == OutboxState::Queued).map(|i| i.next_attempt).min())
     }
 
     /// Record an attempt: `Ok(())` delivered; `Err(why)` failed, tried again
     /// from `retry_at`. Delivered messages past their keeping are pruned.
-    pub fn outbox_record(
+    pub(crate) fn outbox_record(
         &self,
         id: u64,
         result: Result<(), String>,
@@ -195,7 +195,7 @@ impl Store {
     }
 
     /// Messages by state.
-    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+    pub(crate) fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         let mut c = OutboxCounts::default();
         for i in self.outbox()? {
             match i.state {
@@ -208,12 +208,12 @@ impl Store {
     }
 
     /// Whether `key` was notified before.
-    pub fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
         self.guard(|| self.outbox_tree(NOTIFIED)?.contains_key(key.as_bytes()).map_err(|e| self.engine(e)))
     }
 
     /// Remember `key` as notified; `true` the first time, `false` after.
-    pub fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
+    pub(crate) fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
         self.guard(|| {
             let tree = self.outbox_tree(NOTIFIED)?;
             let prev = tree
@@ -233,8 +233,8 @@ mod tests {
 
     use super::*;
 
-    fn store(dir: &std::path::Path) -> Store {
-        Store::open(dir, Arc::new(super::super::Keep)).unwrap()
+    fn store(dir: &std::path::Path) -> SledStore {
+        SledStore::open(dir, Arc::new(super::super::Keep)).unwrap()
     }
 
     #[test]
@@ -263,7 +263,7 @@ mod tests {
 
     #[test]
     fn delivered_messages_are_pruned_after_their_keeping_undelivered_never() {
-        let s = Store::temporary(Arc::new(super::super::Keep)).unwrap();
+        let s = SledStore::temporary(Arc::new(super::super::Keep)).unwrap();
         let old = s.outbox_enqueue("webhook", "e", "p").unwrap();
         let stuck = s.outbox_enqueue("webhook", "e", "p").unwrap();
         let t0 = Timestamp::now();
@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn notify_once_is_true_only_the_first_time() {
-        let s = Store::temporary(Arc::new(super::super::Keep)).unwrap();
+        let s = SledStore::temporary(Arc::new(super::super::Keep)).unwrap();
         assert!(!s.was_notified("sla:abc").unwrap());
         assert!(s.notify_once("sla:abc").unwrap());
         assert!(s.was_notified("sla:abc").unwrap());

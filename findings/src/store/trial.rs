@@ -17,7 +17,7 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Keep, Store, damaged, seal};
+use super::{Keep, SledStore, damaged, seal};
 use crate::error::StoreError;
 
 /// Open a copy of the store in `dir` when its files are not as its last close
@@ -39,7 +39,7 @@ pub(super) fn rehearse(dir: &Path) -> Result<(), StoreError> {
     drop(db);
     let (Some(copy), Some(Ok(()))) = (copy, copied) else { return Ok(()) };
     let config = sled::Config::new().path(&copy).mode(sled::Mode::HighThroughput).flush_every_ms(None);
-    let trial = Store::with_config(&copy, config, Arc::new(Keep), false).map(drop);
+    let trial = SledStore::with_config(&copy, config, Arc::new(Keep), false).map(drop);
     let _ = fs::remove_dir_all(&copy);
     match trial {
         Err(StoreError::Damaged { detail, .. }) => Err(damaged(dir, detail)),

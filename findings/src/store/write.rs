@@ -5,7 +5,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError, Transact
 
 use super::keys::{IndexKeys, decode, encode, host_prefix, status_key};
 use super::scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, ScanCounts, ScanRun, coverage_key, port_owned, scan_key};
-use super::{Selection, Store};
+use super::{Selection, SledStore};
 use crate::error::StoreError;
 use crate::fingerprint::{FINGERPRINT_VERSION, Normalized, fingerprint_normalized, normalize};
 use crate::lifecycle::{self, SCANNER, Transition};
@@ -84,7 +84,7 @@ impl Tx<'_> {
     }
 }
 
-fn unwrap_tx<T>(store: &Store, r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
+fn unwrap_tx<T>(store: &SledStore, r: Result<T, TransactionError<StoreError>>) -> Result<T, StoreError> {
     match r {
         Ok(v) => Ok(v),
         Err(TransactionError::Abort(e)) => Err(e),
@@ -92,12 +92,13 @@ fn unwrap_tx<T>(store: &Store, r: Result<T, TransactionError<StoreError>>) -> Re
     }
 }
 
-fn scanner_move(f: &mut Finding, to: State, note: String, now: Timestamp) -> Result<(), Abort> {
+/// A state change by the scanner (both backends).
+pub(super) fn scanner_move(f: &mut Finding, to: State, note: String, now: Timestamp) -> Result<(), StoreError> {
     let t = Transition::new(to, SCANNER).note(note);
-    lifecycle::apply(f, &t, now).map_err(|e| Abort::Abort(e.into()))
+    lifecycle::apply(f, &t, now).map_err(StoreError::from)
 }
 
-impl Store {
+impl SledStore {
     /// Run `body` in one transaction over the finding keyspaces and the scan runs.
     fn transact<T>(&self, body: impl Fn(&Tx<'_>, &TransactionalTree) -> Result<T, Abort>) -> Result<T, StoreError> {
         let trees = (&self.findings, &self.by_status, &self.by_host, &self.scans);
@@ -111,7 +112,7 @@ impl Store {
     }
 
     /// Record one observation outside any scan run; durable when it returns.
-    pub fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
+    pub(crate) fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
         let mut out = self.upsert_batch(None, std::slice::from_ref(obs))?;
         out.pop().ok_or_else(|| StoreError::Engine { dir: self.dir.clone(), message: "empty upsert result".into() })
     }
@@ -122,7 +123,7 @@ impl Store {
     /// A new weakness becomes an open finding; one seen again updates
     /// `last_seen`, `seen_count` and evidence; a fixed one is reopened and tagged
     /// `regression`; a false positive whose evidence changed is reopened.
-    pub fn upsert_batch(
+    pub(crate) fn upsert_batch(
         &self,
         scan: Option<u64>,
         batch: &[Observation],
@@ -149,8 +150,8 @@ impl Store {
                 let old = tx.load(&id)?;
                 let old_keys = old.as_ref().map(IndexKeys::of);
                 let (mut new, outcome) = match old {
-                    None => (self.create(id.clone(), norm, obs, scan), UpsertOutcome::New),
-                    Some(f) => self.merge(f, norm, obs, scan, now)?,
+                    None => (create(id.clone(), norm, obs, scan), UpsertOutcome::New),
+                    Some(f) => merge(f, norm, obs, scan, now).map_err(Abort::Abort)?,
                 };
                 prioritizer.prioritize(&mut new, now);
                 tx.put_keyed(old_keys, &new)?;
@@ -182,132 +183,136 @@ impl Store {
         self.flush()?;
         Ok(out)
     }
+}
 
-    fn create(&self, id: String, n: Normalized, o: &Observation, scan: Option<u64>) -> Finding {
-        let mut tags = Vec::new();
-        for t in &o.tags {
-            if !tags.contains(t) {
-                tags.push(t.clone());
-            }
-        }
-        Finding {
-            id,
-            fingerprint_version: FINGERPRINT_VERSION,
-            check: o.check.clone(),
-            title: o.title.clone(),
-            severity: o.severity,
-            confidence: o.confidence,
-            priority: Priority::P4,
-            score: 0.0,
-            state: State::Open,
-            host: n.host,
-            ip: o.asset.ip,
-            port: n.port,
-            url: n.url,
-            location: n.location,
-            evidence: o.evidence.clone(),
-            cwe: o.cwe,
-            references: o.references.clone(),
-            remediation: o.remediation.clone(),
-            first_seen: o.seen_at,
-            last_seen: o.seen_at,
-            seen_count: 1,
-            engagement: o.engagement.clone(),
-            tags,
-            rules: Vec::new(),
-            history: vec![HistoryEntry {
-                at: o.seen_at,
-                actor: SCANNER.into(),
-                from: None,
-                to: State::Open,
-                note: Some(match scan {
-                    Some(s) => format!("first seen by scan {s}"),
-                    None => "first seen".into(),
-                }),
-            }],
-            baseline: crate::model::Baseline::New,
-            assignee: None,
-            accepted_until: None,
-            last_scan: scan,
-            audit: o.audit.clone(),
-            suppressed: false,
-            due: None,
-            rule_tags: Vec::new(),
+/// A new finding from its first observation (both backends).
+pub(super) fn create(id: String, n: Normalized, o: &Observation, scan: Option<u64>) -> Finding {
+    let mut tags = Vec::new();
+    for t in &o.tags {
+        if !tags.contains(t) {
+            tags.push(t.clone());
         }
     }
-
-    fn merge(
-        &self,
-        mut f: Finding,
-        n: Normalized,
-        o: &Observation,
-        scan: Option<u64>,
-        now: Timestamp,
-    ) -> Result<(Finding, UpsertOutcome), Abort> {
-        let evidence_changed = f.evidence != o.evidence;
-        let same_scan = scan.is_some() && f.last_scan == scan;
-        let scan_text = scan.map(|s| format!("scan {s}")).unwrap_or_else(|| "a probe".into());
-        let mut outcome = if evidence_changed { UpsertOutcome::Updated } else { UpsertOutcome::Unchanged };
-        match f.state {
-            State::Fixed => {
-                scanner_move(&mut f, State::Open, format!("seen again by {scan_text}: regression"), now)?;
-                f.add_tag("regression");
-                outcome = UpsertOutcome::Reopened;
-            }
-            State::FalsePositive if evidence_changed => {
-                scanner_move(
-                    &mut f,
-                    State::Open,
-                    format!("evidence changed ({scan_text}); was marked false positive"),
-                    now,
-                )?;
-            }
-            State::AcceptedRisk if f.accepted_until.is_some_and(|u| u <= now) => {
-                scanner_move(&mut f, State::Open, "risk acceptance expired".into(), now)?;
-            }
-            _ => {}
-        }
-        if o.seen_at > f.last_seen {
-            f.last_seen = o.seen_at;
-        }
-        f.seen_count = f.seen_count.saturating_add(1);
-        f.title = o.title.clone();
-        f.severity = o.severity;
-        f.confidence = o.confidence;
-        f.evidence = o.evidence.clone();
-        f.cwe = o.cwe;
-        f.references = o.references.clone();
-        f.remediation = o.remediation.clone();
-        f.engagement = o.engagement.clone();
-        if o.asset.ip.is_some() {
-            f.ip = o.asset.ip;
-        }
-        f.url = n.url.or(f.url);
-        if !o.audit.is_empty() {
-            f.audit = o.audit.clone();
-        }
-        for t in &o.tags {
-            f.add_tag(t);
-        }
-        if !same_scan || outcome == UpsertOutcome::Reopened {
-            f.baseline = match outcome {
-                UpsertOutcome::Reopened => Baseline::Reopened,
-                UpsertOutcome::Updated => Baseline::Updated,
-                _ if same_scan => f.baseline,
-                _ => Baseline::Unchanged,
-            };
-        } else if outcome == UpsertOutcome::Updated && f.baseline == Baseline::Unchanged {
-            f.baseline = Baseline::Updated;
-        }
-        if scan.is_some() {
-            f.last_scan = scan;
-        }
-        Ok((f, outcome))
+    Finding {
+        id,
+        fingerprint_version: FINGERPRINT_VERSION,
+        check: o.check.clone(),
+        title: o.title.clone(),
+        severity: o.severity,
+        confidence: o.confidence,
+        priority: Priority::P4,
+        score: 0.0,
+        state: State::Open,
+        host: n.host,
+        ip: o.asset.ip,
+        port: n.port,
+        url: n.url,
+        location: n.location,
+        evidence: o.evidence.clone(),
+        cwe: o.cwe,
+        references: o.references.clone(),
+        remediation: o.remediation.clone(),
+        first_seen: o.seen_at,
+        last_seen: o.seen_at,
+        seen_count: 1,
+        engagement: o.engagement.clone(),
+        tags,
+        rules: Vec::new(),
+        history: vec![HistoryEntry {
+            at: o.seen_at,
+            actor: SCANNER.into(),
+            from: None,
+            to: State::Open,
+            note: Some(match scan {
+                Some(s) => format!("first seen by scan {s}"),
+                None => "first seen".into(),
+            }),
+        }],
+        baseline: crate::model::Baseline::New,
+        assignee: None,
+        accepted_until: None,
+        last_scan: scan,
+        audit: o.audit.clone(),
+        suppressed: false,
+        due: None,
+        rule_tags: Vec::new(),
     }
+}
 
+/// A stored finding seen again (both backends): reopened when it was fixed,
+/// or a false positive whose evidence changed; evidence and counts updated.
+pub(super) fn merge(
+    mut f: Finding,
+    n: Normalized,
+    o: &Observation,
+    scan: Option<u64>,
+    now: Timestamp,
+) -> Result<(Finding, UpsertOutcome), StoreError> {
+    let evidence_changed = f.evidence != o.evidence;
+    let same_scan = scan.is_some() && f.last_scan == scan;
+    let scan_text = scan.map(|s| format!("scan {s}")).unwrap_or_else(|| "a probe".into());
+    let mut outcome = if evidence_changed { UpsertOutcome::Updated } else { UpsertOutcome::Unchanged };
+    match f.state {
+        State::Fixed => {
+            scanner_move(&mut f, State::Open, format!("seen again by {scan_text}: regression"), now)?;
+            f.add_tag("regression");
+            outcome = UpsertOutcome::Reopened;
+        }
+        State::FalsePositive if evidence_changed => {
+            scanner_move(
+                &mut f,
+                State::Open,
+                format!("evidence changed ({scan_text}); was marked false positive"),
+                now,
+            )?;
+        }
+        State::AcceptedRisk if f.accepted_until.is_some_and(|u| u <= now) => {
+            scanner_move(&mut f, State::Open, "risk acceptance expired".into(), now)?;
+        }
+        _ => {}
+    }
+    if o.seen_at > f.last_seen {
+        f.last_seen = o.seen_at;
+    }
+    f.seen_count = f.seen_count.saturating_add(1);
+    f.title = o.title.clone();
+    f.severity = o.severity;
+    f.confidence = o.confidence;
+    f.evidence = o.evidence.clone();
+    f.cwe = o.cwe;
+    f.references = o.references.clone();
+    f.remediation = o.remediation.clone();
+    f.engagement = o.engagement.clone();
+    if o.asset.ip.is_some() {
+        f.ip = o.asset.ip;
+    }
+    f.url = n.url.or(f.url);
+    if !o.audit.is_empty() {
+        f.audit = o.audit.clone();
+    }
+    for t in &o.tags {
+        f.add_tag(t);
+    }
+    if !same_scan || outcome == UpsertOutcome::Reopened {
+        f.baseline = match outcome {
+            UpsertOutcome::Reopened => Baseline::Reopened,
+            UpsertOutcome::Updated => Baseline::Updated,
+            _ if same_scan => f.baseline,
+            _ => Baseline::Unchanged,
+        };
+    } else if outcome == UpsertOutcome::Updated && f.baseline == Baseline::Unchanged {
+        f.baseline = Baseline::Updated;
+    }
+    if scan.is_some() {
+        f.last_scan = scan;
+    }
+    Ok((f, outcome))
+}
+
+impl SledStore {
     /// Apply one triage transition to each of `ids`, all or nothing: if any id
     /// is unknown or any transition is illegal, nothing changes.
-    pub fn triage<S: AsRef<str>>(&self, ids: &[S], t: &Transition) -> Result<Vec<Finding>, StoreError> {
+    pub(crate) fn triage<S: AsRef<str>>(&self, ids: &[S], t: &Transition) -> Result<Vec<Finding>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let now = Timestamp::now();
         let prioritizer = self.prioritizer();
@@ -336,7 +341,7 @@ impl Store {
     /// Scoring and encoding run on every core (the prioritizer is `Sync` and
     /// pure); only the findings whose result changed are written, each with
     /// its index entries in one transaction, 512 per transaction.
-    pub fn reprioritize(&self) -> Result<usize, StoreError> {
+    pub(crate) fn reprioritize(&self) -> Result<usize, StoreError> {
         /// A changed finding, ready to write: its id, old and new index
         /// entries, and the encoded record.
         type Ready = (String, IndexKeys, IndexKeys, Vec<u8>);
@@ -391,13 +396,13 @@ impl Store {
     }
 
     /// Start a scan run of every check.
-    pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
+    pub(crate) fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
         self.begin_scan_selected(targets, &[], &[])
     }
 
     /// Start a scan run of the checks `checks` selects (globs; empty: every
     /// check) less those `skip_checks` names; kept on the run for `--resume`.
-    pub fn begin_scan_selected(
+    pub(crate) fn begin_scan_selected(
         &self,
         targets: Vec<String>,
         checks: &[String],
@@ -409,7 +414,7 @@ impl Store {
     /// [`Store::begin_scan_selected`] for a run started by the `[[schedule]]`
     /// named `schedule` (kept on the run, so the daemon finds each schedule's
     /// last run after a restart).
-    pub fn begin_scan_scheduled(
+    pub(crate) fn begin_scan_scheduled(
         &self,
         targets: Vec<String>,
         checks: &[String],
@@ -440,7 +445,7 @@ impl Store {
     }
 
     /// A scan run by id.
-    pub fn scan(&self, id: u64) -> Result<ScanRun, StoreError> {
+    pub(crate) fn scan(&self, id: u64) -> Result<ScanRun, StoreError> {
         let key = scan_key(id);
         match self.scans.get(key).map_err(|e| self.engine(e))? {
             None => Err(StoreError::NoScan { dir: self.dir.clone(), id }),
@@ -449,7 +454,7 @@ impl Store {
     }
 
     /// Every scan run, oldest first; unreadable ones are skipped.
-    pub fn scans(&self) -> Result<Vec<ScanRun>, StoreError> {
+    pub(crate) fn scans(&self) -> Result<Vec<ScanRun>, StoreError> {
         self.guard(|| {
             let mut out = Vec::new();
             for item in self.scans.iter().values() {
@@ -463,7 +468,7 @@ impl Store {
     }
 
     /// Journal (check, asset) pairs that ran to completion without error in `scan`.
-    pub fn cover(&self, scan: u64, pairs: &[Coverage]) -> Result<(), StoreError> {
+    pub(crate) fn cover(&self, scan: u64, pairs: &[Coverage]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for c in pairs {
             batch.insert(coverage_key(scan, c), &[]);
@@ -475,7 +480,7 @@ impl Store {
     /// Journal ports that refused the connection in `scan`: each covers every
     /// check its own probes run (services, TLS, content checks) on that host
     /// and port, in one entry ([`EVERY_PORT_CHECK`]).
-    pub fn cover_closed_ports(&self, scan: u64, ports: &[(String, u16)]) -> Result<(), StoreError> {
+    pub(crate) fn cover_closed_ports(&self, scan: u64, ports: &[(String, u16)]) -> Result<(), StoreError> {
         let mut batch = sled::Batch::default();
         for (host, port) in ports {
             let host = crate::fingerprint::normalize_host(host);
@@ -490,7 +495,7 @@ impl Store {
     /// Record units of `scan` that got no definite answer (kept on the run,
     /// the first [`MAX_FAILED_KEPT`](super::scan::MAX_FAILED_KEPT) of them,
     /// and counted). They cover nothing.
-    pub fn record_failed(&self, scan: u64, units: &[FailedUnit]) -> Result<(), StoreError> {
+    pub(crate) fn record_failed(&self, scan: u64, units: &[FailedUnit]) -> Result<(), StoreError> {
         if units.is_empty() {
             return Ok(());
         }
@@ -507,7 +512,7 @@ impl Store {
     }
 
     /// Every (check, asset) pair `scan` journaled as covered (for resuming).
-    pub fn covered(&self, scan: u64) -> Result<Vec<Coverage>, StoreError> {
+    pub(crate) fn covered(&self, scan: u64) -> Result<Vec<Coverage>, StoreError> {
         let prefix = scan_key(scan);
         let mut out = Vec::new();
         for item in self.coverage.scan_prefix(prefix).keys() {
@@ -525,12 +530,12 @@ impl Store {
     /// The most recent scan run, if it did not complete (interrupted, killed,
     /// or stopped early): the one `--resume` continues. An older incomplete run
     /// was superseded by the newer one.
-    pub fn unfinished_scan(&self) -> Result<Option<ScanRun>, StoreError> {
+    pub(crate) fn unfinished_scan(&self) -> Result<Option<ScanRun>, StoreError> {
         Ok(self.scans()?.pop().filter(|r| !r.complete))
     }
 
     /// Whether `scan` already covered this pair (for resuming).
-    pub fn is_covered(&self, scan: u64, c: &Coverage) -> Result<bool, StoreError> {
+    pub(crate) fn is_covered(&self, scan: u64, c: &Coverage) -> Result<bool, StoreError> {
         self.coverage.contains_key(coverage_key(scan, c)).map_err(|e| self.engine(e))
     }
 
@@ -538,7 +543,7 @@ impl Store {
     /// finding on a covered (check, asset) that this scan did not see becomes
     /// `fixed` (actor `scanner`); false positives are marked absent but keep
     /// their state. An incomplete scan closes nothing.
-    pub fn finish_scan(&self, scan: u64, complete: bool) -> Result<ScanRun, StoreError> {
+    pub(crate) fn finish_scan(&self, scan: u64, complete: bool) -> Result<ScanRun, StoreError> {
         let mut run = self.scan(scan)?;
         let now = Timestamp::now();
         let mut fixed = 0u64;
@@ -573,7 +578,8 @@ impl Store {
                             let mut f = old.clone();
                             f.baseline = Baseline::Absent;
                             if matches!(f.state, State::Open | State::Confirmed | State::AcceptedRisk) {
-                                scanner_move(&mut f, State::Fixed, format!("not seen by complete scan {scan}"), now)?;
+                                scanner_move(&mut f, State::Fixed, format!("not seen by complete scan {scan}"), now)
+                                    .map_err(Abort::Abort)?;
                                 n += 1;
                             }
                             if f != old {
@@ -601,14 +607,14 @@ impl Store {
 
     /// Return every accepted-risk finding whose `until` has passed to `open`,
     /// with a history entry by the scanner. Returns the ids reopened.
-    pub fn expire_acceptances(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn expire_acceptances(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
         self.expire_acceptances_as(now, SCANNER)
     }
 
     /// [`Store::expire_acceptances`] with the history entry written by
     /// `actor` (the daemon passes [`crate::lifecycle::DAEMON`]). Cheap when
     /// nothing is due: one walk of the accepted-risk index, no write.
-    pub fn expire_acceptances_as(&self, now: Timestamp, actor: &str) -> Result<Vec<String>, StoreError> {
+    pub(crate) fn expire_acceptances_as(&self, now: Timestamp, actor: &str) -> Result<Vec<String>, StoreError> {
         let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
         let due: Vec<Finding> = self
             .list(&Selection::States(vec![State::AcceptedRisk]))?

@@ -1,0 +1,440 @@
+//! [`Store`]: the one interface the rest of haetae sees, over two backends.
+//!
+//! - sled (`SledStore`, the rest of this module's files): the embedded
+//!   default, a directory;
+//! - PostgreSQL (`pg/`): `store = "postgres://..."`, shared by a daemon, its
+//!   workers and every CLI of a programme.
+//!
+//! Both implement every operation with the same meaning; the conformance
+//! suite (`findings/tests/store/`) runs the same test code against both.
+//! Only the file-level machinery is sled's alone: backup files, restore,
+//! the seal and the damaged-files checks (PostgreSQL has its own: WAL,
+//! `pg_dump`).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+
+use super::pg::{PgStore, PgTarget};
+use super::{
+    AssetRecord, BackupSummary, ChangeEvent, CheckReport, CorruptRecord, Coverage, FailedUnit, Listing, OutboxCounts,
+    OutboxItem, RestoreSummary, ScanRun, Selection, SledStore, UpsertOutcome,
+};
+use crate::error::StoreError;
+use crate::lifecycle::Transition;
+use crate::model::{Finding, Observation};
+use crate::prioritize::Prioritizer;
+use crate::time::Timestamp;
+
+/// The findings store. Cheap to share behind an `Arc`.
+pub struct Store {
+    backend: Backend,
+}
+
+enum Backend {
+    Sled(SledStore),
+    Postgres(PgStore),
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("at", &self.dir()).field("backend", &self.backend_name()).finish()
+    }
+}
+
+/// Call the same method on whichever backend holds the store.
+macro_rules! both {
+    ($self:ident, $s:ident => $e:expr) => {
+        match &$self.backend {
+            Backend::Sled($s) => $e,
+            Backend::Postgres($s) => $e,
+        }
+    };
+}
+
+impl Store {
+    /// Open (or create) the embedded store in `dir`. `prioritizer` scores
+    /// every finding the store writes.
+    ///
+    /// Fails with [`StoreError::Locked`] when another process holds it, with
+    /// [`StoreError::NewerSchema`] when a newer haetae wrote it, and with
+    /// [`StoreError::Damaged`] when its files are damaged (nothing is then
+    /// written to it).
+    pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Sled(SledStore::open(dir, prioritizer)?) })
+    }
+
+    /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
+    pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Sled(SledStore::temporary(prioritizer)?) })
+    }
+
+    /// Open the PostgreSQL store at `url` (`postgres://user@host:port/db`;
+    /// `?sslmode=require` for TLS through rustls), creating or migrating its
+    /// tables; the password comes from the URL or `PGPASSWORD`. Many
+    /// processes may hold the same database at once.
+    ///
+    /// Fails with [`StoreError::NewerSchema`] when a newer haetae migrated it.
+    pub fn open_postgres(url: &str, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        Self::open_postgres_with(url, None, prioritizer)
+    }
+
+    /// [`Store::open_postgres`] with the password given (read from a file by the caller).
+    pub fn open_postgres_with(
+        url: &str,
+        password: Option<&str>,
+        prioritizer: Arc<dyn Prioritizer>,
+    ) -> Result<Store, StoreError> {
+        let env = std::env::var("PGPASSWORD").ok();
+        let target = PgTarget::parse(url, password.or(env.as_deref()))?;
+        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?) })
+    }
+
+    /// `sled` or `postgres`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.backend {
+            Backend::Sled(_) => "sled",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Whether this store is a shared PostgreSQL database.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Score every finding written from now on with `prioritizer` (the rules
+    /// file changed). Stored findings keep their scores until [`Store::reprioritize`].
+    pub fn set_prioritizer(&self, prioritizer: Arc<dyn Prioritizer>) {
+        both!(self, s => s.set_prioritizer(prioritizer))
+    }
+
+    /// Where the store is: its directory, or its URL without the password.
+    pub fn dir(&self) -> &Path {
+        both!(self, s => s.dir())
+    }
+
+    /// Number of finding records.
+    pub fn len(&self) -> usize {
+        both!(self, s => s.len())
+    }
+
+    /// Whether the store holds no finding.
+    pub fn is_empty(&self) -> bool {
+        both!(self, s => s.is_empty())
+    }
+
+    /// The finding with exactly this id.
+    pub fn get(&self, id: &str) -> Result<Option<Finding>, StoreError> {
+        both!(self, s => s.get(id))
+    }
+
+    /// Resolve a full id or a unique prefix of one (at least 4 characters).
+    pub fn resolve_id(&self, prefix: &str) -> Result<String, StoreError> {
+        both!(self, s => s.resolve_id(prefix))
+    }
+
+    /// List findings through an index. Unreadable records are skipped and reported.
+    pub fn list(&self, selection: &Selection) -> Result<Listing, StoreError> {
+        both!(self, s => s.list(selection))
+    }
+
+    /// Every finding, decoded as `T` (any type that deserializes from a
+    /// finding's JSON, such as a lighter row). Key order; unreadable
+    /// records are skipped and reported.
+    pub fn list_all_as<T: DeserializeOwned + Send>(&self) -> Result<(Vec<T>, Vec<CorruptRecord>), StoreError> {
+        both!(self, s => s.list_all_as())
+    }
+
+    /// Write raw bytes under a key of a keyspace, bypassing every check (tests only).
+    #[doc(hidden)]
+    pub fn put_raw_for_tests(&self, tree: &str, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
+        both!(self, s => s.put_raw_for_tests(tree, key, value))
+    }
+
+    /// Remove a key of a keyspace, bypassing every check (tests only).
+    #[doc(hidden)]
+    pub fn remove_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<(), StoreError> {
+        both!(self, s => s.remove_raw_for_tests(tree, key))
+    }
+
+    /// Raw bytes under a key of a keyspace (tests only).
+    #[doc(hidden)]
+    pub fn get_raw_for_tests(&self, tree: &str, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        both!(self, s => s.get_raw_for_tests(tree, key))
+    }
+
+    /// Make everything written durable (each write already is when it returns).
+    pub fn flush(&self) -> Result<(), StoreError> {
+        both!(self, s => s.flush())
+    }
+
+    /// Record one observation outside any scan run; durable when it returns.
+    pub fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
+        both!(self, s => s.upsert(obs))
+    }
+
+    /// Merge a batch of observations, atomically and durably: when this
+    /// returns `Ok`, every observation is stored; on error none is.
+    ///
+    /// A new weakness becomes an open finding; one seen again updates
+    /// `last_seen`, `seen_count` and evidence; a fixed one is reopened and
+    /// tagged `regression`; a false positive whose evidence changed is reopened.
+    pub fn upsert_batch(
+        &self,
+        scan: Option<u64>,
+        batch: &[Observation],
+    ) -> Result<Vec<(String, UpsertOutcome)>, StoreError> {
+        both!(self, s => s.upsert_batch(scan, batch))
+    }
+
+    /// Apply one triage transition to each of `ids`, all or nothing.
+    pub fn triage<S: AsRef<str>>(&self, ids: &[S], t: &Transition) -> Result<Vec<Finding>, StoreError> {
+        both!(self, s => s.triage(ids, t))
+    }
+
+    /// Re-run the prioritizer on every stored finding; returns how many changed.
+    pub fn reprioritize(&self) -> Result<usize, StoreError> {
+        both!(self, s => s.reprioritize())
+    }
+
+    /// Start a scan run of every check.
+    pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
+        both!(self, s => s.begin_scan(targets))
+    }
+
+    /// Start a scan run of the checks `checks` selects (globs; empty: every
+    /// check) less those `skip_checks` names; kept on the run for `--resume`.
+    pub fn begin_scan_selected(
+        &self,
+        targets: Vec<String>,
+        checks: &[String],
+        skip_checks: &[String],
+    ) -> Result<ScanRun, StoreError> {
+        both!(self, s => s.begin_scan_selected(targets, checks, skip_checks))
+    }
+
+    /// [`Store::begin_scan_selected`] for a run started by the `[[schedule]]` named `schedule`.
+    pub fn begin_scan_scheduled(
+        &self,
+        targets: Vec<String>,
+        checks: &[String],
+        skip_checks: &[String],
+        schedule: Option<&str>,
+    ) -> Result<ScanRun, StoreError> {
+        both!(self, s => s.begin_scan_scheduled(targets, checks, skip_checks, schedule))
+    }
+
+    /// A scan run by id.
+    pub fn scan(&self, id: u64) -> Result<ScanRun, StoreError> {
+        both!(self, s => s.scan(id))
+    }
+
+    /// Every scan run, oldest first; unreadable ones are skipped.
+    pub fn scans(&self) -> Result<Vec<ScanRun>, StoreError> {
+        both!(self, s => s.scans())
+    }
+
+    /// Journal (check, asset) pairs that ran to completion without error in `scan`.
+    pub fn cover(&self, scan: u64, pairs: &[Coverage]) -> Result<(), StoreError> {
+        both!(self, s => s.cover(scan, pairs))
+    }
+
+    /// Journal ports that refused the connection in `scan` (each covers every
+    /// check its own probes run on that host and port).
+    pub fn cover_closed_ports(&self, scan: u64, ports: &[(String, u16)]) -> Result<(), StoreError> {
+        both!(self, s => s.cover_closed_ports(scan, ports))
+    }
+
+    /// Record units of `scan` that got no definite answer; they cover nothing.
+    pub fn record_failed(&self, scan: u64, units: &[FailedUnit]) -> Result<(), StoreError> {
+        both!(self, s => s.record_failed(scan, units))
+    }
+
+    /// Every (check, asset) pair `scan` journaled as covered (for resuming).
+    pub fn covered(&self, scan: u64) -> Result<Vec<Coverage>, StoreError> {
+        both!(self, s => s.covered(scan))
+    }
+
+    /// The most recent scan run, if it did not complete: the one `--resume` continues.
+    pub fn unfinished_scan(&self) -> Result<Option<ScanRun>, StoreError> {
+        both!(self, s => s.unfinished_scan())
+    }
+
+    /// Whether `scan` already covered this pair (for resuming).
+    pub fn is_covered(&self, scan: u64, c: &Coverage) -> Result<bool, StoreError> {
+        both!(self, s => s.is_covered(scan, c))
+    }
+
+    /// End a scan run. When `complete`, every open, confirmed or accepted-risk
+    /// finding on a covered (check, asset) that this scan did not see becomes
+    /// `fixed`; an incomplete scan closes nothing.
+    pub fn finish_scan(&self, scan: u64, complete: bool) -> Result<ScanRun, StoreError> {
+        both!(self, s => s.finish_scan(scan, complete))
+    }
+
+    /// Return every accepted-risk finding whose `until` has passed to `open`
+    /// (history actor `scanner`). Returns the ids reopened.
+    pub fn expire_acceptances(&self, now: Timestamp) -> Result<Vec<String>, StoreError> {
+        both!(self, s => s.expire_acceptances(now))
+    }
+
+    /// [`Store::expire_acceptances`] with the history entry written by `actor`.
+    pub fn expire_acceptances_as(&self, now: Timestamp, actor: &str) -> Result<Vec<String>, StoreError> {
+        both!(self, s => s.expire_acceptances_as(now, actor))
+    }
+
+    /// Record the certificate an endpoint presented; the change event when it
+    /// differs from the one seen last time.
+    pub fn observe_certificate(
+        &self,
+        scan: Option<u64>,
+        host: &str,
+        port: u16,
+        sha256: &str,
+        expires: Option<Timestamp>,
+    ) -> Result<Option<ChangeEvent>, StoreError> {
+        both!(self, s => s.observe_certificate(scan, host, port, sha256, expires))
+    }
+
+    /// Record the product/version text a service announced; the change event
+    /// when it differs from the one stored.
+    pub fn observe_banner(
+        &self,
+        scan: Option<u64>,
+        host: &str,
+        port: u16,
+        banner: &str,
+    ) -> Result<Option<ChangeEvent>, StoreError> {
+        both!(self, s => s.observe_banner(scan, host, port, banner))
+    }
+
+    /// Record that `port` of `host` answered on `addr` in `scan`; a
+    /// port-opened event when a recent complete scan found it closed.
+    pub fn observe_open_port(
+        &self,
+        scan: Option<u64>,
+        host: &str,
+        addr: IpAddr,
+        port: u16,
+    ) -> Result<Option<ChangeEvent>, StoreError> {
+        both!(self, s => s.observe_open_port(scan, host, addr, port))
+    }
+
+    /// Every asset record (what was seen last, per kind, host and port).
+    pub fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
+        both!(self, s => s.assets())
+    }
+
+    /// Record the addresses `host` resolved to (empty: definitely none).
+    pub fn observe_addresses(
+        &self,
+        scan: Option<u64>,
+        host: &str,
+        addrs: &[IpAddr],
+    ) -> Result<Option<ChangeEvent>, StoreError> {
+        both!(self, s => s.observe_addresses(scan, host, addrs))
+    }
+
+    /// The addresses each host had when last seen.
+    pub fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
+        both!(self, s => s.earlier_addresses())
+    }
+
+    /// Every change event, oldest first.
+    pub fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
+        both!(self, s => s.changes())
+    }
+
+    /// Change events at or after `since` (all when `None`), oldest first.
+    pub fn changes_since(&self, since: Option<Timestamp>) -> Result<Vec<ChangeEvent>, StoreError> {
+        both!(self, s => s.changes_since(since))
+    }
+
+    /// The change events of one scan run.
+    pub fn changes_of_scan(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
+        both!(self, s => s.changes_of_scan(scan))
+    }
+
+    /// Read every record and report what cannot be read.
+    pub fn check(&self) -> Result<CheckReport, StoreError> {
+        both!(self, s => s.check())
+    }
+
+    /// Problems of index consistency, one line each (empty: consistent).
+    pub fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
+        both!(self, s => s.check_integrity())
+    }
+
+    /// Write a verified backup of the whole store to `path` (sled stores;
+    /// a PostgreSQL store is backed up with `pg_dump`).
+    pub fn backup(&self, path: &Path) -> Result<BackupSummary, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.backup(path),
+            Backend::Postgres(s) => Err(StoreError::Engine {
+                dir: s.dir().to_owned(),
+                message: "a PostgreSQL store is backed up by PostgreSQL (pg_dump, or its WAL archiving), not by haetae"
+                    .into(),
+            }),
+        }
+    }
+
+    /// Read a backup file through and check every record in it.
+    pub fn verify_backup(path: &Path) -> Result<BackupSummary, StoreError> {
+        SledStore::verify_backup(path)
+    }
+
+    /// Restore a backup into the empty (or absent) directory `dir`.
+    pub fn restore(backup: &Path, dir: &Path) -> Result<RestoreSummary, StoreError> {
+        SledStore::restore(backup, dir)
+    }
+
+    /// Queue a notification for `channel`; due at once. Returns its id.
+    pub fn outbox_enqueue(&self, channel: &str, endpoint: &str, payload: &str) -> Result<u64, StoreError> {
+        both!(self, s => s.outbox_enqueue(channel, endpoint, payload))
+    }
+
+    /// Every queued, failed and kept delivered notification.
+    pub fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        both!(self, s => s.outbox())
+    }
+
+    /// The notifications due at `now` (every undelivered one when `ignore_backoff`).
+    pub fn outbox_due(&self, now: Timestamp, ignore_backoff: bool) -> Result<Vec<OutboxItem>, StoreError> {
+        both!(self, s => s.outbox_due(now, ignore_backoff))
+    }
+
+    /// When the next queued notification is due.
+    pub fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        both!(self, s => s.outbox_next_due())
+    }
+
+    /// Record a delivery attempt: `Ok(())` delivered; `Err(why)` failed, tried again from `retry_at`.
+    pub fn outbox_record(
+        &self,
+        id: u64,
+        result: Result<(), String>,
+        now: Timestamp,
+        retry_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        both!(self, s => s.outbox_record(id, result, now, retry_at))
+    }
+
+    /// Counts of the outbox by state.
+    pub fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+        both!(self, s => s.outbox_counts())
+    }
+
+    /// Whether `key` was notified once already.
+    pub fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
+        both!(self, s => s.was_notified(key))
+    }
+
+    /// Mark `key` notified; `true` the first time only.
+    pub fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
+        both!(self, s => s.notify_once(key))
+    }
+}

@@ -1,0 +1,176 @@
+//! The PostgreSQL backend of [`crate::Store`]: one database shared by a
+//! daemon, its workers and every CLI on any machine.
+//!
+//! Tables (schema in `schema.rs`, versioned like sled's `meta`):
+//! - `findings`: id → state, priority, host (the indexes: `(state, priority, id)`
+//!   and `(host, id)`, kept by PostgreSQL in the same transaction as the row)
+//!   and the record, encoded exactly as sled stores it (version byte + JSON);
+//! - `scans`: scan id → run record; `coverage`: (scan, pair) journal;
+//! - `kv`: (space, key) → value for the low-volume keyspaces sled keeps in
+//!   trees of their own (assets, changes, outbox, notified), same keys and
+//!   values as sled's.
+//!
+//! Every write is one SERIALIZABLE transaction, retried from the start when
+//! PostgreSQL reports a serialization failure, a deadlock or a unique-key race
+//! (two processes creating the same finding): what commits is what a serial
+//! order of the same writes would give, so a triage and a scan on the same
+//! finding never lose either change, and a client killed mid-transaction
+//! leaves nothing half-written (PostgreSQL rolls it back).
+//!
+//! The store's interface is synchronous (sled's is), and callers sit in
+//! tokio tasks as well as plain threads; the synchronous `postgres` client
+//! must not block inside a runtime, so each connection lives in a thread of
+//! its own ([`Pool`]) and a call sends it a job and waits for the answer
+//! with a deadline.
+
+mod findings;
+mod kv;
+mod pending;
+mod pool;
+mod scans;
+mod schema;
+mod tls;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use crate::error::StoreError;
+use crate::prioritize::Prioritizer;
+
+use pool::Pool;
+
+/// How many connections one store opens.
+const CONNECTIONS: usize = 4;
+
+/// A store in a PostgreSQL database.
+pub(crate) struct PgStore {
+    /// The URL without its password, for messages (`dir` of every error).
+    label: PathBuf,
+    pool: Pool,
+    prioritizer: RwLock<Arc<dyn Prioritizer>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").field("label", &self.label).finish_non_exhaustive()
+    }
+}
+
+/// Where a PostgreSQL store is and how to log in.
+#[derive(Clone)]
+pub(crate) struct PgTarget {
+    pub(crate) config: postgres::Config,
+    pub(crate) label: PathBuf,
+    pub(crate) tls: bool,
+}
+
+impl PgTarget {
+    /// Parse `url` (`postgres://user@host:port/db?sslmode=require`);
+    /// `password`, when given, wins over one in the URL.
+    pub(crate) fn parse(url: &str, password: Option<&str>) -> Result<PgTarget, StoreError> {
+        let label = PathBuf::from(redact_url(url));
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError::Engine {
+            dir: label.clone(),
+            message: format!("not a PostgreSQL URL (expected postgres://user@host:port/database): {e}"),
+        })?;
+        if let Some(p) = password {
+            config.password(p);
+        }
+        // Every wait on the server has a deadline.
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(std::time::Duration::from_secs(10));
+        }
+        config.keepalives(true).keepalives_idle(std::time::Duration::from_secs(30));
+        config.application_name("haetae");
+        // `sslmode=require` (or stricter) asks for TLS; the default
+        // (`prefer`) and `disable` connect in the clear.
+        let tls =
+            !matches!(config.get_ssl_mode(), postgres::config::SslMode::Disable | postgres::config::SslMode::Prefer);
+        Ok(PgTarget { config, label, tls })
+    }
+}
+
+/// `url` with any password replaced by `***`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return url.to_owned() };
+    let (auth, host) = match rest.split_once('@') {
+        Some((a, h)) => (a, h),
+        None => return url.to_owned(),
+    };
+    match auth.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+impl PgStore {
+    /// Connect, bring the schema to this build's version (refusing a newer
+    /// one) and return the store.
+    pub(crate) fn open(target: PgTarget, prioritizer: Arc<dyn Prioritizer>) -> Result<PgStore, StoreError> {
+        let label = target.label.clone();
+        let pool = Pool::connect(&target, CONNECTIONS)?;
+        let store = PgStore { label, pool, prioritizer: RwLock::new(prioritizer) };
+        schema::migrate(&store)?;
+        Ok(store)
+    }
+
+    pub(crate) fn dir(&self) -> &Path {
+        &self.label
+    }
+
+    fn prioritizer(&self) -> Arc<dyn Prioritizer> {
+        self.prioritizer.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) fn set_prioritizer(&self, prioritizer: Arc<dyn Prioritizer>) {
+        *self.prioritizer.write().unwrap_or_else(|p| p.into_inner()) = prioritizer;
+    }
+
+    fn engine(&self, e: &postgres::Error) -> StoreError {
+        engine(&self.label, e)
+    }
+
+    /// Every write is durable when its transaction commits.
+    pub(crate) fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A failure inside a transaction body: the database's (maybe worth a
+/// retry) or the store's own (final).
+pub(crate) enum Fail {
+    Db(postgres::Error),
+    Store(StoreError),
+}
+
+impl From<postgres::Error> for Fail {
+    fn from(e: postgres::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+impl From<StoreError> for Fail {
+    fn from(e: StoreError) -> Self {
+        Fail::Store(e)
+    }
+}
+
+/// Whether PostgreSQL asks for the transaction to be run again: a
+/// serialization failure, a deadlock, or a unique key another transaction
+/// took first (two processes creating the same row).
+pub(crate) fn retryable(e: &postgres::Error) -> bool {
+    use postgres::error::SqlState;
+    e.code().is_some_and(|c| {
+        *c == SqlState::T_R_SERIALIZATION_FAILURE
+            || *c == SqlState::T_R_DEADLOCK_DETECTED
+            || *c == SqlState::UNIQUE_VIOLATION
+    })
+}
+
+pub(crate) fn engine(label: &Path, e: &postgres::Error) -> StoreError {
+    let message = match e.as_db_error() {
+        Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
+        None => format!("PostgreSQL: {e}"),
+    };
+    StoreError::Engine { dir: label.to_owned(), message }
+}
