@@ -18,6 +18,8 @@ struct RawConfig {
     scope: Option<PathBuf>,
     rules: Option<toml::Spanned<PathBuf>>,
     store: Option<PathBuf>,
+    /// With a PostgreSQL `store`: a file holding its password (else `PGPASSWORD`).
+    store_password_file: Option<PathBuf>,
     #[serde(default)]
     resolver: RawResolver,
     #[serde(default)]
@@ -93,13 +95,35 @@ pub(crate) struct Workspace {
     /// did: such a file must exist. Without it a missing rules.toml means the
     /// default score.
     pub(crate) rules_named_at: Option<String>,
+    /// The local state directory: the sled store itself, or, with a
+    /// PostgreSQL store, this machine's audit log, API socket and token.
     pub(crate) store: PathBuf,
+    /// `store = "postgres://..."`: the shared database.
+    pub(crate) database: Option<Database>,
     pub(crate) nameservers: Vec<SocketAddr>,
     pub(crate) extra_roots: Vec<PathBuf>,
     pub(crate) expiring_days: u32,
     pub(crate) schedules: Vec<Schedule>,
     /// `[notify]`, validated (see `config_notify.rs`).
     pub(crate) notify: haetae_notify::NotifyConfig,
+}
+
+/// A PostgreSQL store: its URL and the password read for it.
+#[derive(Clone)]
+pub(crate) struct Database {
+    pub(crate) url: String,
+    pub(crate) password: Option<String>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+/// Whether a `store` value names a PostgreSQL database rather than a directory.
+pub(crate) fn is_database_url(s: &str) -> bool {
+    s.starts_with("postgres://") || s.starts_with("postgresql://")
 }
 
 pub(crate) const DEFAULT_CONFIG: &str = "haetae.toml";
@@ -242,6 +266,26 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
     let mut extra_roots: Vec<PathBuf> = raw.tls.extra_roots.into_iter().map(rel).collect();
     extra_roots.extend(g.ca_cert.iter().cloned());
 
+    // `store` (or --store) is a directory, or a PostgreSQL URL: then the
+    // local state stays in .haetae and the findings live in the database.
+    let named = g.store.clone().or(raw.store.clone());
+    let (store, database) = match named.as_ref().and_then(|p| p.to_str()).filter(|s| is_database_url(s)) {
+        Some(url) => {
+            let password = match &raw.store_password_file {
+                Some(f) => {
+                    let path = rel(f.clone());
+                    let text = std::fs::read_to_string(&path).with_context(|| {
+                        format!("{}: store_password_file {}: cannot read it", file.display(), path.display())
+                    })?;
+                    Some(text.trim_end_matches(['\r', '\n']).to_owned())
+                }
+                None => None,
+            };
+            (rel(".haetae".into()), Some(Database { url: url.to_owned(), password }))
+        }
+        None => (rel(named.unwrap_or_else(|| ".haetae".into())), None),
+    };
+
     let rules_named_at = raw.rules.as_ref().map(|r| {
         let (line, column) = haetae_findings::source::line_col(&text, r.span().start);
         format!("{}:{line}:{column}", file.display())
@@ -251,7 +295,8 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
         scope: g.scope.clone().map(&rel).unwrap_or_else(|| rel(raw.scope.unwrap_or_else(|| "scope.toml".into()))),
         rules: rel(raw.rules.map_or_else(|| "rules.toml".into(), toml::Spanned::into_inner)),
         rules_named_at,
-        store: g.store.clone().map(&rel).unwrap_or_else(|| rel(raw.store.unwrap_or_else(|| ".haetae".into()))),
+        store,
+        database,
         dir,
         config_file,
         nameservers,

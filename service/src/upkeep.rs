@@ -93,7 +93,8 @@ pub async fn run_upkeep(store: Arc<Store>, upkeep: Upkeep, shutdown: Cancellatio
         watch = watch.with_events(events);
     }
     tasks.spawn(crate::rules_watch::watch(watch, RULES_EVERY, shutdown.clone()));
-    if upkeep.backups {
+    // A PostgreSQL store is backed up by PostgreSQL (pg_dump, WAL archiving).
+    if upkeep.backups && !store.is_shared() {
         let backups = Backups::in_store(store.dir());
         tasks.spawn(crate::backups::backup_loop(store, backups, shutdown.clone()));
     }

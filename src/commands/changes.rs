@@ -18,7 +18,7 @@ pub(crate) fn run(ws: &Workspace, args: &ChangesArgs) -> Result<()> {
     let events: Vec<ChangeEvent> = if let Some(api) = crate::remote::find(ws)? {
         let path = haetae_service::client::with_query("/v1/changes", &q)?;
         crate::remote::block(api.get(&path))?
-    } else if ws.store.exists() {
+    } else if ws.database.is_some() || ws.store.exists() {
         q.select(&super::open_existing_store(ws)?)?
     } else {
         super::prioritizer(ws)?;

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use haetae_findings::Store;
 use haetae_scanner::engine::Profile;
 use haetae_service::{ScheduleSpec, SetupFn};
 use tokio_util::sync::CancellationToken;
@@ -37,7 +36,7 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
         })
         .collect();
     // The daemon holds the store for as long as it runs (sled: one process).
-    let store = Arc::new(Store::open(&ws.store, super::prioritizer(ws)?)?);
+    let store = Arc::new(super::open_store(ws, super::prioritizer(ws)?)?);
     // The audit chain must verify before anything runs (issue 16, item 9).
     haetae_service::recover(&store)?;
     let for_setup = ws.clone();

@@ -38,7 +38,7 @@ pub(crate) fn select(ws: &Workspace, filter: &FindingFilter, q: &FindingQuery) -
             .map_err(|e| anyhow::anyhow!("the daemon's finding list is not what this haetae expects: {e}"))?;
         return Ok(Some(list));
     }
-    if !ws.store.exists() {
+    if ws.database.is_none() && !ws.store.exists() {
         super::prioritizer(ws)?;
         return Ok(None);
     }

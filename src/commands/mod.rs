@@ -71,13 +71,22 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
 /// must not silently create an empty one.
 pub(crate) fn open_existing_store(ws: &Workspace) -> Result<Store> {
     let rules = prioritizer(ws)?;
-    if !ws.store.exists() {
+    if ws.database.is_none() && !ws.store.exists() {
         bail!(
             "no store at {}: nothing has been scanned in this workspace yet (run `haetae scan`, or point --store / -C at an existing workspace)",
             ws.store.display()
         );
     }
-    Ok(Store::open(&ws.store, rules)?)
+    open_store(ws, rules)
+}
+
+/// Open the workspace's store: its PostgreSQL database when `store` names
+/// one, else the sled store in its directory (created when absent).
+pub(crate) fn open_store(ws: &Workspace, rules: std::sync::Arc<dyn haetae_findings::Prioritizer>) -> Result<Store> {
+    match &ws.database {
+        Some(db) => Ok(Store::open_postgres_with(&db.url, db.password.as_deref(), &ws.store, rules)?),
+        None => Ok(Store::open(&ws.store, rules)?),
+    }
 }
 
 /// The workspace's rules, as the store's prioritizer. A rules file with

@@ -206,7 +206,7 @@ pub(crate) fn test(ws: &Workspace) -> Result<()> {
     }
     // The store is opened (and held) so that no other haetae process writes
     // the audit log while the attempts are recorded in it.
-    let store = Store::open(&ws.store, super::prioritizer(ws)?)?;
+    let store = super::open_store(ws, super::prioritizer(ws)?)?;
     let rt = super::scan::runtime()?;
     let attempts = rt.block_on(notifier::send_test(store.dir(), &sender))?;
     drop(store);

@@ -138,7 +138,7 @@ pub(crate) fn cancel_on_signals(cancel: &CancellationToken) -> Result<tokio::tas
 /// While it runs it holds the store and serves the local API on it, so
 /// `haetae findings`, `triage`, `export` and `tui` work in another terminal.
 pub(crate) async fn scan(ws: &Workspace, opts: &ScanOptions, progress: bool) -> Result<Report> {
-    let store = Arc::new(Store::open(&ws.store, super::prioritizer(ws)?)?);
+    let store = Arc::new(super::open_store(ws, super::prioritizer(ws)?)?);
     let setup = setup(ws)?;
     let cancel = CancellationToken::new();
     let signals = cancel_on_signals(&cancel)?;

@@ -15,13 +15,13 @@ use crate::config::Workspace;
 /// finding, so the default scorer stands in for the rules (a broken
 /// rules.toml must not stand between a user and a backup).
 fn open(ws: &Workspace) -> Result<Store> {
-    if !ws.store.exists() {
+    if ws.database.is_none() && !ws.store.exists() {
         bail!(
             "no store at {}: nothing has been scanned in this workspace yet (point --store / -C at an existing workspace)",
             ws.store.display()
         );
     }
-    Ok(Store::open(&ws.store, Arc::new(DefaultScorer))?)
+    super::open_store(ws, Arc::new(DefaultScorer))
 }
 
 /// Print the integrity report; an error (exit 1) when anything is wrong.
@@ -96,6 +96,11 @@ pub(crate) fn backup(ws: &Workspace, file: &Path) -> Result<()> {
 /// Restore `file` into the workspace's store directory (empty or absent).
 pub(crate) fn restore(ws: &Workspace, file: &Path) -> Result<()> {
     let path = ws.dir.join(file);
+    if ws.database.is_some() {
+        bail!(
+            "the store is a PostgreSQL database: restore it with PostgreSQL's own tools (pg_restore, or its WAL archive); `haetae store restore` restores a sled store"
+        );
+    }
     if crate::remote::find(ws)?.is_some() {
         bail!(
             "a daemon (or a scan) holds the store {}: a restore goes into an empty directory with nothing running; stop it first",

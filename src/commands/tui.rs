@@ -29,7 +29,7 @@ pub(crate) fn run(ws: &Workspace, args: TuiArgs) -> Result<()> {
         return attached(ws, api, &actor);
     }
     let store =
-        if args.scan { Store::open(&ws.store, super::prioritizer(ws)?)? } else { super::open_existing_store(ws)? };
+        if args.scan { super::open_store(ws, super::prioritizer(ws)?)? } else { super::open_existing_store(ws)? };
     open(ws, &store, &actor, args.scan)
 }
 

@@ -32,6 +32,9 @@ use crate::time::Timestamp;
 /// The findings store. Cheap to share behind an `Arc`.
 pub struct Store {
     backend: Backend,
+    /// With PostgreSQL: this machine's directory for the files that stay
+    /// local (audit log, API socket and token).
+    local: Option<std::path::PathBuf>,
 }
 
 enum Backend {
@@ -41,7 +44,7 @@ enum Backend {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("at", &self.dir()).field("backend", &self.backend_name()).finish()
+        f.debug_struct("Store").field("at", &self.location()).field("backend", &self.backend_name()).finish()
     }
 }
 
@@ -64,12 +67,12 @@ impl Store {
     /// [`StoreError::Damaged`] when its files are damaged (nothing is then
     /// written to it).
     pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(SledStore::open(dir, prioritizer)?) })
+        Ok(Store { backend: Backend::Sled(SledStore::open(dir, prioritizer)?), local: None })
     }
 
     /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
     pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(SledStore::temporary(prioritizer)?) })
+        Ok(Store { backend: Backend::Sled(SledStore::temporary(prioritizer)?), local: None })
     }
 
     /// Open the PostgreSQL store at `url` (`postgres://user@host:port/db`;
@@ -79,18 +82,35 @@ impl Store {
     ///
     /// Fails with [`StoreError::NewerSchema`] when a newer haetae migrated it.
     pub fn open_postgres(url: &str, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        Self::open_postgres_with(url, None, prioritizer)
+        let env = std::env::var("PGPASSWORD").ok();
+        let target = PgTarget::parse(url, env.as_deref())?;
+        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?), local: None })
     }
 
-    /// [`Store::open_postgres`] with the password given (read from a file by the caller).
+    /// [`Store::open_postgres`] for a workspace: the password given (read
+    /// from a file by the caller) wins over `PGPASSWORD`, and `local` is the
+    /// directory [`Store::dir`] names for this machine's own files (the
+    /// audit log, the API socket), created when absent.
     pub fn open_postgres_with(
         url: &str,
         password: Option<&str>,
+        local: &Path,
         prioritizer: Arc<dyn Prioritizer>,
     ) -> Result<Store, StoreError> {
         let env = std::env::var("PGPASSWORD").ok();
         let target = PgTarget::parse(url, password.or(env.as_deref()))?;
-        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?) })
+        std::fs::create_dir_all(local).map_err(|source| StoreError::Io {
+            path: local.to_owned(),
+            action: "create the directory",
+            source,
+        })?;
+        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?), local: Some(local.to_owned()) })
+    }
+
+    /// Where the findings are: the sled directory, or the database's URL
+    /// without its password.
+    pub fn location(&self) -> &Path {
+        both!(self, s => s.dir())
     }
 
     /// `sled` or `postgres`.
@@ -112,9 +132,14 @@ impl Store {
         both!(self, s => s.set_prioritizer(prioritizer))
     }
 
-    /// Where the store is: its directory, or its URL without the password.
+    /// The directory of this store's local files (audit log, API socket,
+    /// backups): the sled store's own directory; for PostgreSQL the local
+    /// directory it was opened with (else its URL, which holds no file).
     pub fn dir(&self) -> &Path {
-        both!(self, s => s.dir())
+        match &self.local {
+            Some(local) => local,
+            None => self.location(),
+        }
     }
 
     /// Number of finding records.

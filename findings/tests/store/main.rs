@@ -5,6 +5,7 @@ mod backup;
 mod changes;
 mod crash;
 mod lifecycle;
+mod pg_concurrency;
 mod properties;
 mod store;
 mod support;

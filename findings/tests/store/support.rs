@@ -33,3 +33,26 @@ pub(crate) fn obs(check: CheckId, host: &str, port: Option<u16>, location: &str)
     o.evidence = format!("seen at {location}");
     o
 }
+
+/// A fresh PostgreSQL database for one test, or `None` (said loudly) where
+/// no server is available.
+pub(crate) fn pg_database() -> Option<String> {
+    let Ok(base) = std::env::var("HAETAE_TEST_PG_URL") else {
+        eprintln!("HAETAE_TEST_PG_URL is not set: this PostgreSQL test did NOT run");
+        return None;
+    };
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "t{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
+    );
+    let ok = std::process::Command::new("psql")
+        .args([base.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "cannot create database {name}");
+    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+}

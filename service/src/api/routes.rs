@@ -124,7 +124,7 @@ async fn health(State(s): St) -> Json<serde_json::Value> {
         "role": s.hub.role,
         "pid": std::process::id(),
         "version": env!("CARGO_PKG_VERSION"),
-        "store": s.store.dir().display().to_string(),
+        "store": s.store.location().display().to_string(),
         "scan_running": s.hub.running(),
     }))
 }

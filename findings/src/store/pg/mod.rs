@@ -126,10 +126,6 @@ impl PgStore {
         *self.prioritizer.write().unwrap_or_else(|p| p.into_inner()) = prioritizer;
     }
 
-    fn engine(&self, e: &postgres::Error) -> StoreError {
-        engine(&self.label, e)
-    }
-
     /// Every write is durable when its transaction commits.
     pub(crate) fn flush(&self) -> Result<(), StoreError> {
         Ok(())

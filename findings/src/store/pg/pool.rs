@@ -53,25 +53,50 @@ impl Pool {
     /// or password is reported by `open`).
     pub(super) fn connect(target: &PgTarget, size: usize) -> Result<Pool, StoreError> {
         let target = Arc::new(target.clone());
-        let first = connect(&target)?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
+        // Even the first connection is made on its own thread: the caller
+        // may be a tokio task, where the synchronous client must not block.
+        let (ready_tx, ready_rx) = sync_channel::<Result<(), StoreError>>(1);
         let mut threads = Vec::with_capacity(size);
-        let mut first = Some(first);
         for i in 0..size.max(1) {
             let rx = Arc::clone(&rx);
             let mine = Arc::clone(&target);
-            let client = first.take();
+            let ready = (i == 0).then(|| ready_tx.clone());
             let handle = std::thread::Builder::new()
                 .name(format!("haetae-pg-{i}"))
-                .spawn(move || serve(&mine, client, &rx))
+                .spawn(move || {
+                    let client = match ready {
+                        Some(ready) => match connect(&mine) {
+                            Ok(c) => {
+                                let _ = ready.send(Ok(()));
+                                Some(c)
+                            }
+                            Err(e) => {
+                                let _ = ready.send(Err(e));
+                                return;
+                            }
+                        },
+                        None => None,
+                    };
+                    serve(&mine, client, &rx);
+                })
                 .map_err(|e| StoreError::Engine {
                     dir: target.label.clone(),
                     message: format!("cannot start a connection thread: {e}"),
                 })?;
             threads.push(handle);
         }
-        Ok(Pool { jobs: Mutex::new(Some(tx)), target, threads: Mutex::new(threads) })
+        drop(ready_tx);
+        let pool = Pool { jobs: Mutex::new(Some(tx)), target: Arc::clone(&target), threads: Mutex::new(threads) };
+        match ready_rx.recv_timeout(JOB_DEADLINE) {
+            Ok(Ok(())) => Ok(pool),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(StoreError::Engine {
+                dir: target.label.clone(),
+                message: format!("PostgreSQL did not accept a connection within {} s", JOB_DEADLINE.as_secs()),
+            }),
+        }
     }
 
     /// Run `f` on a connection and return its answer.
