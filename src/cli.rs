@@ -56,6 +56,8 @@ pub(crate) enum Command {
     Scan(ScanArgs),
     /// Run the schedules until stopped.
     Daemon(DaemonArgs),
+    /// Claim and run units of scans from a shared PostgreSQL store (scale-out).
+    Worker(WorkerArgs),
     /// Open the triage UI.
     Tui(TuiArgs),
     /// List findings, or show one.
@@ -136,6 +138,20 @@ pub(crate) struct LabServeArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct DaemonArgs {
+    /// How log lines on stderr look: `plain` text or `json` (one JSON object a line).
+    #[arg(long, value_name = "FORMAT", default_value = "plain", value_parser = ["plain", "json"])]
+    pub(crate) log_format: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WorkerArgs {
+    /// This worker's name in the queue and its audit records (default: host name and process id).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) id: Option<String>,
+    /// How long a claimed unit stays this worker's without a renewal (a
+    /// killed worker's unit is taken over after it), e.g. `60s`.
+    #[arg(long, value_name = "DURATION", default_value = "60s")]
+    pub(crate) lease: String,
     /// How log lines on stderr look: `plain` text or `json` (one JSON object a line).
     #[arg(long, value_name = "FORMAT", default_value = "plain", value_parser = ["plain", "json"])]
     pub(crate) log_format: String,

@@ -82,6 +82,7 @@ pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
     AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, FailedUnit, Listing,
-    MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, Selection, Store, UpsertOutcome,
+    MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, Selection, Store, Unit, UnitCounts,
+    UpsertOutcome, scope_hash,
 };
 pub use time::{ParseTimeError, Timestamp};

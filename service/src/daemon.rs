@@ -160,6 +160,8 @@ async fn scan_now_loop(ctx: Arc<Ctx>, schedules: Vec<ScheduleSpec>, mut rx: toki
                 checks: spec.checks.clone(),
                 skip_checks: Vec::new(),
                 schedule: Some(spec.name.clone()),
+                distribute: ctx.store.is_shared(),
+                unit_of: None,
             },
             None => ScanOptions {
                 targets: req.targets.clone(),
@@ -168,6 +170,8 @@ async fn scan_now_loop(ctx: Arc<Ctx>, schedules: Vec<ScheduleSpec>, mut rx: toki
                 checks: req.checks.clone(),
                 skip_checks: req.skip_checks.clone(),
                 schedule: None,
+                distribute: ctx.store.is_shared(),
+                unit_of: None,
             },
         };
         let label = opts.schedule.clone().unwrap_or_else(|| "(asked through the API)".to_owned());
@@ -322,6 +326,9 @@ async fn schedule_loop(spec: ScheduleSpec, last: Option<i64>, mut resume: Option
             checks: spec.checks.clone(),
             skip_checks: Vec::new(),
             schedule: Some(spec.name.clone()),
+            // With a shared store the run is split among the workers.
+            distribute: ctx.store.is_shared(),
+            unit_of: None,
         };
         // The workspace is read at each run: an edited scope counts.
         match run_once(&ctx, name, opts, None).await {

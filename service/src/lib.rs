@@ -16,12 +16,14 @@ pub mod events;
 pub mod hub;
 pub mod notifier;
 pub mod query;
+mod queue;
 pub mod report;
 pub mod rescore;
 pub mod rules_watch;
 mod scan;
 pub mod schedule;
 pub mod upkeep;
+pub mod worker;
 
 pub use daemon::{ScheduleSpec, SetupFn, run_daemon};
 pub use hub::Hub;

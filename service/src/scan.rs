@@ -60,6 +60,9 @@ pub struct ScanSetup {
     pub store_dir: PathBuf,
     /// The authorization.
     pub scope: Scope,
+    /// The scope file's text as read (its SHA-256 identifies the engagement
+    /// to workers sharing a PostgreSQL store).
+    pub scope_text: String,
     /// Name servers the guard resolves with.
     pub nameservers: Vec<SocketAddr>,
     /// Trust roots and the expiry threshold.
@@ -85,6 +88,12 @@ pub struct ScanOptions {
     pub skip_checks: Vec<String>,
     /// The `[[schedule]]` starting this run, kept on it.
     pub schedule: Option<String>,
+    /// With a shared (PostgreSQL) store: split the run into units for
+    /// `haetae worker`s instead of scanning here (the daemon sets it).
+    pub distribute: bool,
+    /// Scan as one unit of this existing run (a worker): the run is neither
+    /// begun nor finished here, only written to.
+    pub unit_of: Option<u64>,
 }
 
 /// What a scan did, for the summary.
@@ -163,7 +172,10 @@ pub async fn run_scan(
     cancel: CancellationToken,
     sink: &dyn Sink,
 ) -> Result<ScanOutcome> {
-    let ScanSetup { store_dir, scope, nameservers, tls, templates, software } = setup;
+    if opts.distribute && store.is_shared() && opts.unit_of.is_none() {
+        return crate::queue::run_distributed(store, setup, opts, cancel, sink).await;
+    }
+    let ScanSetup { store_dir, scope, nameservers, tls, templates, software, scope_text: _ } = setup;
     let targets = authorize(&scope, &opts.targets, Timestamp::now())?;
     let audit = AuditLog::shared(&store_dir.join(AUDIT_FILE))?;
     // The checks to run: every built-in id and template id is known.
@@ -176,7 +188,9 @@ pub async fn run_scan(
         CheckSelection::new(checks, skip, &known)
             .map_err(|e| anyhow!(BadRequest(format!("--checks/--skip-checks: {e}"))))
     };
-    let (run, skip, checks) = if opts.resume {
+    let (run, skip, checks) = if let Some(id) = opts.unit_of {
+        (store.scan(id)?, HashSet::new(), select(&opts.checks, &opts.skip_checks)?)
+    } else if opts.resume {
         let Some(run) = store.unfinished_scan()? else {
             bail!("nothing to resume: the last scan in {} completed", store_dir.display());
         };
@@ -324,7 +338,9 @@ pub async fn run_scan(
         Err(e) => {
             // A panic outside any probe unit (those become failed units):
             // what was found is committed; the run closes nothing.
-            store.finish_scan(run.id, false)?;
+            if opts.unit_of.is_none() {
+                store.finish_scan(run.id, false)?;
+            }
             audit.sync()?;
             let why = if e.is_panic() { engine::panic_message(e.into_panic()) } else { e.to_string() };
             bail!(
@@ -335,6 +351,12 @@ pub async fn run_scan(
     };
     if let Some(e) = failure {
         return Err(e);
+    }
+    if opts.unit_of.is_some() {
+        // A unit: the run is finished by whoever split it, once every unit is in.
+        audit.sync()?;
+        let run = store.scan(run.id)?;
+        return Ok(ScanOutcome { run, outcome, seen: Vec::new(), open_ports, changes, failed });
     }
     let run = store.finish_scan(run.id, outcome.complete)?;
     audit.sync()?;

@@ -71,7 +71,7 @@ pub(crate) fn run(ws: &Workspace, args: DaemonArgs) -> Result<()> {
 
 /// Log lines to stderr, `info` and above, without colour (a service
 /// manager's journal reads them).
-fn init_logging(format: &str) -> Result<()> {
+pub(crate) fn init_logging(format: &str) -> Result<()> {
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(false).with_target(false);
     let r = if format == "json" { builder.json().try_init() } else { builder.try_init() };
     r.map_err(|e| anyhow::anyhow!("{e}")).context("cannot set up logging")

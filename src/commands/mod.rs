@@ -19,6 +19,7 @@ mod templates;
 mod triage;
 mod tui;
 mod tui_remote;
+mod worker;
 
 use std::sync::Arc;
 
@@ -47,6 +48,7 @@ pub(crate) fn dispatch(cli: Cli) -> Result<()> {
         Command::Demo { tui, keep } => demo::run(g, keep, tui),
         Command::Lab { command: LabCommand::Serve(args) } => lab::serve(g, args),
         Command::Daemon(args) => daemon::run(&Workspace::load(g)?, args),
+        Command::Worker(args) => worker::run(&Workspace::load(g)?, args),
         Command::Tui(args) => tui::run(&Workspace::load(g)?, args),
         Command::Export(args) => export::run(&Workspace::load(g)?, args),
         Command::Rules { command: RulesCommand::Check } => rules::check(&Workspace::load(g)?),

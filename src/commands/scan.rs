@@ -46,7 +46,7 @@ pub(crate) fn run(ws: &Workspace, args: ScanArgs) -> Result<()> {
         resume: args.resume,
         checks: args.checks,
         skip_checks: args.skip_checks,
-        schedule: None,
+        ..ScanOptions::default()
     };
     if let Some(api) = crate::remote::find(ws)? {
         return super::remote_scan::run(ws, &api, &opts, fail_on);
@@ -105,8 +105,11 @@ pub(crate) fn nameservers(ws: &Workspace) -> Result<Vec<SocketAddr>> {
 /// What the workspace gives a scan: scope, name servers, TLS trust,
 /// templates and software data, each read now (a changed file counts).
 pub(crate) fn setup(ws: &Workspace) -> Result<ScanSetup> {
-    let scope = Scope::load(&ws.scope)?;
+    let scope_text = std::fs::read_to_string(&ws.scope)
+        .with_context(|| format!("cannot read the scope file {}", ws.scope.display()))?;
+    let scope = Scope::parse(&ws.scope, &scope_text)?;
     Ok(ScanSetup {
+        scope_text,
         store_dir: ws.store.clone(),
         nameservers: nameservers(ws)?,
         tls: TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::pg::{PgStore, PgTarget};
+use super::pg::{PgStore, PgTarget, Unit, UnitCounts};
 use super::{
     AssetRecord, BackupSummary, ChangeEvent, CheckReport, CorruptRecord, Coverage, FailedUnit, Listing, OutboxCounts,
     OutboxItem, RestoreSummary, ScanRun, Selection, SledStore, UpsertOutcome,
@@ -461,5 +461,77 @@ impl Store {
     /// Mark `key` notified; `true` the first time only.
     pub fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
         both!(self, s => s.notify_once(key))
+    }
+
+    /// The PostgreSQL store, or why an operation needs one.
+    fn shared(&self, what: &str) -> Result<&PgStore, StoreError> {
+        match &self.backend {
+            Backend::Postgres(s) => Ok(s),
+            Backend::Sled(s) => Err(StoreError::Engine {
+                dir: s.dir().to_owned(),
+                message: format!("{what} needs a shared PostgreSQL store (store = \"postgres://...\" in haetae.toml)"),
+            }),
+        }
+    }
+
+    /// Store the engagement's scope (its file's text) for the workers; returns its SHA-256.
+    pub fn set_engagement(&self, scope: &str) -> Result<String, StoreError> {
+        self.shared("the work queue")?.set_engagement(scope)
+    }
+
+    /// The engagement's scope text and SHA-256, when one was stored.
+    pub fn engagement(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.shared("the work queue")?.engagement()
+    }
+
+    /// Queue one unit per host of run `scan` (planned under scope `scope_sha256`).
+    pub fn enqueue_units(
+        &self,
+        scan: u64,
+        hosts: &[String],
+        checks: &[String],
+        skip_checks: &[String],
+        profile: &str,
+        scope_sha256: &str,
+    ) -> Result<usize, StoreError> {
+        self.shared("the work queue")?.enqueue_units(scan, hosts, checks, skip_checks, profile, scope_sha256)
+    }
+
+    /// Claim the oldest unit that is queued or whose lease ran out, for
+    /// `worker`, leased for `lease`; units claimed `max_attempts` times are
+    /// not taken again.
+    pub fn claim_unit(
+        &self,
+        worker: &str,
+        lease: std::time::Duration,
+        max_attempts: u32,
+    ) -> Result<Option<Unit>, StoreError> {
+        self.shared("the work queue")?.claim_unit(worker, lease, max_attempts)
+    }
+
+    /// Extend `worker`'s lease on unit `id`; `false` when it lost it.
+    pub fn renew_unit(&self, id: u64, worker: &str, lease: std::time::Duration) -> Result<bool, StoreError> {
+        self.shared("the work queue")?.renew_unit(id, worker, lease)
+    }
+
+    /// Record how unit `id` ended (`Ok(complete)` or `Err(why)`); `false`
+    /// when `worker` no longer held it.
+    pub fn finish_unit(&self, id: u64, worker: &str, result: Result<bool, String>) -> Result<bool, StoreError> {
+        self.shared("the work queue")?.finish_unit(id, worker, result)
+    }
+
+    /// Fail the units of `scan` abandoned `max_attempts` times; how many.
+    pub fn fail_abandoned_units(&self, scan: u64, max_attempts: u32) -> Result<u64, StoreError> {
+        self.shared("the work queue")?.fail_abandoned_units(scan, max_attempts)
+    }
+
+    /// Withdraw the units of `scan` no worker has claimed yet; how many.
+    pub fn cancel_units(&self, scan: u64) -> Result<u64, StoreError> {
+        self.shared("the work queue")?.cancel_units(scan)
+    }
+
+    /// Where the units of run `scan` stand.
+    pub fn unit_counts(&self, scan: u64) -> Result<UnitCounts, StoreError> {
+        self.shared("the work queue")?.unit_counts(scan)
     }
 }

@@ -27,6 +27,7 @@ mod findings;
 mod kv;
 mod pending;
 mod pool;
+mod queue;
 mod scans;
 mod schema;
 mod tls;
@@ -38,6 +39,7 @@ use crate::error::StoreError;
 use crate::prioritize::Prioritizer;
 
 use pool::Pool;
+pub use queue::{Unit, UnitCounts, scope_hash};
 
 /// How many connections one store opens.
 const CONNECTIONS: usize = 4;

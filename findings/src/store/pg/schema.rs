@@ -8,14 +8,15 @@ use super::{Fail, PgStore};
 use crate::error::StoreError;
 
 /// The schema version this build writes (and the newest it reads).
-pub(crate) const PG_SCHEMA_VERSION: u32 = 1;
+pub(crate) const PG_SCHEMA_VERSION: u32 = 2;
 
 /// Key of the advisory lock held while migrating.
 const MIGRATION_LOCK: i64 = 0x6861_6574_6165_0001;
 
 /// Each step, in order. Text columns compare byte by byte (`COLLATE "C"`), so
 /// listings come out in the same order as sled's keys.
-const MIGRATIONS: [&str; PG_SCHEMA_VERSION as usize] = [r#"
+const MIGRATIONS: [&str; PG_SCHEMA_VERSION as usize] = [
+    r#"
 CREATE TABLE findings (
     id text COLLATE "C" PRIMARY KEY,
     state smallint NOT NULL,
@@ -40,7 +41,35 @@ CREATE TABLE kv (
     value bytea NOT NULL,
     PRIMARY KEY (space, key)
 );
-"#];
+"#,
+    r#"
+CREATE TABLE engagement (
+    id smallint PRIMARY KEY CHECK (id = 1),
+    scope text NOT NULL,
+    scope_sha256 text NOT NULL,
+    updated bigint NOT NULL
+);
+CREATE TABLE units (
+    id bigserial PRIMARY KEY,
+    scan bigint NOT NULL,
+    host text COLLATE "C" NOT NULL,
+    checks text NOT NULL,
+    skip_checks text NOT NULL,
+    profile text NOT NULL,
+    scope_sha256 text NOT NULL,
+    state text NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'running', 'done', 'failed')),
+    worker text,
+    lease_until timestamptz,
+    attempts integer NOT NULL DEFAULT 0,
+    complete boolean,
+    error text,
+    claimed bigint,
+    finished bigint
+);
+CREATE INDEX units_claim ON units (state, id);
+CREATE INDEX units_scan ON units (scan, state);
+"#,
+];
 
 /// Bring the database to [`PG_SCHEMA_VERSION`] or refuse a newer one.
 pub(super) fn migrate(store: &PgStore) -> Result<(), StoreError> {

@@ -1,0 +1,267 @@
+//! The work queue of a shared store: a run split into units (one host and
+//! the run's checks), claimed by `haetae worker`s.
+//!
+//! The pattern (no queue service beside PostgreSQL):
+//! - a unit is claimed by `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
+//!   LOCKED LIMIT 1)`: two workers never take the same row, and neither waits
+//!   for the other;
+//! - the claim is a lease (`lease_until`), renewed while the unit runs; a
+//!   worker killed mid-unit stops renewing, its lease runs out and the next
+//!   claim takes the unit again (`attempts` counts the tries; past the limit
+//!   the unit fails instead);
+//! - finishing is conditional on still holding the lease (`worker = me AND
+//!   state = 'running'`): a worker that lost its unit cannot overwrite the
+//!   result of the one that took it over;
+//! - one unit per host and run, so one worker holds a host at a time: the
+//!   per-host politeness of the engine holds across workers.
+//!
+//! The engagement's scope is stored with its SHA-256; a unit carries the hash
+//! it was planned under, and a worker runs it only when the scope it holds
+//! has that hash.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Fail, PgStore};
+use crate::error::StoreError;
+use crate::time::Timestamp;
+
+/// A unit of a run, as claimed by a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unit {
+    /// Queue id.
+    pub id: u64,
+    /// The scan run it belongs to.
+    pub scan: u64,
+    /// The target it scans.
+    pub host: String,
+    /// The run's check globs (empty: every check).
+    pub checks: Vec<String>,
+    /// The run's skipped check globs.
+    pub skip_checks: Vec<String>,
+    /// `passive`, `standard` or `deep`.
+    pub profile: String,
+    /// SHA-256 (hex) of the scope file the run was planned under.
+    pub scope_sha256: String,
+    /// How many claims it had, this one included.
+    pub attempts: u32,
+}
+
+/// Where the units of a run stand.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitCounts {
+    /// Not claimed yet (or given back by an expired lease).
+    pub queued: u64,
+    /// Claimed, lease held.
+    pub running: u64,
+    /// Ran to the end.
+    pub done: u64,
+    /// Of `done`, those whose engine run was incomplete (failed units in it).
+    pub incomplete: u64,
+    /// Gave up: an error, or too many lost leases.
+    pub failed: u64,
+}
+
+impl UnitCounts {
+    /// Whether every unit is done or failed.
+    pub fn settled(&self) -> bool {
+        self.queued == 0 && self.running == 0
+    }
+
+    /// Whether the run they make up covered everything it planned.
+    pub fn complete(&self) -> bool {
+        self.settled() && self.failed == 0 && self.incomplete == 0
+    }
+}
+
+/// The hex SHA-256 of a scope file's text, as stored with the engagement.
+pub fn scope_hash(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64().max(1.0)
+}
+
+fn id64(id: u64) -> i64 {
+    i64::try_from(id).unwrap_or(i64::MAX)
+}
+
+impl PgStore {
+    /// Store the engagement's scope (the text of its scope file); returns its hash.
+    pub(crate) fn set_engagement(&self, scope: &str) -> Result<String, StoreError> {
+        let (scope, hash) = (scope.to_owned(), scope_hash(scope));
+        let h = hash.clone();
+        self.pool.transact(move |tx| {
+            tx.execute(
+                "INSERT INTO engagement (id, scope, scope_sha256, updated) VALUES (1, $1, $2, $3) \
+                 ON CONFLICT (id) DO UPDATE SET scope = EXCLUDED.scope, scope_sha256 = EXCLUDED.scope_sha256, \
+                 updated = EXCLUDED.updated",
+                &[&scope, &h, &Timestamp::now().unix()],
+            )?;
+            Ok(())
+        })?;
+        Ok(hash)
+    }
+
+    /// The engagement's scope text and hash, when one was stored.
+    pub(crate) fn engagement(&self) -> Result<Option<(String, String)>, StoreError> {
+        self.pool.transact(|tx| {
+            Ok(match tx.query_opt("SELECT scope, scope_sha256 FROM engagement WHERE id = 1", &[])? {
+                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+                None => None,
+            })
+        })
+    }
+
+    /// Queue one unit per host of run `scan`.
+    pub(crate) fn enqueue_units(
+        &self,
+        scan: u64,
+        hosts: &[String],
+        checks: &[String],
+        skip_checks: &[String],
+        profile: &str,
+        scope_sha256: &str,
+    ) -> Result<usize, StoreError> {
+        let hosts = hosts.to_vec();
+        let checks = serde_json::to_string(checks).unwrap_or_else(|_| "[]".into());
+        let skip = serde_json::to_string(skip_checks).unwrap_or_else(|_| "[]".into());
+        let (profile, hash) = (profile.to_owned(), scope_sha256.to_owned());
+        self.pool.transact(move |tx| {
+            let n = tx.execute(
+                "INSERT INTO units (scan, host, checks, skip_checks, profile, scope_sha256) \
+                 SELECT $1, h, $3, $4, $5, $6 FROM UNNEST($2::text[]) AS h",
+                &[&id64(scan), &hosts, &checks, &skip, &profile, &hash],
+            )?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        })
+    }
+
+    /// Claim the oldest unit that is queued, or whose lease ran out (tried
+    /// fewer than `max_attempts` times), for `worker`, leased for `lease`.
+    pub(crate) fn claim_unit(
+        &self,
+        worker: &str,
+        lease: Duration,
+        max_attempts: u32,
+    ) -> Result<Option<Unit>, StoreError> {
+        let worker = worker.to_owned();
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        let label = self.label.clone();
+        self.pool.run(move |c| {
+            let row = c
+                .query_opt(
+                    "UPDATE units SET state = 'running', worker = $1, lease_until = now() + make_interval(secs => $2), \
+                     attempts = attempts + 1, claimed = $4 \
+                     WHERE id = (SELECT id FROM units WHERE (state = 'queued' OR (state = 'running' AND lease_until < now())) \
+                                 AND attempts < $3 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING id, scan, host, checks, skip_checks, profile, scope_sha256, attempts",
+                    &[&worker, &secs(lease), &max, &Timestamp::now().unix()],
+                )
+                .map_err(|e| super::engine(&label, &e))?;
+            let Some(r) = row else { return Ok(None) };
+            let get = |e: postgres::Error| super::engine(&label, &e);
+            let checks: String = r.try_get(3).map_err(get)?;
+            let skip: String = r.try_get(4).map_err(get)?;
+            let corrupt = |what: &str, e: serde_json::Error| StoreError::Corrupt {
+                dir: label.clone(),
+                tree: "units",
+                key: what.to_owned(),
+                reason: e.to_string(),
+            };
+            Ok(Some(Unit {
+                id: u64::try_from(r.try_get::<_, i64>(0).map_err(get)?).unwrap_or(0),
+                scan: u64::try_from(r.try_get::<_, i64>(1).map_err(get)?).unwrap_or(0),
+                host: r.try_get(2).map_err(get)?,
+                checks: serde_json::from_str(&checks).map_err(|e| corrupt("checks", e))?,
+                skip_checks: serde_json::from_str(&skip).map_err(|e| corrupt("skip_checks", e))?,
+                profile: r.try_get(5).map_err(get)?,
+                scope_sha256: r.try_get(6).map_err(get)?,
+                attempts: u32::try_from(r.try_get::<_, i32>(7).map_err(get)?).unwrap_or(0),
+            }))
+        })
+    }
+
+    /// Extend `worker`'s lease on unit `id`; `false` when it no longer holds it.
+    pub(crate) fn renew_unit(&self, id: u64, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+        let worker = worker.to_owned();
+        self.pool.transact(move |tx| {
+            Ok(tx.execute(
+                "UPDATE units SET lease_until = now() + make_interval(secs => $3) \
+                 WHERE id = $1 AND worker = $2 AND state = 'running'",
+                &[&id64(id), &worker, &secs(lease)],
+            )? == 1)
+        })
+    }
+
+    /// Record how unit `id` ended: done (`Ok(complete)`) or failed
+    /// (`Err(why)`); `false` when `worker` no longer held it (its result is
+    /// not recorded: the worker that took the unit over decides).
+    pub(crate) fn finish_unit(&self, id: u64, worker: &str, result: Result<bool, String>) -> Result<bool, StoreError> {
+        let worker = worker.to_owned();
+        let (state, complete, error) = match &result {
+            Ok(complete) => ("done", Some(*complete), None),
+            Err(why) => ("failed", None, Some(why.clone())),
+        };
+        self.pool.transact(move |tx| {
+            Ok(tx.execute(
+                "UPDATE units SET state = $3, complete = $4, error = $5, finished = $6, lease_until = NULL \
+                 WHERE id = $1 AND worker = $2 AND state = 'running'",
+                &[&id64(id), &worker, &state, &complete, &error, &Timestamp::now().unix()],
+            )? == 1)
+        })
+    }
+
+    /// Fail the units of `scan` whose lease ran out after `max_attempts`
+    /// claims (no worker will take them again); returns how many.
+    pub(crate) fn fail_abandoned_units(&self, scan: u64, max_attempts: u32) -> Result<u64, StoreError> {
+        let max = i32::try_from(max_attempts).unwrap_or(i32::MAX);
+        self.pool.transact(move |tx| {
+            Ok(tx.execute(
+                "UPDATE units SET state = 'failed', lease_until = NULL, \
+                 error = 'abandoned: its lease ran out ' || attempts || ' times (the workers holding it stopped)' \
+                 WHERE scan = $1 AND state IN ('running', 'queued') AND attempts >= $2 \
+                 AND (lease_until IS NULL OR lease_until < now())",
+                &[&id64(scan), &max],
+            )?)
+        })
+    }
+
+    /// Withdraw the units of `scan` no worker has claimed (the run stopped); how many.
+    pub(crate) fn cancel_units(&self, scan: u64) -> Result<u64, StoreError> {
+        self.pool.transact(move |tx| {
+            Ok(tx.execute(
+                "UPDATE units SET state = 'failed', error = 'withdrawn: the run was stopped' WHERE scan = $1 AND state = 'queued'",
+                &[&id64(scan)],
+            )?)
+        })
+    }
+
+    /// Where the units of run `scan` stand.
+    pub(crate) fn unit_counts(&self, scan: u64) -> Result<UnitCounts, StoreError> {
+        self.pool.transact(move |tx| {
+            let mut c = UnitCounts::default();
+            for r in tx.query(
+                "SELECT state, count(*), count(*) FILTER (WHERE complete IS FALSE) FROM units WHERE scan = $1 GROUP BY state",
+                &[&id64(scan)],
+            )? {
+                let state: String = r.try_get(0)?;
+                let n = u64::try_from(r.try_get::<_, i64>(1)?).unwrap_or(0);
+                let incomplete = u64::try_from(r.try_get::<_, i64>(2)?).unwrap_or(0);
+                match state.as_str() {
+                    "queued" => c.queued = n,
+                    "running" => c.running = n,
+                    "done" => {
+                        c.done = n;
+                        c.incomplete = incomplete;
+                    }
+                    _ => c.failed = n,
+                }
+            }
+            Ok::<_, Fail>(c)
+        })
+    }
+}

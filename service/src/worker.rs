@@ -1,0 +1,177 @@
+//! `haetae worker`: claims units of runs from a shared PostgreSQL store and
+//! scans them through its own scope guard.
+//!
+//! Before every claim the worker compares the SHA-256 of its own scope file
+//! with the engagement's stored in the database; a worker holding another
+//! scope refuses to run anything (it would scan under an authorization the
+//! run was not planned under). The guard is built from the scope the
+//! database holds, whose hash was just checked to be the worker's own.
+//! While a unit runs its lease is renewed every third of the lease; a
+//! renewal that finds the unit taken (the lease ran out, say after a long
+//! pause) stops the unit, and its result is not recorded.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Result, anyhow};
+use haetae_findings::{Store, Unit};
+use haetae_scanner::scope::Scope;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+use crate::SetupFn;
+use crate::scan::{Refused, ScanOptions};
+
+/// How a worker runs.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    /// This worker's name in the queue and the audit segments.
+    pub id: String,
+    /// How long a claim holds before another worker may take the unit.
+    pub lease: Duration,
+    /// How long to wait before looking for work again when none is queued.
+    pub idle_poll: Duration,
+}
+
+/// What a worker did, when it stops.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WorkerSummary {
+    /// Units run to the end (done).
+    pub done: u64,
+    /// Units that failed here.
+    pub failed: u64,
+    /// Units lost to another worker (lease ran out).
+    pub lost: u64,
+}
+
+/// Claim and run units until `shutdown`. Refused (an error wrapping
+/// [`Refused`]) when the worker's scope is not the engagement's.
+pub async fn run_worker(
+    store: Arc<Store>,
+    setup: Arc<SetupFn>,
+    opts: WorkerOptions,
+    shutdown: CancellationToken,
+) -> Result<WorkerSummary> {
+    let mut summary = WorkerSummary::default();
+    loop {
+        if shutdown.is_cancelled() {
+            return Ok(summary);
+        }
+        let mine = (setup)()?;
+        let own_hash = haetae_findings::scope_hash(&mine.scope_text);
+        let claimed = match store.engagement()? {
+            None => None,
+            Some((text, hash)) => {
+                if hash != own_hash {
+                    return Err(anyhow!(Refused(format!(
+                        "worker {}: this workspace's scope file has SHA-256 {own_hash}, but the engagement in the database was planned under {hash}: refusing to run its units (use the engagement's scope file)",
+                        opts.id
+                    ))));
+                }
+                store.claim_unit(&opts.id, opts.lease, crate::queue::MAX_ATTEMPTS)?.map(|u| (u, text))
+            }
+        };
+        let Some((unit, text)) = claimed else {
+            tokio::select! {
+                () = tokio::time::sleep(opts.idle_poll) => continue,
+                () = shutdown.cancelled() => return Ok(summary),
+            }
+        };
+        if unit.scope_sha256 != own_hash {
+            // Planned under an earlier scope: not ours to run. Its lease
+            // runs out and it fails after its attempts, visibly.
+            return Err(anyhow!(Refused(format!(
+                "worker {}: unit {} (scan {}, {}) was planned under scope {}, this worker holds {own_hash}: refusing it",
+                opts.id, unit.id, unit.scan, unit.host, unit.scope_sha256
+            ))));
+        }
+        // The guard is built from the database's scope, hash-checked above.
+        let mut setup_now = mine;
+        setup_now.scope = Scope::parse(Path::new("(engagement scope in the database)"), &text)?;
+        match run_unit(&store, setup_now, &unit, &opts, &shutdown).await {
+            Ran::Done => summary.done += 1,
+            Ran::Failed => summary.failed += 1,
+            Ran::Lost => summary.lost += 1,
+        }
+    }
+}
+
+enum Ran {
+    Done,
+    Failed,
+    Lost,
+}
+
+async fn run_unit(
+    store: &Arc<Store>,
+    setup: crate::ScanSetup,
+    unit: &Unit,
+    opts: &WorkerOptions,
+    shutdown: &CancellationToken,
+) -> Ran {
+    info!(worker = %opts.id, unit = unit.id, scan = unit.scan, host = %unit.host, attempt = unit.attempts, "unit claimed");
+    let cancel = shutdown.child_token();
+    let lost = CancellationToken::new();
+    let renewer = {
+        let (store, cancel, lost) = (Arc::clone(store), cancel.clone(), lost.clone());
+        let (id, worker, lease) = (unit.id, opts.id.clone(), opts.lease);
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(lease / 3) => {}
+                    () = cancel.cancelled() => return,
+                }
+                match store.renew_unit(id, &worker, lease) {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        warn!(worker = %worker, unit = id, "lease lost: another worker has the unit; stopping it");
+                        lost.cancel();
+                        cancel.cancel();
+                        return;
+                    }
+                    // The database is unreachable: go on; the next renewal
+                    // (or the finish) tells whether the unit is still ours.
+                    Err(e) => warn!(worker = %worker, unit = id, error = %e, "cannot renew the lease"),
+                }
+            }
+        })
+    };
+    let scan_opts = ScanOptions {
+        targets: vec![unit.host.clone()],
+        profile: unit.profile.parse().unwrap_or_default(),
+        checks: unit.checks.clone(),
+        skip_checks: unit.skip_checks.clone(),
+        unit_of: Some(unit.scan),
+        ..ScanOptions::default()
+    };
+    let r = crate::run_scan(store, setup, &scan_opts, cancel.clone(), &()).await;
+    cancel.cancel();
+    let _ = renewer.await;
+    if lost.is_cancelled() {
+        return Ran::Lost;
+    }
+    let result = match &r {
+        // Stopped by a shutdown: not an answer; give the unit back to the
+        // queue by letting its lease run out (another worker redoes it).
+        Ok(o) if o.outcome.stop.is_some() => {
+            info!(worker = %opts.id, unit = unit.id, "stopped; the unit goes back to the queue when its lease ends");
+            return Ran::Lost;
+        }
+        Ok(o) => Ok(o.outcome.complete),
+        Err(e) => Err(e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")),
+    };
+    let failed = result.is_err();
+    match store.finish_unit(unit.id, &opts.id, result) {
+        Ok(true) if failed => Ran::Failed,
+        Ok(true) => {
+            info!(worker = %opts.id, unit = unit.id, host = %unit.host, "unit done");
+            Ran::Done
+        }
+        Ok(false) => Ran::Lost,
+        Err(e) => {
+            error!(worker = %opts.id, unit = unit.id, error = %e, "cannot record the unit's end; its lease will run out and another worker redoes it");
+            Ran::Lost
+        }
+    }
+}
