@@ -81,8 +81,8 @@ pub use prioritize::Prioritizer;
 pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
-    AssetRecord, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, FailedUnit, Listing,
-    MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, Selection, Store, Unit, UnitCounts,
-    UpsertOutcome, scope_hash,
+    AssetRecord, AuditSegment, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, FailedUnit, Listing,
+    MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, SegmentsReport, Selection, Store,
+    Unit, UnitCounts, UpsertOutcome, scope_hash,
 };
 pub use time::{ParseTimeError, Timestamp};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use haetae_findings::{Store, Unit};
+use haetae_findings::{AuditSegment, Store, Unit};
 use haetae_scanner::scope::Scope;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -137,6 +137,8 @@ async fn run_unit(
             }
         })
     };
+    let audit_path = store.dir().join(crate::AUDIT_FILE);
+    let before = segment_start(&audit_path);
     let scan_opts = ScanOptions {
         targets: vec![unit.host.clone()],
         profile: unit.profile.parse().unwrap_or_default(),
@@ -148,21 +150,30 @@ async fn run_unit(
     let r = crate::run_scan(store, setup, &scan_opts, cancel.clone(), &()).await;
     cancel.cancel();
     let _ = renewer.await;
-    if lost.is_cancelled() {
+    // The records of this unit's traffic, copied for the database.
+    let segment = match before.and_then(|(first, prev)| segment_of(&audit_path, first, prev)) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            error!(worker = %opts.id, unit = unit.id, error = %e, "cannot read this unit's audit records; they stay in the local log only");
+            None
+        }
+    };
+    let stopped = matches!(&r, Ok(o) if o.outcome.stop.is_some());
+    if lost.is_cancelled() || stopped {
+        // Lost to another worker, or stopped (a shutdown) before an
+        // answer: the unit goes back to the queue; what it did is audited.
+        if let Err(e) = store.release_unit(unit.id, &opts.id, segment) {
+            error!(worker = %opts.id, unit = unit.id, error = %e, "cannot give the unit back; its lease will run out");
+        }
+        info!(worker = %opts.id, unit = unit.id, "unit given back to the queue");
         return Ran::Lost;
     }
     let result = match &r {
-        // Stopped by a shutdown: not an answer; give the unit back to the
-        // queue by letting its lease run out (another worker redoes it).
-        Ok(o) if o.outcome.stop.is_some() => {
-            info!(worker = %opts.id, unit = unit.id, "stopped; the unit goes back to the queue when its lease ends");
-            return Ran::Lost;
-        }
         Ok(o) => Ok(o.outcome.complete),
         Err(e) => Err(e.chain().map(ToString::to_string).collect::<Vec<_>>().join(": ")),
     };
     let failed = result.is_err();
-    match store.finish_unit(unit.id, &opts.id, result) {
+    match store.finish_unit(unit.id, &opts.id, result, segment) {
         Ok(true) if failed => Ran::Failed,
         Ok(true) => {
             info!(worker = %opts.id, unit = unit.id, host = %unit.host, "unit done");
@@ -174,4 +185,28 @@ async fn run_unit(
             Ran::Lost
         }
     }
+}
+
+/// Where this unit's records start in the worker's log: the next `seq` and
+/// the hash of the last record before it.
+fn segment_start(path: &Path) -> Result<(u64, String)> {
+    let log = haetae_findings::AuditLog::shared(path)?;
+    log.sync()?;
+    match log.last_seq() {
+        None | Some(0) => Ok((1, "0".repeat(64))),
+        Some(last) => {
+            let line = haetae_findings::audit::read_lines(path, last, last)?;
+            let prev = line.first().map(|l| haetae_findings::audit::line_hash(l)).unwrap_or_default();
+            Ok((last + 1, prev))
+        }
+    }
+}
+
+/// The records from `first` to the end of the worker's log.
+fn segment_of(path: &Path, first: u64, first_prev: String) -> Result<AuditSegment> {
+    let log = haetae_findings::AuditLog::shared(path)?;
+    log.sync()?;
+    let last = log.last_seq().unwrap_or(0);
+    let lines = if last >= first { haetae_findings::audit::read_lines(path, first, last)? } else { Vec::new() };
+    Ok(AuditSegment { first_seq: first, first_prev, lines })
 }

@@ -11,6 +11,42 @@ use crate::config::Workspace;
 use crate::exit::UsageError;
 
 pub(crate) fn verify(ws: &Workspace, file: Option<PathBuf>) -> Result<()> {
+    if file.is_none() && ws.database.is_some() {
+        return verify_shared(ws);
+    }
+    verify_file(ws, file)
+}
+
+/// A shared store: this machine's log (when it has one), then every
+/// worker's segments in the database.
+fn verify_shared(ws: &Workspace) -> Result<()> {
+    let local = ws.store.join(super::scan::AUDIT_FILE);
+    if local.exists() {
+        verify_file(ws, None)?;
+    }
+    let store = super::open_store(ws, std::sync::Arc::new(haetae_rules::DefaultScorer))?;
+    let r = store.verify_audit_segments()?;
+    let mut out = std::io::stdout().lock();
+    if r.problems.is_empty() {
+        writeln!(
+            out,
+            "{}: {} worker(s), {} segment(s), {} record(s): every segment's hash chain intact, every finished unit's records present",
+            store.location().display(),
+            r.workers,
+            r.segments,
+            r.records
+        )?;
+        return Ok(());
+    }
+    bail!(
+        "{}: {} problem(s) in the workers' audit segments:\n  {}",
+        store.location().display(),
+        r.problems.len(),
+        r.problems.join("\n  ")
+    )
+}
+
+fn verify_file(ws: &Workspace, file: Option<PathBuf>) -> Result<()> {
     let exported = file.is_some();
     let path = file.map_or_else(|| ws.store.join(super::scan::AUDIT_FILE), |f| ws.dir.join(f));
     let report = match audit::verify(&path) {

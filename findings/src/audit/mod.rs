@@ -367,6 +367,74 @@ pub fn read_all(path: &Path) -> Result<Vec<AuditRecord>, AuditError> {
     }
 }
 
+/// The exact text of records `first..=last` of the log at `path` (a record's
+/// line number is its `seq`), for a worker to copy the records of one unit
+/// of work into a shared store. Fails when the log holds fewer records.
+pub fn read_lines(path: &Path, first: u64, last: u64) -> Result<Vec<String>, AuditError> {
+    let file = File::open(path).map_err(io_err(path, "open"))?;
+    let mut lines = Lines::new(&file);
+    let mut out = Vec::new();
+    let mut line = 0u64;
+    while line < last {
+        match lines.next().map_err(io_err(path, "read"))? {
+            LineKind::Complete => {
+                line += 1;
+                if line >= first {
+                    let text = String::from_utf8(lines.line().to_vec()).map_err(|_| AuditError::Damaged {
+                        path: path.to_owned(),
+                        problem: ChainProblem::Malformed { line, reason: "not UTF-8".into() },
+                    })?;
+                    out.push(text);
+                }
+            }
+            LineKind::TooLong { complete: true } => {
+                line += 1;
+                let reason = format!("the line is longer than {MAX_LINE} bytes");
+                return Err(AuditError::Damaged {
+                    path: path.to_owned(),
+                    problem: ChainProblem::Malformed { line, reason },
+                });
+            }
+            LineKind::Eof | LineKind::Torn | LineKind::TooLong { complete: false } => break,
+        }
+    }
+    if line < last {
+        return Err(AuditError::Damaged {
+            path: path.to_owned(),
+            problem: ChainProblem::Malformed {
+                line: line + 1,
+                reason: format!("record {last} was asked for, the log ends at {line}"),
+            },
+        });
+    }
+    Ok(out)
+}
+
+/// Lowercase hex SHA-256 of one record's line: the next record's `prev`.
+pub fn line_hash(line: &str) -> String {
+    hex(&Sha256::digest(line.as_bytes()).into())
+}
+
+/// Check a run of consecutive records (`first_seq` onwards) copied out of a
+/// log: each parses, has the expected `seq`, and chains to the one before
+/// (the first to `first_prev`). Returns the hash of the last line, or the
+/// first problem as a sentence.
+pub fn check_segment(first_seq: u64, first_prev: &str, lines: &[String]) -> Result<String, String> {
+    let mut prev = first_prev.to_owned();
+    for (i, line) in lines.iter().enumerate() {
+        let seq = first_seq + i as u64;
+        let r: AuditRecord = serde_json::from_str(line).map_err(|e| format!("record {seq} is not a record: {e}"))?;
+        if r.seq != seq {
+            return Err(format!("record {seq} carries seq {}: a record is missing or out of order", r.seq));
+        }
+        if r.prev != prev {
+            return Err(format!("record {seq} does not chain to the record before it (edited, or one is missing)"));
+        }
+        prev = line_hash(line);
+    }
+    Ok(prev)
+}
+
 /// What one pass over a log found.
 struct Scan {
     /// Complete lines that parsed and chained before the first problem.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
-use super::pg::{PgStore, PgTarget, Unit, UnitCounts};
+use super::pg::{AuditSegment, PgStore, PgTarget, SegmentsReport, Unit, UnitCounts};
 use super::{
     AssetRecord, BackupSummary, ChangeEvent, CheckReport, CorruptRecord, Coverage, FailedUnit, Listing, OutboxCounts,
     OutboxItem, RestoreSummary, ScanRun, Selection, SledStore, UpsertOutcome,
@@ -514,10 +514,28 @@ impl Store {
         self.shared("the work queue")?.renew_unit(id, worker, lease)
     }
 
-    /// Record how unit `id` ended (`Ok(complete)` or `Err(why)`); `false`
-    /// when `worker` no longer held it.
-    pub fn finish_unit(&self, id: u64, worker: &str, result: Result<bool, String>) -> Result<bool, StoreError> {
-        self.shared("the work queue")?.finish_unit(id, worker, result)
+    /// Record how unit `id` ended (`Ok(complete)` or `Err(why)`) with the
+    /// audit records of its traffic, in one transaction; `false` when
+    /// `worker` no longer held it (the records are kept all the same).
+    pub fn finish_unit(
+        &self,
+        id: u64,
+        worker: &str,
+        result: Result<bool, String>,
+        audit: Option<AuditSegment>,
+    ) -> Result<bool, StoreError> {
+        self.shared("the work queue")?.finish_unit(id, worker, result, audit)
+    }
+
+    /// Give unit `id` back to the queue with the audit records of what
+    /// `worker` did meanwhile; `false` when it no longer held it.
+    pub fn release_unit(&self, id: u64, worker: &str, audit: Option<AuditSegment>) -> Result<bool, StoreError> {
+        self.shared("the work queue")?.release_unit(id, worker, audit)
+    }
+
+    /// Check the workers' audit segments in the database (see `pg/audit.rs`).
+    pub fn verify_audit_segments(&self) -> Result<SegmentsReport, StoreError> {
+        self.shared("audit segments")?.verify_segments()
     }
 
     /// Fail the units of `scan` abandoned `max_attempts` times; how many.

@@ -23,6 +23,7 @@
 //! its own ([`Pool`]) and a call sends it a job and waits for the answer
 //! with a deadline.
 
+mod audit;
 mod findings;
 mod kv;
 mod pending;
@@ -38,6 +39,7 @@ use std::sync::{Arc, RwLock};
 use crate::error::StoreError;
 use crate::prioritize::Prioritizer;
 
+pub use audit::{AuditSegment, SegmentsReport};
 use pool::Pool;
 pub use queue::{Unit, UnitCounts, scope_hash};
 

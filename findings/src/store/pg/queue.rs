@@ -24,6 +24,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::audit::AuditSegment;
 use super::{Fail, PgStore};
 use crate::error::StoreError;
 use crate::time::Timestamp;
@@ -200,18 +201,58 @@ impl PgStore {
     /// Record how unit `id` ended: done (`Ok(complete)`) or failed
     /// (`Err(why)`); `false` when `worker` no longer held it (its result is
     /// not recorded: the worker that took the unit over decides).
-    pub(crate) fn finish_unit(&self, id: u64, worker: &str, result: Result<bool, String>) -> Result<bool, StoreError> {
+    pub(crate) fn finish_unit(
+        &self,
+        id: u64,
+        worker: &str,
+        result: Result<bool, String>,
+        audit: Option<AuditSegment>,
+    ) -> Result<bool, StoreError> {
         let worker = worker.to_owned();
         let (state, complete, error) = match &result {
             Ok(complete) => ("done", Some(*complete), None),
             Err(why) => ("failed", None, Some(why.clone())),
         };
         self.pool.transact(move |tx| {
-            Ok(tx.execute(
+            let scan: Option<i64> = tx
+                .query_opt("SELECT scan FROM units WHERE id = $1", &[&id64(id)])?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            let held = tx.execute(
                 "UPDATE units SET state = $3, complete = $4, error = $5, finished = $6, lease_until = NULL \
                  WHERE id = $1 AND worker = $2 AND state = 'running'",
                 &[&id64(id), &worker, &state, &complete, &error, &Timestamp::now().unix()],
-            )? == 1)
+            )? == 1;
+            // The traffic happened whether or not the result is taken: its
+            // records go in either way.
+            if let Some(segment) = &audit {
+                let scan = scan.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                super::audit::put_segment(tx, &worker, id, scan, segment, held)?;
+            }
+            Ok(held)
+        })
+    }
+
+    /// Give unit `id` back to the queue (the worker stops before it ended),
+    /// with the audit records of what it did meanwhile; `false` when
+    /// `worker` no longer held it.
+    pub(crate) fn release_unit(&self, id: u64, worker: &str, audit: Option<AuditSegment>) -> Result<bool, StoreError> {
+        let worker = worker.to_owned();
+        self.pool.transact(move |tx| {
+            let scan: Option<i64> = tx
+                .query_opt("SELECT scan FROM units WHERE id = $1", &[&id64(id)])?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            let held = tx.execute(
+                "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL \
+                 WHERE id = $1 AND worker = $2 AND state = 'running'",
+                &[&id64(id), &worker],
+            )? == 1;
+            if let Some(segment) = &audit {
+                let scan = scan.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+                super::audit::put_segment(tx, &worker, id, scan, segment, false)?;
+            }
+            Ok(held)
         })
     }
 
