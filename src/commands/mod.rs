@@ -85,8 +85,18 @@ pub(crate) fn open_existing_store(ws: &Workspace) -> Result<Store> {
 /// Open the workspace's store: its PostgreSQL database when `store` names
 /// one, else the sled store in its directory (created when absent).
 pub(crate) fn open_store(ws: &Workspace, rules: std::sync::Arc<dyn haetae_findings::Prioritizer>) -> Result<Store> {
+    open_store_in(ws, &ws.store, rules)
+}
+
+/// [`open_store`] with this process's local files (audit log, API socket)
+/// in `local` when the store is PostgreSQL (a worker has its own).
+pub(crate) fn open_store_in(
+    ws: &Workspace,
+    local: &std::path::Path,
+    rules: std::sync::Arc<dyn haetae_findings::Prioritizer>,
+) -> Result<Store> {
     match &ws.database {
-        Some(db) => Ok(Store::open_postgres_with(&db.url, db.password.as_deref(), &ws.store, rules)?),
+        Some(db) => Ok(Store::open_postgres_with(&db.url, db.password.as_deref(), local, rules)?),
         None => Ok(Store::open(&ws.store, rules)?),
     }
 }

@@ -31,8 +31,17 @@ pub(crate) fn run(ws: &Workspace, args: WorkerArgs) -> Result<()> {
     }
     super::daemon::init_logging(&args.log_format)?;
     let id = args.id.unwrap_or_else(default_id);
-    let store = Arc::new(super::open_store(ws, super::prioritizer(ws)?)?);
-    let for_setup = ws.clone();
+    if id.is_empty()
+        || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        || id.starts_with('.')
+    {
+        return Err(anyhow!(UsageError(format!("--id {id:?}: letters, digits, '-', '_' and '.' only"))));
+    }
+    // Each worker keeps its own audit chain: its own local directory.
+    let local = ws.store.join("workers").join(&id);
+    let store = Arc::new(super::open_store_in(ws, &local, super::prioritizer(ws)?)?);
+    let mut for_setup = ws.clone();
+    for_setup.store = local;
     let setup: Arc<SetupFn> = Arc::new(move || super::scan::setup(&for_setup));
     let rt = super::scan::runtime()?;
     rt.block_on(async {

@@ -19,8 +19,8 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use super::SledStore;
 use super::keys::{decode, encode};
+use super::spaces::{Space, Spaces};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -233,11 +233,12 @@ fn since_key(t: Timestamp) -> u64 {
     u64::try_from(t.unix()).unwrap_or(0).saturating_mul(1 << SEQ_BITS).max(1 << SEQ_BITS)
 }
 
-impl SledStore {
+/// Change tracking, on either backend.
+pub(crate) trait Tracking: Spaces {
     /// Record the certificate an endpoint presented (its SHA-256 and expiry);
     /// returns the change event when it differs from the one seen last time
     /// (durable when it returns).
-    pub(crate) fn observe_certificate(
+    fn observe_certificate(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -252,7 +253,7 @@ impl SledStore {
     /// (its banner, `Server` header ...); returns the change event when it
     /// differs from the one stored (durable when it returns). Only a banner
     /// read is compared: a port that announced nothing this time is no change.
-    pub(crate) fn observe_banner(
+    fn observe_banner(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -266,17 +267,16 @@ impl SledStore {
     /// [`ChangeKind::PortOpened`] event when the store had no record of it
     /// open and one of the last 64 (`LOOKBACK_SCANS`) complete scans found it
     /// definitely closed; a port never probed before is no event.
-    pub(crate) fn observe_open_port(
+    fn observe_open_port(
         &self,
         scan: Option<u64>,
         host: &str,
         addr: IpAddr,
         port: u16,
     ) -> Result<Option<ChangeEvent>, StoreError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.guard(|| {
+        self.locked(|| {
             let key = asset_key(ChangeKind::Port, host, Some(port));
-            let known = self.assets.contains_key(&key).map_err(|e| self.engine(e))?;
+            let known = self.kv_get(Space::Assets, &key)?.is_some();
             let event = match scan {
                 Some(scan) if !known && self.closed_before(scan, host, port)? => Some(ChangeEvent {
                     at: Timestamp::now(),
@@ -300,11 +300,7 @@ impl SledStore {
         let host = crate::fingerprint::normalize_host(host);
         let pair = super::keys::asset_prefix(super::scan::EVERY_PORT_CHECK, &host, Some(port));
         for earlier in (scan.saturating_sub(LOOKBACK_SCANS)..scan).rev().filter(|s| *s > 0) {
-            let mut k = super::scan::scan_key(earlier).to_vec();
-            k.extend_from_slice(&pair);
-            if self.coverage.contains_key(&k).map_err(|e| self.engine(e))?
-                && self.scan(earlier).is_ok_and(|r| r.complete)
-            {
+            if self.pair_covered(earlier, &pair)? && self.run(earlier).is_ok_and(|r| r.complete) {
                 return Ok(true);
             }
         }
@@ -313,11 +309,10 @@ impl SledStore {
 
     /// Everything recorded about assets, in key order (kind, host, port);
     /// unreadable records are skipped.
-    pub(crate) fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
-        self.guard(|| {
+    fn assets(&self) -> Result<Vec<AssetRecord>, StoreError> {
+        self.reading(|| {
             let mut out = Vec::new();
-            for item in self.assets.iter() {
-                let (k, v) = item.map_err(|e| self.engine(e))?;
+            for (k, v) in self.kv_range(Space::Assets, &[], None)? {
                 let (Some((kind, host, port)), Ok(seen)) = (parse_asset_key(&k), decode::<Seen>(&v)) else {
                     continue;
                 };
@@ -344,7 +339,7 @@ impl SledStore {
     /// No address at all (`addrs` empty) means a definite answer: NXDOMAIN
     /// or no A/AAAA. It is only noted on the host's record; when `scan`
     /// completes, the host is gone (see [`Store::finish_scan`]).
-    pub(crate) fn observe_addresses(
+    fn observe_addresses(
         &self,
         scan: Option<u64>,
         host: &str,
@@ -354,16 +349,14 @@ impl SledStore {
         sorted.sort();
         sorted.dedup();
         let value = sorted.iter().map(IpAddr::to_string).collect::<Vec<_>>().join(",");
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.guard(|| {
+        self.locked(|| {
             let key = asset_key(ChangeKind::Addresses, host, None);
-            let previous: Option<Seen> =
-                self.assets.get(&key).map_err(|e| self.engine(e))?.and_then(|v| decode(&v).ok());
+            let previous: Option<Seen> = self.kv_get(Space::Assets, &key)?.and_then(|v| decode(&v).ok());
             if sorted.is_empty() {
                 if let (Some(mut seen), Some(scan)) = (previous, scan) {
                     seen.absent = Some(scan);
-                    self.assets.insert(key, encode(&seen)).map_err(|e| self.engine(e))?;
-                    self.flush()?;
+                    self.kv_put(Space::Assets, &key, &encode(&seen))?;
+                    self.durable()?;
                 }
                 return Ok(None);
             }
@@ -389,23 +382,17 @@ impl SledStore {
 
     /// Whether a complete scan before `scan` shared a target with it.
     fn has_baseline(&self, scan: u64) -> Result<bool, StoreError> {
-        let Ok(run) = self.scan(scan) else { return Ok(false) };
+        let Ok(run) = self.run(scan) else { return Ok(false) };
         let targets: BTreeSet<&str> = run.targets.iter().map(String::as_str).collect();
-        for item in self.scans.range(..super::scan::scan_key(scan)).values().rev() {
-            let v = item.map_err(|e| self.engine(e))?;
-            if let Ok(earlier) = decode::<super::ScanRun>(&v)
-                && earlier.complete
-                && earlier.targets.iter().any(|t| targets.contains(t.as_str()))
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        Ok(self
+            .runs_before(scan)?
+            .iter()
+            .any(|earlier| earlier.complete && earlier.targets.iter().any(|t| targets.contains(t.as_str()))))
     }
 
     /// For each host, the addresses it resolved to before its latest change:
     /// where it used to live.
-    pub(crate) fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
+    fn earlier_addresses(&self) -> Result<BTreeMap<String, Vec<IpAddr>>, StoreError> {
         let mut out: BTreeMap<String, BTreeSet<IpAddr>> = BTreeMap::new();
         for e in self.changes()?.into_iter().filter(|e| e.kind == ChangeKind::Addresses) {
             let set = out.entry(e.host).or_default();
@@ -423,8 +410,7 @@ impl SledStore {
         value: &str,
         expires: Option<Timestamp>,
     ) -> Result<Option<ChangeEvent>, StoreError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.guard(|| self.observe_unlocked(scan, kind, host, port, value, expires))
+        self.locked(|| self.observe_unlocked(scan, kind, host, port, value, expires))
     }
 
     /// Compare with the stored value; an event when it differs.
@@ -438,7 +424,7 @@ impl SledStore {
         expires: Option<Timestamp>,
     ) -> Result<Option<ChangeEvent>, StoreError> {
         let key = asset_key(kind, host, port);
-        let previous: Option<Seen> = self.assets.get(&key).map_err(|e| self.engine(e))?.and_then(|v| decode(&v).ok());
+        let previous: Option<Seen> = self.kv_get(Space::Assets, &key)?.and_then(|v| decode(&v).ok());
         let event = match previous {
             Some(s) if s.value != value => Some(ChangeEvent {
                 at: Timestamp::now(),
@@ -470,7 +456,7 @@ impl SledStore {
     ) -> Result<Option<ChangeEvent>, StoreError> {
         let now = Timestamp::now();
         let key = asset_key(kind, host, port);
-        let previous: Option<Seen> = self.assets.get(&key).map_err(|e| self.engine(e))?.and_then(|v| decode(&v).ok());
+        let previous: Option<Seen> = self.kv_get(Space::Assets, &key)?.and_then(|v| decode(&v).ok());
         let seen = match previous {
             Some(mut s) if s.value == value || kind == ChangeKind::Port => {
                 s.value = value.to_owned();
@@ -485,36 +471,42 @@ impl SledStore {
         if let Some(e) = &event {
             self.append_event(e)?;
         }
-        self.assets.insert(key, encode(&seen)).map_err(|e| self.engine(e))?;
-        self.flush()?;
+        self.kv_put(Space::Assets, &key, &encode(&seen))?;
+        self.durable()?;
         Ok(event)
     }
 
-    /// Append an event under the next time-ordered key (not flushed).
-    pub(super) fn append_event(&self, e: &ChangeEvent) -> Result<(), StoreError> {
-        let last = self.changes.last().map_err(|e| self.engine(e))?;
-        let last = last.and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok()).map_or(0, u64::from_be_bytes);
-        let id = since_key(e.at).max(last.saturating_add(1));
-        self.changes.insert(id.to_be_bytes(), encode(e)).map_err(|e| self.engine(e))?;
-        Ok(())
+    /// Append an event under the next time-ordered key (not flushed). The
+    /// key is taken atomically: another process appending at the same time
+    /// gets the next one.
+    fn append_event(&self, e: &ChangeEvent) -> Result<(), StoreError> {
+        let value = encode(e);
+        loop {
+            let last = self.kv_last_key(Space::Changes)?;
+            let last = last.and_then(|k| <[u8; 8]>::try_from(k.as_slice()).ok()).map_or(0, u64::from_be_bytes);
+            let id = since_key(e.at).max(last.saturating_add(1));
+            if self.kv_insert_new(Space::Changes, &id.to_be_bytes(), &value)? {
+                return Ok(());
+            }
+        }
     }
 
     /// Every change event, oldest first (unreadable ones are skipped).
-    pub(crate) fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
+    fn changes(&self) -> Result<Vec<ChangeEvent>, StoreError> {
         self.changes_since(None)
     }
 
     /// The change events at or after `since` (all when `None`), oldest
     /// first; unreadable ones are skipped. A range scan of the time keys.
-    pub(crate) fn changes_since(&self, since: Option<Timestamp>) -> Result<Vec<ChangeEvent>, StoreError> {
-        self.guard(|| {
+    fn changes_since(&self, since: Option<Timestamp>) -> Result<Vec<ChangeEvent>, StoreError> {
+        self.reading(|| {
             let mut out = Vec::new();
             let from = since.map_or(0, since_key);
             // Sequence keys of an older store first (they sort first), by their time.
-            let legacy = self.changes.range(..(1u64 << SEQ_BITS).to_be_bytes()).values();
-            let timed = self.changes.range(from.max(1 << SEQ_BITS).to_be_bytes()..).values();
-            for item in legacy.chain(timed) {
-                if let Ok(e) = decode::<ChangeEvent>(&item.map_err(|e| self.engine(e))?)
+            let legacy = self.kv_range(Space::Changes, &[], Some(&(1u64 << SEQ_BITS).to_be_bytes()))?;
+            let timed = self.kv_range(Space::Changes, &from.max(1 << SEQ_BITS).to_be_bytes(), None)?;
+            for (_, v) in legacy.into_iter().chain(timed) {
+                if let Ok(e) = decode::<ChangeEvent>(&v)
                     && since.is_none_or(|s| e.at >= s)
                 {
                     out.push(e);
@@ -525,8 +517,10 @@ impl SledStore {
     }
 
     /// The change events `scan` saw, oldest first.
-    pub(crate) fn changes_of_scan(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
-        let since = self.scan(scan)?.started;
+    fn changes_of_scan(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
+        let since = self.run(scan)?.started;
         Ok(self.changes_since(Some(since))?.into_iter().filter(|e| e.scan == Some(scan)).collect())
     }
 }
+
+impl<T: Spaces> Tracking for T {}

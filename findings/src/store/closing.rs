@@ -11,23 +11,23 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
-use super::SledStore;
-use super::changes::{ChangeEvent, ChangeKind, Seen, parse_asset_key};
+use super::changes::{ChangeEvent, ChangeKind, Seen, Tracking, parse_asset_key};
 use super::keys::{asset_prefix, decode};
-use super::scan::{EVERY_PORT_CHECK, scan_key};
+use super::scan::EVERY_PORT_CHECK;
+use super::spaces::{Space, Spaces};
 use crate::error::StoreError;
 use crate::fingerprint::normalize_host;
 use crate::time::Timestamp;
 
-impl SledStore {
+/// The closing events of a complete run, on either backend.
+pub(crate) trait Closing: Spaces + Tracking {
     /// Derive and write the closing events of complete run `scan`; returns them.
-    pub(super) fn close_assets(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
-        let _guard = self.write_lock.lock().unwrap_or_else(|p| p.into_inner());
-        self.guard(|| self.close_assets_unlocked(scan))
+    fn close_assets(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
+        self.locked(|| self.close_assets_unlocked(scan))
     }
 
     fn close_assets_unlocked(&self, scan: u64) -> Result<Vec<ChangeEvent>, StoreError> {
-        let run = self.scan(scan)?;
+        let run = self.run(scan)?;
         let now = Timestamp::now();
         // With failed units dropped from the record, where they were is unknown.
         let all_failures_known = run.failed_total <= run.failed.len() as u64;
@@ -50,8 +50,7 @@ impl SledStore {
         let mut still_open: BTreeSet<String> = BTreeSet::new();
         let mut closed: BTreeMap<String, Vec<u16>> = BTreeMap::new();
         let prefix = format!("{}\0", ChangeKind::Port.as_str());
-        for item in self.assets.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = item.map_err(|e| self.engine(e))?;
+        for (k, v) in self.kv_prefix(Space::Assets, prefix.as_bytes())? {
             let (Some((_, host, Some(port))), Ok(seen)) = (parse_asset_key(&k), decode::<Seen>(&v)) else {
                 continue;
             };
@@ -60,16 +59,14 @@ impl SledStore {
                 still_open.insert(host);
                 continue;
             }
-            let mut key = scan_key(scan).to_vec();
-            key.extend_from_slice(&asset_prefix(EVERY_PORT_CHECK, &host, Some(port)));
-            let refused = self.coverage.contains_key(&key).map_err(|e| self.engine(e))?;
+            let refused = self.pair_covered(scan, &asset_prefix(EVERY_PORT_CHECK, &host, Some(port)))?;
             if !refused || !all_failures_known || failed_hosts.contains(&host) {
                 still_open.insert(host);
                 continue;
             }
             let addr = seen.value.parse::<IpAddr>().ok();
             events.push(event(ChangeKind::PortClosed, &host, Some(port), addr, "open".into(), "closed"));
-            remove.push(k.to_vec());
+            remove.push(k.clone());
             closed.entry(host).or_default().push(port);
         }
 
@@ -77,15 +74,14 @@ impl SledStore {
         let mut gone: BTreeSet<String> = BTreeSet::new();
         let mut addresses: BTreeMap<String, String> = BTreeMap::new();
         let prefix = format!("{}\0", ChangeKind::Addresses.as_str());
-        for item in self.assets.scan_prefix(prefix.as_bytes()) {
-            let (k, v) = item.map_err(|e| self.engine(e))?;
+        for (k, v) in self.kv_prefix(Space::Assets, prefix.as_bytes())? {
             let (Some((_, host, None)), Ok(seen)) = (parse_asset_key(&k), decode::<Seen>(&v)) else {
                 continue;
             };
             if seen.absent == Some(scan) {
                 let after = "no address: NXDOMAIN or no A/AAAA record";
                 events.push(event(ChangeKind::HostGone, &host, None, None, seen.value.clone(), after));
-                remove.push(k.to_vec());
+                remove.push(k.clone());
                 gone.insert(host);
             } else {
                 addresses.insert(host, seen.value);
@@ -114,9 +110,11 @@ impl SledStore {
             self.append_event(e)?;
         }
         for k in remove {
-            self.assets.remove(k).map_err(|e| self.engine(e))?;
+            self.kv_remove(Space::Assets, &k)?;
         }
-        self.flush()?;
+        self.durable()?;
         Ok(events)
     }
 }
+
+impl<T: Spaces + Tracking> Closing for T {}

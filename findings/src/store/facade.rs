@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 
+use super::changes::Tracking;
+use super::outbox::Outbox;
 use super::pg::{AuditSegment, PgStore, PgTarget, SegmentsReport, Unit, UnitCounts};
 use super::{
     AssetRecord, BackupSummary, ChangeEvent, CheckReport, CorruptRecord, Coverage, FailedUnit, Listing, OutboxCounts,
@@ -29,12 +31,33 @@ use crate::model::{Finding, Observation};
 use crate::prioritize::Prioritizer;
 use crate::time::Timestamp;
 
+/// Create `local` and lock it for this process (a second process gets
+/// [`StoreError::Locked`]).
+fn lock_local(local: &Path) -> Result<std::fs::File, StoreError> {
+    use fs2::FileExt as _;
+    let io = |action: &'static str, path: &Path| {
+        let path = path.to_owned();
+        move |source| StoreError::Io { path, action, source }
+    };
+    std::fs::create_dir_all(local).map_err(io("create the directory", local))?;
+    let path = local.join("lock");
+    let file =
+        std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(io("open", &path))?;
+    match file.try_lock_exclusive() {
+        Ok(()) => Ok(file),
+        Err(_) => Err(StoreError::Locked { dir: local.to_owned() }),
+    }
+}
+
 /// The findings store. Cheap to share behind an `Arc`.
 pub struct Store {
     backend: Backend,
     /// With PostgreSQL: this machine's directory for the files that stay
     /// local (audit log, API socket and token).
     local: Option<std::path::PathBuf>,
+    /// The lock on `local`, held while the store is open: one process at
+    /// a time writes a local audit log.
+    _local_lock: Option<std::fs::File>,
 }
 
 enum Backend {
@@ -67,12 +90,12 @@ impl Store {
     /// [`StoreError::Damaged`] when its files are damaged (nothing is then
     /// written to it).
     pub fn open(dir: &Path, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(SledStore::open(dir, prioritizer)?), local: None })
+        Ok(Store { backend: Backend::Sled(SledStore::open(dir, prioritizer)?), local: None, _local_lock: None })
     }
 
     /// A store that lives in a temporary directory and vanishes on drop (tests, benchmarks).
     pub fn temporary(prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(SledStore::temporary(prioritizer)?), local: None })
+        Ok(Store { backend: Backend::Sled(SledStore::temporary(prioritizer)?), local: None, _local_lock: None })
     }
 
     /// Open the PostgreSQL store at `url` (`postgres://user@host:port/db`;
@@ -84,7 +107,7 @@ impl Store {
     pub fn open_postgres(url: &str, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
         let env = std::env::var("PGPASSWORD").ok();
         let target = PgTarget::parse(url, env.as_deref())?;
-        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?), local: None })
+        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?), local: None, _local_lock: None })
     }
 
     /// [`Store::open_postgres`] for a workspace: the password given (read
@@ -99,12 +122,12 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let env = std::env::var("PGPASSWORD").ok();
         let target = PgTarget::parse(url, password.or(env.as_deref()))?;
-        std::fs::create_dir_all(local).map_err(|source| StoreError::Io {
-            path: local.to_owned(),
-            action: "create the directory",
-            source,
-        })?;
-        Ok(Store { backend: Backend::Postgres(PgStore::open(target, prioritizer)?), local: Some(local.to_owned()) })
+        let lock = lock_local(local)?;
+        Ok(Store {
+            backend: Backend::Postgres(PgStore::open(target, prioritizer)?),
+            local: Some(local.to_owned()),
+            _local_lock: Some(lock),
+        })
     }
 
     /// Where the findings are: the sled directory, or the database's URL

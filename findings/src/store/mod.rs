@@ -34,6 +34,7 @@ mod pg;
 mod scan;
 mod seal;
 mod shield;
+mod spaces;
 mod trial;
 mod write;
 

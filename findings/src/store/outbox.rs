@@ -14,8 +14,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::SledStore;
-use super::keys::{decode, encode};
+use super::keys::{decode, encode, show_key};
+use super::spaces::{Space, Spaces};
 use crate::error::StoreError;
 use crate::time::Timestamp;
 
@@ -23,9 +23,6 @@ use crate::time::Timestamp;
 pub const DELIVERED_KEPT_DAYS: i64 = 7;
 /// At most this many delivered messages are kept.
 pub const DELIVERED_KEPT: usize = 200;
-
-const OUTBOX: &str = "outbox";
-const NOTIFIED: &str = "notified";
 
 /// Where a message stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -83,16 +80,12 @@ pub struct OutboxCounts {
     pub delivered: u64,
 }
 
-impl SledStore {
-    fn outbox_tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
-        self.db.open_tree(name).map_err(|e| self.engine(e))
-    }
-
+/// The outbox, on either backend.
+pub(crate) trait Outbox: Spaces {
     /// Queue a message for `channel`; it is due at once. Returns its id.
-    pub(crate) fn outbox_enqueue(&self, channel: &str, endpoint: &str, payload: &str) -> Result<u64, StoreError> {
-        self.guard(|| {
-            let tree = self.outbox_tree(OUTBOX)?;
-            let id = self.db.generate_id().map_err(|e| self.engine(e))?;
+    fn outbox_enqueue(&self, channel: &str, endpoint: &str, payload: &str) -> Result<u64, StoreError> {
+        self.reading(|| {
+            let id = self.kv_next_id()?;
             let now = Timestamp::now();
             let item = OutboxItem {
                 id,
@@ -106,21 +99,24 @@ impl SledStore {
                 state: OutboxState::Queued,
                 delivered: None,
             };
-            tree.insert(id.to_be_bytes(), encode(&item)).map_err(|e| self.engine(e))?;
-            self.flush()?;
+            self.kv_put(Space::Outbox, &id.to_be_bytes(), &encode(&item))?;
+            self.durable()?;
             Ok(id)
         })
     }
 
     /// Every message kept, oldest first. An unreadable record is an error
     /// (it would otherwise be a message silently lost).
-    pub(crate) fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
-        self.guard(|| {
-            let tree = self.outbox_tree(OUTBOX)?;
+    fn outbox(&self) -> Result<Vec<OutboxItem>, StoreError> {
+        self.reading(|| {
             let mut out = Vec::new();
-            for item in tree.iter() {
-                let (k, v) = item.map_err(|e| self.engine(e))?;
-                out.push(decode::<OutboxItem>(&v).map_err(|r| self.corrupt("outbox", &k, r))?);
+            for (k, v) in self.kv_range(Space::Outbox, &[], None)? {
+                out.push(decode::<OutboxItem>(&v).map_err(|reason| StoreError::Corrupt {
+                    dir: self.label().to_owned(),
+                    tree: "outbox",
+                    key: show_key(&k),
+                    reason,
+                })?);
             }
             Ok(out)
         })
@@ -128,7 +124,7 @@ impl SledStore {
 
     /// Undelivered messages due at `now` (all undelivered ones with
     /// `ignore_backoff`, as at a restart).
-    pub(crate) fn outbox_due(&self, now: Timestamp, ignore_backoff: bool) -> Result<Vec<OutboxItem>, StoreError> {
+    fn outbox_due(&self, now: Timestamp, ignore_backoff: bool) -> Result<Vec<OutboxItem>, StoreError> {
         Ok(self
             .outbox()?
             .into_iter()
@@ -137,27 +133,30 @@ impl SledStore {
     }
 
     /// When the next undelivered message is due.
-    pub(crate) fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+    fn outbox_next_due(&self) -> Result<Option<Timestamp>, StoreError> {
         Ok(self.outbox()?.into_iter().filter(|i| i.state == OutboxState::Queued).map(|i| i.next_attempt).min())
     }
 
     /// Record an attempt: `Ok(())` delivered; `Err(why)` failed, tried again
     /// from `retry_at`. Delivered messages past their keeping are pruned.
-    pub(crate) fn outbox_record(
+    fn outbox_record(
         &self,
         id: u64,
         result: Result<(), String>,
         now: Timestamp,
         retry_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let _w = self.write_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.guard(|| {
-            let tree = self.outbox_tree(OUTBOX)?;
+        self.locked(|| {
             let key = id.to_be_bytes();
-            let Some(v) = tree.get(key).map_err(|e| self.engine(e))? else {
+            let Some(v) = self.kv_get(Space::Outbox, &key)? else {
                 return Ok(());
             };
-            let mut item = decode::<OutboxItem>(&v).map_err(|r| self.corrupt("outbox", &key, r))?;
+            let mut item = decode::<OutboxItem>(&v).map_err(|reason| StoreError::Corrupt {
+                dir: self.label().to_owned(),
+                tree: "outbox",
+                key: show_key(&key),
+                reason,
+            })?;
             item.attempts = item.attempts.saturating_add(1);
             match result {
                 Ok(()) => {
@@ -169,16 +168,16 @@ impl SledStore {
                     item.next_attempt = retry_at;
                 }
             }
-            tree.insert(key, encode(&item)).map_err(|e| self.engine(e))?;
-            self.prune_delivered(&tree, now)?;
-            self.flush()
+            self.kv_put(Space::Outbox, &key, &encode(&item))?;
+            self.prune_delivered(now)?;
+            self.durable()
         })
     }
 
-    fn prune_delivered(&self, tree: &sled::Tree, now: Timestamp) -> Result<(), StoreError> {
+    /// Drop delivered messages past their keeping.
+    fn prune_delivered(&self, now: Timestamp) -> Result<(), StoreError> {
         let mut delivered = Vec::new();
-        for item in tree.iter() {
-            let (k, v) = item.map_err(|e| self.engine(e))?;
+        for (k, v) in self.kv_range(Space::Outbox, &[], None)? {
             if let Ok(i) = decode::<OutboxItem>(&v)
                 && i.state == OutboxState::Delivered
             {
@@ -188,14 +187,14 @@ impl SledStore {
         let excess = delivered.len().saturating_sub(DELIVERED_KEPT);
         for (n, (k, at)) in delivered.into_iter().enumerate() {
             if n < excess || now.days_since(at) >= DELIVERED_KEPT_DAYS {
-                tree.remove(k).map_err(|e| self.engine(e))?;
+                self.kv_remove(Space::Outbox, &k)?;
             }
         }
         Ok(())
     }
 
     /// Messages by state.
-    pub(crate) fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
+    fn outbox_counts(&self) -> Result<OutboxCounts, StoreError> {
         let mut c = OutboxCounts::default();
         for i in self.outbox()? {
             match i.state {
@@ -208,29 +207,30 @@ impl SledStore {
     }
 
     /// Whether `key` was notified before.
-    pub(crate) fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
-        self.guard(|| self.outbox_tree(NOTIFIED)?.contains_key(key.as_bytes()).map_err(|e| self.engine(e)))
+    fn was_notified(&self, key: &str) -> Result<bool, StoreError> {
+        self.reading(|| Ok(self.kv_get(Space::Notified, key.as_bytes())?.is_some()))
     }
 
-    /// Remember `key` as notified; `true` the first time, `false` after.
-    pub(crate) fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
-        self.guard(|| {
-            let tree = self.outbox_tree(NOTIFIED)?;
-            let prev = tree
-                .compare_and_swap(key.as_bytes(), None::<&[u8]>, Some(encode(&Timestamp::now())))
-                .map_err(|e| self.engine(e))?;
-            if prev.is_ok() {
-                self.flush()?;
+    /// Remember `key` as notified; `true` the first time only (atomic: of
+    /// two processes racing, one gets `true`).
+    fn notify_once(&self, key: &str) -> Result<bool, StoreError> {
+        self.reading(|| {
+            let first = self.kv_insert_new(Space::Notified, key.as_bytes(), &encode(&Timestamp::now()))?;
+            if first {
+                self.durable()?;
             }
-            Ok(prev.is_ok())
+            Ok(first)
         })
     }
 }
+
+impl<T: Spaces> Outbox for T {}
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
+    use super::super::SledStore;
     use super::*;
 
     fn store(dir: &std::path::Path) -> SledStore {

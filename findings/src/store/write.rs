@@ -3,6 +3,7 @@
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
+use super::closing::Closing;
 use super::keys::{IndexKeys, decode, encode, host_prefix, status_key};
 use super::scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, ScanCounts, ScanRun, coverage_key, port_owned, scan_key};
 use super::{Selection, SledStore};

@@ -94,7 +94,7 @@ pub(super) fn put_scan(tx: &mut impl GenericClient, run: &ScanRun) -> Result<(),
 
 impl PgStore {
     /// Run one read on a connection (no transaction of its own).
-    fn read<R: Send + 'static>(
+    pub(crate) fn read<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut postgres::Client) -> Result<R, postgres::Error> + Send + 'static,
     ) -> Result<R, StoreError> {

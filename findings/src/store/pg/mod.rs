@@ -24,9 +24,8 @@
 //! with a deadline.
 
 mod audit;
+mod check;
 mod findings;
-mod kv;
-mod pending;
 mod pool;
 mod queue;
 mod scans;
@@ -52,6 +51,8 @@ pub(crate) struct PgStore {
     label: PathBuf,
     pool: Pool,
     prioritizer: RwLock<Arc<dyn Prioritizer>>,
+    /// Serializes this process's read-modify-writes of asset records.
+    pub(crate) write_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -113,7 +114,8 @@ impl PgStore {
     pub(crate) fn open(target: PgTarget, prioritizer: Arc<dyn Prioritizer>) -> Result<PgStore, StoreError> {
         let label = target.label.clone();
         let pool = Pool::connect(&target, CONNECTIONS)?;
-        let store = PgStore { label, pool, prioritizer: RwLock::new(prioritizer) };
+        let store =
+            PgStore { label, pool, prioritizer: RwLock::new(prioritizer), write_lock: std::sync::Mutex::new(()) };
         schema::migrate(&store)?;
         Ok(store)
     }

@@ -9,6 +9,7 @@ use super::{Fail, PgStore};
 use crate::error::StoreError;
 use crate::fingerprint::normalize_host;
 use crate::model::{Baseline, Finding, State};
+use crate::store::closing::Closing;
 use crate::store::keys::{asset_prefix, decode, encode};
 use crate::store::scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun, port_owned};
 use crate::store::write::{scanner_move, split_pair};

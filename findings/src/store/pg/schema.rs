@@ -67,7 +67,25 @@ CREATE TABLE units (
     finished bigint
 );
 CREATE INDEX units_claim ON units (state, id);
+CREATE SEQUENCE outbox_ids;
 CREATE INDEX units_scan ON units (scan, state);
+CREATE TABLE audit_segments (
+    worker text COLLATE "C" NOT NULL,
+    first_seq bigint NOT NULL,
+    last_seq bigint NOT NULL,
+    first_prev text NOT NULL,
+    last_hash text NOT NULL,
+    unit bigint NOT NULL,
+    scan bigint NOT NULL,
+    recorded boolean NOT NULL,
+    PRIMARY KEY (worker, first_seq)
+);
+CREATE TABLE audit_records (
+    worker text COLLATE "C" NOT NULL,
+    seq bigint NOT NULL,
+    line text NOT NULL,
+    PRIMARY KEY (worker, seq)
+);
 "#,
 ];
 
