@@ -235,7 +235,8 @@ impl PgStore {
 
     /// Give unit `id` back to the queue (the worker stops before it ended),
     /// with the audit records of what it did meanwhile; `false` when
-    /// `worker` no longer held it.
+    /// `worker` no longer held it. A unit given back does not count as an
+    /// attempt (one whose lease ran out does).
     pub(crate) fn release_unit(&self, id: u64, worker: &str, audit: Option<AuditSegment>) -> Result<bool, StoreError> {
         let worker = worker.to_owned();
         self.pool.transact(move |tx| {
@@ -244,7 +245,7 @@ impl PgStore {
                 .map(|r| r.try_get(0))
                 .transpose()?;
             let held = tx.execute(
-                "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL \
+                "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0) \
                  WHERE id = $1 AND worker = $2 AND state = 'running'",
                 &[&id64(id), &worker],
             )? == 1;
