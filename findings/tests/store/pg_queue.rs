@@ -20,7 +20,7 @@ const LONG: Duration = Duration::from_secs(600);
 
 /// A run of `n` units on hosts u0, u1 ...
 fn queued(store: &Store, n: usize) -> u64 {
-    let hash = store.set_engagement("[scope]\n").unwrap();
+    let hash = store.set_engagement("[scope]\n", 4).unwrap();
     let run = store.begin_scan(vec!["programme".into()]).unwrap();
     let hosts: Vec<String> = (0..n).map(|i| format!("u{i}.agency.test")).collect();
     assert_eq!(store.enqueue_units(run.id, &hosts, &[], &[], "standard", &hash).unwrap(), n);

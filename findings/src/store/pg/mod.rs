@@ -40,7 +40,7 @@ use crate::prioritize::Prioritizer;
 
 pub use audit::{AuditSegment, SegmentsReport};
 use pool::Pool;
-pub use queue::{Unit, UnitCounts, scope_hash};
+pub use queue::{Engagement, Unit, UnitCounts, scope_hash};
 
 /// How many connections one store opens.
 const CONNECTIONS: usize = 4;
