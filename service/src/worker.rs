@@ -79,28 +79,14 @@ async fn work(
         }
         let mine = (setup)()?;
         let own_hash = haetae_findings::scope_hash(&mine.scope_text);
-        let claimed = match store.engagement()? {
-            None => None,
-            Some(e) => {
-                if e.scope_sha256 != own_hash {
-                    return Err(anyhow!(Refused(format!(
-                        "worker {}: this workspace's scope file has SHA-256 {own_hash}, but the engagement in the database was planned under {}: refusing to run its units (use the engagement's scope file)",
-                        opts.id, e.scope_sha256
-                    ))));
-                }
-                match store.hold_slot(&opts.id, opts.lease)? {
-                    Some(slot) => {
-                        told_waiting = false;
-                        store.claim_unit(&opts.id, opts.lease, crate::queue::MAX_ATTEMPTS)?.map(|u| (u, e, slot))
-                    }
-                    None => {
-                        if !told_waiting {
-                            info!(worker = %opts.id, workers = e.workers, "every worker slot is taken ({} workers share the budget); waiting for one", e.workers);
-                            told_waiting = true;
-                        }
-                        None
-                    }
-                }
+        let claimed = match next_unit(store, opts, &own_hash, &mut told_waiting) {
+            Ok(c) => c,
+            // The database went away (a restart, the network): the worker
+            // waits and tries again; a refusal ends it.
+            Err(e) if e.is::<Refused>() => return Err(e),
+            Err(e) => {
+                warn!(worker = %opts.id, error = %crate::daemon::one_line(&e), "cannot reach the queue; trying again");
+                None
             }
         };
         let Some((unit, engagement, slot)) = claimed else {
@@ -110,8 +96,8 @@ async fn work(
             }
         };
         if unit.scope_sha256 != own_hash {
-            // Planned under an earlier scope: not ours to run. Its lease
-            // runs out and it fails after its attempts, visibly.
+            // Planned under an earlier scope: not ours to run; given back.
+            let _ = store.release_unit(unit.id, &opts.id, None);
             return Err(anyhow!(Refused(format!(
                 "worker {}: unit {} (scan {}, {}) was planned under scope {}, this worker holds {own_hash}: refusing it",
                 opts.id, unit.id, unit.scan, unit.host, unit.scope_sha256
@@ -130,6 +116,31 @@ async fn work(
             Ran::Lost => summary.lost += 1,
         }
     }
+}
+
+/// Check the engagement's scope against ours, hold a slot, claim a unit.
+fn next_unit(
+    store: &Store,
+    opts: &WorkerOptions,
+    own_hash: &str,
+    told_waiting: &mut bool,
+) -> Result<Option<(Unit, haetae_findings::Engagement, u32)>> {
+    let Some(e) = store.engagement()? else { return Ok(None) };
+    if e.scope_sha256 != own_hash {
+        return Err(anyhow!(Refused(format!(
+            "worker {}: this workspace's scope file has SHA-256 {own_hash}, but the engagement in the database was planned under {}: refusing to run its units (use the engagement's scope file)",
+            opts.id, e.scope_sha256
+        ))));
+    }
+    let Some(slot) = store.hold_slot(&opts.id, opts.lease)? else {
+        if !*told_waiting {
+            info!(worker = %opts.id, workers = e.workers, "every worker slot is taken ({} workers share the budget); waiting for one", e.workers);
+            *told_waiting = true;
+        }
+        return Ok(None);
+    };
+    *told_waiting = false;
+    Ok(store.claim_unit(&opts.id, opts.lease, crate::queue::MAX_ATTEMPTS)?.map(|u| (u, e, slot)))
 }
 
 enum Ran {
