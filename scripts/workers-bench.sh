@@ -5,6 +5,7 @@
 #      run's wall time (the daemon's "scan started" to "scan complete" log
 #      lines), units per second, and each process's CPU time (utime+stime
 #      from /proc, so whether the run waits on the CPU or on the network);
+#      `workers = N`: the N workers share the scope's rate budget;
 #   2. the TUI's load of 100k findings through a daemon (the two requests
 #      its Source makes: GET /v1/findings?state=all and the suppressed ones),
 #      on PostgreSQL and, as the peer in the same run, on sled with the same
@@ -49,7 +50,8 @@ pids+=($!)
 for _ in $(seq 1 300); do grep -q '^ready' "$work/lab.log" 2>/dev/null && break; sleep 0.1; done
 grep -q '^ready' "$work/lab.log" || { echo "the lab did not start" >&2; cat "$work/lab.log" >&2; exit 1; }
 base_toml=$(grep -v '^store =' "$work/lab/haetae.toml")
-use_db() { printf 'store = "%s"\n%s\n%s' "$(url "$1")" "$base_toml" "${2:-}" >"$work/lab/haetae.toml"; }
+# use_db DB [EXTRA] [WORKERS]: haetae.toml on DB, WORKERS sharing the budget.
+use_db() { printf 'store = "%s"\nworkers = %s\n%s\n%s' "$(url "$1")" "${3:-1}" "$base_toml" "${2:-}" >"$work/lab/haetae.toml"; }
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hz=$(getconf CLK_TCK)
 
@@ -68,7 +70,7 @@ schedule=$'\n[[schedule]]\nname = "lab"\nevery = "6h"\n'
 for n in 1 2 3; do
     db="w$n"
     createdb "$db"
-    use_db "$db" "$schedule"
+    use_db "$db" "$schedule" "$n"
     rm -rf "$work/lab/.haetae"
     wpids=()
     for i in $(seq 1 "$n"); do
