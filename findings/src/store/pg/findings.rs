@@ -343,7 +343,7 @@ impl PgStore {
             for id in &due {
                 // Read again under the lock: someone may have triaged it since.
                 let Some(old) = current.get(id) else { continue };
-                if old.state != State::AcceptedRisk || !old.accepted_until.is_some_and(|u| u <= now) {
+                if old.state != State::AcceptedRisk || old.accepted_until.is_none_or(|u| u > now) {
                     continue;
                 }
                 let mut f = old.clone();
