@@ -20,6 +20,9 @@ struct RawConfig {
     store: Option<PathBuf>,
     /// With a PostgreSQL `store`: a file holding its password (else `PGPASSWORD`).
     store_password_file: Option<PathBuf>,
+    /// With a PostgreSQL `store`: how many `haetae worker`s share the scope's
+    /// rate budget (each gets its share; more wait for a slot).
+    workers: Option<toml::Spanned<i64>>,
     #[serde(default)]
     resolver: RawResolver,
     #[serde(default)]
@@ -100,6 +103,8 @@ pub(crate) struct Workspace {
     pub(crate) store: PathBuf,
     /// `store = "postgres://..."`: the shared database.
     pub(crate) database: Option<Database>,
+    /// `workers`: how many workers share the budget (1 by default).
+    pub(crate) workers: u32,
     pub(crate) nameservers: Vec<SocketAddr>,
     pub(crate) extra_roots: Vec<PathBuf>,
     pub(crate) expiring_days: u32,
@@ -286,6 +291,14 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
         None => (rel(named.unwrap_or_else(|| ".haetae".into())), None),
     };
 
+    let workers = match &raw.workers {
+        None => 1,
+        Some(w) => match u32::try_from(*w.get_ref()) {
+            Ok(n @ 1..=1000) => n,
+            _ => return Err(at(w.span(), format!("workers: expected a count from 1 to 1000, found {}", w.get_ref()))),
+        },
+    };
+
     let rules_named_at = raw.rules.as_ref().map(|r| {
         let (line, column) = haetae_findings::source::line_col(&text, r.span().start);
         format!("{}:{line}:{column}", file.display())
@@ -297,6 +310,7 @@ fn validate(dir: PathBuf, config_file: Option<PathBuf>, file: &Path, raw: RawCon
         rules_named_at,
         store,
         database,
+        workers,
         dir,
         config_file,
         nameservers,

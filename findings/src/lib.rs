@@ -6,15 +6,19 @@
 //!   catalogue of titles, default severities and CWEs.
 //! - [`fingerprint()`]: the stable id of a finding, from normalized inputs.
 //! - [`lifecycle::apply`]: the one function that changes a finding's state.
-//! - [`Store`]: the embedded database (sled behind our own interface) with
-//!   indexes by state, priority, host and asset, scan runs, and the lifecycle
-//!   across scans (close what a complete scan did not see, reopen regressions).
+//! - [`Store`]: the findings database behind our own interface, embedded
+//!   (sled) or shared (PostgreSQL), with indexes by state, priority, host and
+//!   asset, scan runs, and the lifecycle across scans (close what a complete
+//!   scan did not see, reopen regressions); on PostgreSQL also the work queue
+//!   of `haetae worker`s and their audit segments.
 //! - [`export`]: the agency exports (JSON, JSON Lines, CSV, SARIF, Markdown,
 //!   HTML), every text redacted again on the way out ([`redact()`]).
 //! - [`AuditLog`]: the append-only, SHA-256-chained log of every connection
 //!   attempt and DNS query, allowed or refused, with [`audit::verify`].
 //!
-//! This crate has no network code and depends on no other haetae crate.
+//! This crate never connects to a target (its only network client is the
+//! PostgreSQL one, to the configured database) and depends on no other
+//! haetae crate.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -81,8 +85,8 @@ pub use prioritize::Prioritizer;
 pub use redact::redact;
 pub use source::SourceError;
 pub use store::{
-    AssetRecord, AuditSegment, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, FailedUnit, Listing,
-    MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, SegmentsReport, Selection, Store,
-    Unit, UnitCounts, UpsertOutcome, scope_hash,
+    AssetRecord, AuditSegment, ChangeEvent, ChangeKind, CorruptRecord, Coverage, EVERY_PORT_CHECK, Engagement,
+    FailedUnit, Listing, MAX_FAILED_KEPT, OutboxCounts, OutboxItem, OutboxState, ScanCounts, ScanRun, SegmentsReport,
+    Selection, Store, Unit, UnitCounts, UpsertOutcome, scope_hash,
 };
 pub use time::{ParseTimeError, Timestamp};

@@ -13,7 +13,7 @@ use haetae_scanner::engine::{self, Outcome, Stop};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::scan::{Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize};
+use crate::scan::{BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize};
 
 /// A unit claimed this many times without an answer fails instead.
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
@@ -37,7 +37,14 @@ pub(crate) async fn run_distributed(
         Some(run) if opts.resume && store.unit_counts(run.id)? != haetae_findings::UnitCounts::default() => (run, true),
         _ => {
             let targets = authorize(&setup.scope, &opts.targets, Timestamp::now())?;
-            let stored = store.set_engagement(&setup.scope_text)?;
+            let limits = setup.scope.limits;
+            if setup.workers > limits.per_host_rps || setup.workers > limits.max_rps {
+                return Err(anyhow!(BadRequest(format!(
+                    "workers = {} in haetae.toml, but the scope allows {} requests a second per host and {} in all: each worker needs at least one of each (lower workers or raise [limits])",
+                    setup.workers, limits.per_host_rps, limits.max_rps
+                ))));
+            }
+            let stored = store.set_engagement(&setup.scope_text, setup.workers)?;
             if stored != hash {
                 return Err(anyhow!(Refused("the engagement's scope changed while the run was planned".into())));
             }

@@ -63,6 +63,8 @@ pub struct ScanSetup {
     /// The scope file's text as read (its SHA-256 identifies the engagement
     /// to workers sharing a PostgreSQL store).
     pub scope_text: String,
+    /// How many workers share the scope's rate budget (a shared store).
+    pub workers: u32,
     /// Name servers the guard resolves with.
     pub nameservers: Vec<SocketAddr>,
     /// Trust roots and the expiry threshold.
@@ -175,7 +177,7 @@ pub async fn run_scan(
     if opts.distribute && store.is_shared() && opts.unit_of.is_none() {
         return crate::queue::run_distributed(store, setup, opts, cancel, sink).await;
     }
-    let ScanSetup { store_dir, scope, nameservers, tls, templates, software, scope_text: _ } = setup;
+    let ScanSetup { store_dir, scope, nameservers, tls, templates, software, scope_text: _, workers: _ } = setup;
     let targets = authorize(&scope, &opts.targets, Timestamp::now())?;
     let audit = AuditLog::shared(&store_dir.join(AUDIT_FILE))?;
     // The checks to run: every built-in id and template id is known.

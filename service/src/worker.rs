@@ -9,6 +9,11 @@
 //! While a unit runs its lease is renewed every third of the lease; a
 //! renewal that finds the unit taken (the lease ran out, say after a long
 //! pause) stops the unit, and its result is not recorded.
+//!
+//! Politeness is a shared budget: the worker claims units only while it
+//! holds one of the engagement's worker slots (renewed with the unit's
+//! lease), and its guard gets `1/workers` of the scope's `max_rps` and
+//! `per_host_rps`: all workers together stay within the scope's limits.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -53,48 +58,89 @@ pub async fn run_worker(
     opts: WorkerOptions,
     shutdown: CancellationToken,
 ) -> Result<WorkerSummary> {
+    let r = work(&store, &setup, &opts, &shutdown).await;
+    if let Err(e) = store.leave_slot(&opts.id) {
+        warn!(worker = %opts.id, error = %e, "cannot give the worker slot up; it frees itself when its lease ends");
+    }
+    r
+}
+
+async fn work(
+    store: &Arc<Store>,
+    setup: &Arc<SetupFn>,
+    opts: &WorkerOptions,
+    shutdown: &CancellationToken,
+) -> Result<WorkerSummary> {
     let mut summary = WorkerSummary::default();
+    let mut told_waiting = false;
     loop {
         if shutdown.is_cancelled() {
             return Ok(summary);
         }
         let mine = (setup)()?;
         let own_hash = haetae_findings::scope_hash(&mine.scope_text);
-        let claimed = match store.engagement()? {
-            None => None,
-            Some((text, hash)) => {
-                if hash != own_hash {
-                    return Err(anyhow!(Refused(format!(
-                        "worker {}: this workspace's scope file has SHA-256 {own_hash}, but the engagement in the database was planned under {hash}: refusing to run its units (use the engagement's scope file)",
-                        opts.id
-                    ))));
-                }
-                store.claim_unit(&opts.id, opts.lease, crate::queue::MAX_ATTEMPTS)?.map(|u| (u, text))
+        let claimed = match next_unit(store, opts, &own_hash, &mut told_waiting) {
+            Ok(c) => c,
+            // The database went away (a restart, the network): the worker
+            // waits and tries again; a refusal ends it.
+            Err(e) if e.is::<Refused>() => return Err(e),
+            Err(e) => {
+                warn!(worker = %opts.id, error = %crate::daemon::one_line(&e), "cannot reach the queue; trying again");
+                None
             }
         };
-        let Some((unit, text)) = claimed else {
+        let Some((unit, engagement, slot)) = claimed else {
             tokio::select! {
                 () = tokio::time::sleep(opts.idle_poll) => continue,
                 () = shutdown.cancelled() => return Ok(summary),
             }
         };
         if unit.scope_sha256 != own_hash {
-            // Planned under an earlier scope: not ours to run. Its lease
-            // runs out and it fails after its attempts, visibly.
+            // Planned under an earlier scope: not ours to run; given back.
+            let _ = store.release_unit(unit.id, &opts.id, None);
             return Err(anyhow!(Refused(format!(
                 "worker {}: unit {} (scan {}, {}) was planned under scope {}, this worker holds {own_hash}: refusing it",
                 opts.id, unit.id, unit.scan, unit.host, unit.scope_sha256
             ))));
         }
-        // The guard is built from the database's scope, hash-checked above.
+        // The guard is built from the database's scope, hash-checked above,
+        // with this worker's share of its budget.
         let mut setup_now = mine;
-        setup_now.scope = Scope::parse(Path::new("(engagement scope in the database)"), &text)?;
-        match run_unit(&store, setup_now, &unit, &opts, &shutdown).await {
+        let mut scope = Scope::parse(Path::new("(engagement scope in the database)"), &engagement.scope)?;
+        scope.limits = share(scope.limits, engagement.workers);
+        info!(worker = %opts.id, slot, unit = unit.id, max_rps = scope.limits.max_rps, per_host_rps = scope.limits.per_host_rps, "this worker's share of the budget");
+        setup_now.scope = scope;
+        match run_unit(store, setup_now, &unit, opts, shutdown).await {
             Ran::Done => summary.done += 1,
             Ran::Failed => summary.failed += 1,
             Ran::Lost => summary.lost += 1,
         }
     }
+}
+
+/// Check the engagement's scope against ours, hold a slot, claim a unit.
+fn next_unit(
+    store: &Store,
+    opts: &WorkerOptions,
+    own_hash: &str,
+    told_waiting: &mut bool,
+) -> Result<Option<(Unit, haetae_findings::Engagement, u32)>> {
+    let Some(e) = store.engagement()? else { return Ok(None) };
+    if e.scope_sha256 != own_hash {
+        return Err(anyhow!(Refused(format!(
+            "worker {}: this workspace's scope file has SHA-256 {own_hash}, but the engagement in the database was planned under {}: refusing to run its units (use the engagement's scope file)",
+            opts.id, e.scope_sha256
+        ))));
+    }
+    let Some(slot) = store.hold_slot(&opts.id, opts.lease)? else {
+        if !*told_waiting {
+            info!(worker = %opts.id, workers = e.workers, "every worker slot is taken ({} workers share the budget); waiting for one", e.workers);
+            *told_waiting = true;
+        }
+        return Ok(None);
+    };
+    *told_waiting = false;
+    Ok(store.claim_unit(&opts.id, opts.lease, crate::queue::MAX_ATTEMPTS)?.map(|u| (u, e, slot)))
 }
 
 enum Ran {
@@ -121,6 +167,10 @@ async fn run_unit(
                 tokio::select! {
                     () = tokio::time::sleep(lease / 3) => {}
                     () = cancel.cancelled() => return,
+                }
+                // The slot is held as long as the unit.
+                if let Err(e) = store.hold_slot(&worker, lease) {
+                    warn!(worker = %worker, error = %e, "cannot renew the worker slot");
                 }
                 match store.renew_unit(id, &worker, lease) {
                     Ok(true) => {}
@@ -209,4 +259,35 @@ fn segment_of(path: &Path, first: u64, first_prev: String) -> Result<AuditSegmen
     let last = log.last_seq().unwrap_or(0);
     let lines = if last >= first { haetae_findings::audit::read_lines(path, first, last)? } else { Vec::new() };
     Ok(AuditSegment { first_seq: first, first_prev, lines })
+}
+
+/// One worker's share of the scope's limits when `workers` share them: the
+/// rates divided (at least 1 a second), so that all together stay within them.
+pub fn share(limits: haetae_scanner::scope::Limits, workers: u32) -> haetae_scanner::scope::Limits {
+    let n = workers.max(1);
+    haetae_scanner::scope::Limits {
+        max_rps: (limits.max_rps / n).max(1),
+        per_host_rps: (limits.per_host_rps / n).max(1),
+        ..limits
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share;
+    use haetae_scanner::scope::Limits;
+
+    #[test]
+    fn the_shares_of_the_workers_add_up_to_at_most_the_scope() {
+        let l = Limits { max_rps: 100, per_host_rps: 20, ..Limits::default() };
+        // The daemon refuses more workers than per_host_rps.
+        for n in 1..=20u32 {
+            let s = share(l, n);
+            assert!(s.per_host_rps * n <= 20 && s.per_host_rps >= 1, "{n}: {s:?}");
+            assert!(s.max_rps * n <= 100 && s.max_rps >= 1, "{n}: {s:?}");
+            assert_eq!((s.concurrency, s.timeout), (l.concurrency, l.timeout));
+        }
+        assert_eq!(share(l, 1), l);
+        assert_eq!(share(l, 3).per_host_rps, 6);
+    }
 }

@@ -110,6 +110,7 @@ pub(crate) fn setup(ws: &Workspace) -> Result<ScanSetup> {
     let scope = Scope::parse(&ws.scope, &scope_text)?;
     Ok(ScanSetup {
         scope_text,
+        workers: ws.workers,
         store_dir: ws.store.clone(),
         nameservers: nameservers(ws)?,
         tls: TlsOptions::new(&ws.extra_roots, ws.expiring_days).context("[tls] extra_roots / --ca-cert")?,

@@ -1,4 +1,4 @@
-//! [`Store::backup`] and [`Store::restore`]: the whole store in one file.
+//! [`Store::backup`](crate::Store::backup) and [`Store::restore`](crate::Store::restore): the whole store in one file.
 //!
 //! # Format (version 1)
 //!
@@ -55,7 +55,7 @@ const CHUNK: usize = 48 * 1024;
 /// The longest line a backup may hold; longer ones are damage.
 const MAX_LINE: u64 = 64 << 20;
 
-/// What [`Store::backup`] wrote.
+/// What [`Store::backup`](crate::Store::backup) wrote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackupSummary {
     /// The backup file.
@@ -70,7 +70,7 @@ pub struct BackupSummary {
     pub bytes: u64,
 }
 
-/// What [`Store::restore`] put back.
+/// What [`Store::restore`](crate::Store::restore) put back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RestoreSummary {
     /// The store directory restored into.
@@ -83,7 +83,7 @@ pub struct RestoreSummary {
     pub findings: u64,
     /// Files restored beside the store, by name.
     pub files: Vec<String>,
-    /// [`Store::check`] of the restored store (a backup of an inconsistent
+    /// [`Store::check`](crate::Store::check) of the restored store (a backup of an inconsistent
     /// store restores its inconsistencies too).
     pub check: super::CheckReport,
 }
@@ -238,7 +238,7 @@ impl SledStore {
     /// empty directory ([`StoreError::NotEmpty`] otherwise: nothing is ever
     /// restored over a store). The whole file is verified first (format,
     /// versions, every line, the checksum); then the store is built in a new
-    /// directory beside `dir`, checked with [`Store::check`], and renamed
+    /// directory beside `dir`, checked with [`Store::check`](crate::Store::check), and renamed
     /// into place.
     pub(crate) fn restore(backup: &Path, dir: &Path) -> Result<RestoreSummary, StoreError> {
         ensure_empty(dir)?;

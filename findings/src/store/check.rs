@@ -1,4 +1,4 @@
-//! [`Store::check`]: is every record readable and every index consistent?
+//! [`Store::check`](crate::Store::check): is every record readable and every index consistent?
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -13,7 +13,7 @@ use crate::check::CheckId;
 use crate::error::StoreError;
 use crate::model::Finding;
 
-/// What [`Store::check`] found: how much the store holds, and every problem.
+/// What [`Store::check`](crate::Store::check) found: how much the store holds, and every problem.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckReport {
     /// The store directory.
@@ -171,7 +171,7 @@ impl SledStore {
     }
 
     /// Compare every index with the primary records; returns one line per problem
-    /// (empty when consistent). [`Store::check`] does this and more.
+    /// (empty when consistent). [`Store::check`](crate::Store::check) does this and more.
     pub(crate) fn check_integrity(&self) -> Result<Vec<String>, StoreError> {
         self.guard(|| {
             let mut problems = Vec::new();

@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 
 use super::changes::Tracking;
 use super::outbox::Outbox;
-use super::pg::{AuditSegment, PgStore, PgTarget, SegmentsReport, Unit, UnitCounts};
+use super::pg::{AuditSegment, Engagement, PgStore, PgTarget, SegmentsReport, Unit, UnitCounts};
 use super::{
     AssetRecord, BackupSummary, ChangeEvent, CheckReport, CorruptRecord, Coverage, FailedUnit, Listing, OutboxCounts,
     OutboxItem, RestoreSummary, ScanRun, Selection, SledStore, UpsertOutcome,
@@ -497,14 +497,26 @@ impl Store {
         }
     }
 
-    /// Store the engagement's scope (its file's text) for the workers; returns its SHA-256.
-    pub fn set_engagement(&self, scope: &str) -> Result<String, StoreError> {
-        self.shared("the work queue")?.set_engagement(scope)
+    /// Store the engagement's scope (its file's text) for the workers and
+    /// how many of them share its rate budget; returns the scope's SHA-256.
+    pub fn set_engagement(&self, scope: &str, workers: u32) -> Result<String, StoreError> {
+        self.shared("the work queue")?.set_engagement(scope, workers)
     }
 
-    /// The engagement's scope text and SHA-256, when one was stored.
-    pub fn engagement(&self) -> Result<Option<(String, String)>, StoreError> {
+    /// The engagement the daemon stored, when one was.
+    pub fn engagement(&self) -> Result<Option<Engagement>, StoreError> {
         self.shared("the work queue")?.engagement()
+    }
+
+    /// Take or keep a worker slot for `worker` (leased for `lease`): its
+    /// number, or `None` while every slot is another worker's.
+    pub fn hold_slot(&self, worker: &str, lease: std::time::Duration) -> Result<Option<u32>, StoreError> {
+        self.shared("the work queue")?.hold_slot(worker, lease)
+    }
+
+    /// Give `worker`'s slot up.
+    pub fn leave_slot(&self, worker: &str) -> Result<(), StoreError> {
+        self.shared("the work queue")?.leave_slot(worker)
     }
 
     /// Queue one unit per host of run `scan` (planned under scope `scope_sha256`).

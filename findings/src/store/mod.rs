@@ -52,7 +52,7 @@ pub use changes::{AssetRecord, ChangeEvent, ChangeKind};
 pub use check::CheckReport;
 pub use facade::Store;
 pub use outbox::{DELIVERED_KEPT, DELIVERED_KEPT_DAYS, OutboxCounts, OutboxItem, OutboxState};
-pub use pg::{AuditSegment, SegmentsReport, Unit, UnitCounts, scope_hash};
+pub use pg::{AuditSegment, Engagement, SegmentsReport, Unit, UnitCounts, scope_hash};
 pub use scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun};
 pub use write::UpsertOutcome;
 

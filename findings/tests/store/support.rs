@@ -36,6 +36,7 @@ pub(crate) fn obs(check: CheckId, host: &str, port: Option<u16>, location: &str)
 
 /// A fresh PostgreSQL database for one test, or `None` (said loudly) where
 /// no server is available.
+#[allow(clippy::print_stderr)]
 pub(crate) fn pg_database() -> Option<String> {
     let Ok(base) = std::env::var("HAETAE_TEST_PG_URL") else {
         eprintln!("HAETAE_TEST_PG_URL is not set: this PostgreSQL test did NOT run");

@@ -343,7 +343,7 @@ impl PgStore {
             for id in &due {
                 // Read again under the lock: someone may have triaged it since.
                 let Some(old) = current.get(id) else { continue };
-                if old.state != State::AcceptedRisk || !old.accepted_until.is_some_and(|u| u <= now) {
+                if old.state != State::AcceptedRisk || old.accepted_until.is_none_or(|u| u > now) {
                     continue;
                 }
                 let mut f = old.clone();
@@ -442,14 +442,34 @@ enum RowParams {
     Small(i16),
 }
 
-/// Decode (id, record) rows; unreadable ones are reported, not returned.
+/// Decode (id, record) rows, in order, on every core; unreadable ones are
+/// reported, not returned.
 fn decode_rows<T: DeserializeOwned + Send>(rows: Rows) -> (Vec<T>, Vec<CorruptRecord>) {
-    let (mut ok, mut bad) = (Vec::with_capacity(rows.len()), Vec::new());
-    for (id, bytes) in rows {
-        match decode::<T>(&bytes) {
-            Ok(v) => ok.push(v),
-            Err(reason) => bad.push(CorruptRecord { tree: "findings", key: show_key(id.as_bytes()), reason }),
+    type Part<T> = (Vec<T>, Vec<CorruptRecord>);
+    let decode_part = |part: &[(String, Vec<u8>)]| -> Part<T> {
+        let (mut ok, mut bad) = (Vec::with_capacity(part.len()), Vec::new());
+        for (id, bytes) in part {
+            match decode::<T>(bytes) {
+                Ok(v) => ok.push(v),
+                Err(reason) => bad.push(CorruptRecord { tree: "findings", key: show_key(id.as_bytes()), reason }),
+            }
         }
+        (ok, bad)
+    };
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(1, 16);
+    if rows.len() < 2048 || cores == 1 {
+        return decode_part(&rows);
+    }
+    let chunk = rows.len().div_ceil(cores);
+    let parts: Vec<Part<T>> = std::thread::scope(|s| {
+        let handles: Vec<_> = rows.chunks(chunk).map(|c| (c, s.spawn(move || decode_part(c)))).collect();
+        // A decoding thread that died has its rows decoded again here.
+        handles.into_iter().map(|(c, h)| h.join().unwrap_or_else(|_| decode_part(c))).collect()
+    });
+    let (mut ok, mut bad) = (Vec::with_capacity(rows.len()), Vec::new());
+    for (o, b) in parts {
+        ok.extend(o);
+        bad.extend(b);
     }
     (ok, bad)
 }

@@ -40,7 +40,7 @@ use crate::prioritize::Prioritizer;
 
 pub use audit::{AuditSegment, SegmentsReport};
 use pool::Pool;
-pub use queue::{Unit, UnitCounts, scope_hash};
+pub use queue::{Engagement, Unit, UnitCounts, scope_hash};
 
 /// How many connections one store opens.
 const CONNECTIONS: usize = 4;
@@ -67,6 +67,9 @@ pub(crate) struct PgTarget {
     pub(crate) config: postgres::Config,
     pub(crate) label: PathBuf,
     pub(crate) tls: bool,
+    /// CAs trusted beside the web PKI roots: the URL's `sslrootcert`, else
+    /// `PGSSLROOTCERT` (libpq's names).
+    pub(crate) roots: Option<PathBuf>,
 }
 
 impl PgTarget {
@@ -74,6 +77,9 @@ impl PgTarget {
     /// `password`, when given, wins over one in the URL.
     pub(crate) fn parse(url: &str, password: Option<&str>) -> Result<PgTarget, StoreError> {
         let label = PathBuf::from(redact_url(url));
+        // libpq's `sslrootcert` is ours to read (the driver does not know it).
+        let (url, rootcert) = take_param(url, "sslrootcert");
+        let url = url.as_str();
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| StoreError::Engine {
             dir: label.clone(),
             message: format!("not a PostgreSQL URL (expected postgres://user@host:port/database): {e}"),
@@ -91,8 +97,27 @@ impl PgTarget {
         // (`prefer`) and `disable` connect in the clear.
         let tls =
             !matches!(config.get_ssl_mode(), postgres::config::SslMode::Disable | postgres::config::SslMode::Prefer);
-        Ok(PgTarget { config, label, tls })
+        let roots = rootcert.map(PathBuf::from).or_else(|| std::env::var_os("PGSSLROOTCERT").map(PathBuf::from));
+        Ok(PgTarget { config, label, tls, roots })
     }
+}
+
+/// `url` without its query parameter `name`, and that parameter's value.
+fn take_param(url: &str, name: &str) -> (String, Option<String>) {
+    let Some((base, query)) = url.split_once('?') else { return (url.to_owned(), None) };
+    let mut value = None;
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| match kv.split_once('=') {
+            Some((k, v)) if k == name => {
+                value = Some(v.to_owned());
+                false
+            }
+            _ => true,
+        })
+        .collect();
+    let url = if kept.is_empty() { base.to_owned() } else { format!("{base}?{}", kept.join("&")) };
+    (url, value)
 }
 
 /// `url` with any password replaced by `***`.
@@ -172,7 +197,21 @@ pub(crate) fn retryable(e: &postgres::Error) -> bool {
 pub(crate) fn engine(label: &Path, e: &postgres::Error) -> StoreError {
     let message = match e.as_db_error() {
         Some(db) => format!("PostgreSQL: {} ({})", db.message(), db.code().code()),
-        None => format!("PostgreSQL: {e}"),
+        None => {
+            // The cause (a refused connection, the certificate rustls
+            // rejected ...) is in the source chain.
+            let mut text = format!("PostgreSQL: {e}");
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let more = cause.to_string();
+                if !text.contains(&more) {
+                    text.push_str(": ");
+                    text.push_str(&more);
+                }
+                source = cause.source();
+            }
+            text
+        }
     };
     StoreError::Engine { dir: label.to_owned(), message }
 }

@@ -168,7 +168,7 @@ pub(super) fn transact_on<R>(
 
 fn connect(target: &PgTarget) -> Result<Client, StoreError> {
     let mut client = if target.tls {
-        let tls = super::tls::connector()
+        let tls = super::tls::connector(target.roots.as_deref())
             .map_err(|message| StoreError::Engine { dir: target.label.clone(), message: format!("TLS: {message}") })?;
         target.config.connect(tls).map_err(|e| engine(&target.label, &e))?
     } else {

@@ -18,6 +18,13 @@
 //! The engagement's scope is stored with its SHA-256; a unit carries the hash
 //! it was planned under, and a worker runs it only when the scope it holds
 //! has that hash.
+//!
+//! Politeness across workers is a shared budget: the daemon says how many
+//! workers the programme runs (`workers`, one slot each in `worker_slots`);
+//! a worker scans only while it holds a slot (a lease, like a unit's), and
+//! with `1/workers` of the scope's `max_rps` and `per_host_rps`. However the
+//! units' hosts share addresses, the workers together never send a host
+//! more than the scope allows.
 
 use std::time::Duration;
 
@@ -48,6 +55,17 @@ pub struct Unit {
     pub scope_sha256: String,
     /// How many claims it had, this one included.
     pub attempts: u32,
+}
+
+/// The engagement as the daemon stored it for the workers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Engagement {
+    /// The scope file's text.
+    pub scope: String,
+    /// Its SHA-256 (hex).
+    pub scope_sha256: String,
+    /// How many workers share the scope's rate budget (each gets `1/workers`).
+    pub workers: u32,
 }
 
 /// Where the units of a run stand.
@@ -91,29 +109,68 @@ fn id64(id: u64) -> i64 {
 }
 
 impl PgStore {
-    /// Store the engagement's scope (the text of its scope file); returns its hash.
-    pub(crate) fn set_engagement(&self, scope: &str) -> Result<String, StoreError> {
+    /// Store the engagement's scope (the text of its scope file) and how
+    /// many workers share its budget (their slots); returns the scope's hash.
+    pub(crate) fn set_engagement(&self, scope: &str, workers: u32) -> Result<String, StoreError> {
         let (scope, hash) = (scope.to_owned(), scope_hash(scope));
         let h = hash.clone();
+        let n = i32::try_from(workers.max(1)).unwrap_or(i32::MAX);
         self.pool.transact(move |tx| {
             tx.execute(
-                "INSERT INTO engagement (id, scope, scope_sha256, updated) VALUES (1, $1, $2, $3) \
+                "INSERT INTO engagement (id, scope, scope_sha256, updated, workers) VALUES (1, $1, $2, $3, $4) \
                  ON CONFLICT (id) DO UPDATE SET scope = EXCLUDED.scope, scope_sha256 = EXCLUDED.scope_sha256, \
-                 updated = EXCLUDED.updated",
-                &[&scope, &h, &Timestamp::now().unix()],
+                 updated = EXCLUDED.updated, workers = EXCLUDED.workers",
+                &[&scope, &h, &Timestamp::now().unix(), &n],
             )?;
+            tx.execute("INSERT INTO worker_slots (slot) SELECT generate_series(1, $1) ON CONFLICT DO NOTHING", &[&n])?;
+            // Slots past the count go once free (a held one runs out with its lease).
+            tx.execute("DELETE FROM worker_slots WHERE slot > $1 AND (worker IS NULL OR lease_until < now())", &[&n])?;
             Ok(())
         })?;
         Ok(hash)
     }
 
-    /// The engagement's scope text and hash, when one was stored.
-    pub(crate) fn engagement(&self) -> Result<Option<(String, String)>, StoreError> {
+    /// The engagement: its scope text, the scope's hash, and how many
+    /// workers share its budget; `None` before a daemon stored one.
+    pub(crate) fn engagement(&self) -> Result<Option<Engagement>, StoreError> {
         self.pool.transact(|tx| {
-            Ok(match tx.query_opt("SELECT scope, scope_sha256 FROM engagement WHERE id = 1", &[])? {
-                Some(r) => Some((r.try_get(0)?, r.try_get(1)?)),
+            Ok(match tx.query_opt("SELECT scope, scope_sha256, workers FROM engagement WHERE id = 1", &[])? {
+                Some(r) => Some(Engagement {
+                    scope: r.try_get(0)?,
+                    scope_sha256: r.try_get(1)?,
+                    workers: u32::try_from(r.try_get::<_, i32>(2)?).unwrap_or(1).max(1),
+                }),
                 None => None,
             })
+        })
+    }
+
+    /// Take (or keep) a worker slot for `worker`, leased for `lease`; its
+    /// number, or `None` when every slot is held by another worker.
+    pub(crate) fn hold_slot(&self, worker: &str, lease: Duration) -> Result<Option<u32>, StoreError> {
+        let worker = worker.to_owned();
+        let label = self.label.clone();
+        self.pool.run(move |c| {
+            let row = c
+                .query_opt(
+                    "UPDATE worker_slots SET worker = $1, lease_until = now() + make_interval(secs => $2) \
+                     WHERE slot = (SELECT slot FROM worker_slots \
+                                   WHERE worker = $1 OR worker IS NULL OR lease_until < now() \
+                                   ORDER BY (worker IS NOT DISTINCT FROM $1) DESC, slot LIMIT 1 FOR UPDATE SKIP LOCKED) \
+                     RETURNING slot",
+                    &[&worker, &secs(lease)],
+                )
+                .map_err(|e| super::engine(&label, &e))?;
+            Ok(row.and_then(|r| r.try_get::<_, i32>(0).ok()).and_then(|s| u32::try_from(s).ok()))
+        })
+    }
+
+    /// Give `worker`'s slot up (it stops).
+    pub(crate) fn leave_slot(&self, worker: &str) -> Result<(), StoreError> {
+        let worker = worker.to_owned();
+        self.pool.transact(move |tx| {
+            tx.execute("UPDATE worker_slots SET worker = NULL, lease_until = NULL WHERE worker = $1", &[&worker])?;
+            Ok(())
         })
     }
 
@@ -235,7 +292,8 @@ impl PgStore {
 
     /// Give unit `id` back to the queue (the worker stops before it ended),
     /// with the audit records of what it did meanwhile; `false` when
-    /// `worker` no longer held it.
+    /// `worker` no longer held it. A unit given back does not count as an
+    /// attempt (one whose lease ran out does).
     pub(crate) fn release_unit(&self, id: u64, worker: &str, audit: Option<AuditSegment>) -> Result<bool, StoreError> {
         let worker = worker.to_owned();
         self.pool.transact(move |tx| {
@@ -244,7 +302,7 @@ impl PgStore {
                 .map(|r| r.try_get(0))
                 .transpose()?;
             let held = tx.execute(
-                "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL \
+                "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0) \
                  WHERE id = $1 AND worker = $2 AND state = 'running'",
                 &[&id64(id), &worker],
             )? == 1;

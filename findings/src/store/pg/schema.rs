@@ -47,7 +47,13 @@ CREATE TABLE engagement (
     id smallint PRIMARY KEY CHECK (id = 1),
     scope text NOT NULL,
     scope_sha256 text NOT NULL,
-    updated bigint NOT NULL
+    updated bigint NOT NULL,
+    workers integer NOT NULL DEFAULT 1
+);
+CREATE TABLE worker_slots (
+    slot integer PRIMARY KEY,
+    worker text,
+    lease_until timestamptz
 );
 CREATE TABLE units (
     id bigserial PRIMARY KEY,

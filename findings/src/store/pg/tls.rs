@@ -1,7 +1,8 @@
 //! TLS to PostgreSQL through rustls (ring), when the store URL asks for it
-//! (`sslmode=require`). The server's certificate is verified against the
-//! web PKI roots and, when `PGSSLROOTCERT` names a PEM file (libpq's
-//! variable), the CAs in it; its name must match the host of the URL.
+//! (`sslmode=require`). The server's certificate is always verified (libpq's
+//! `require` would take any): against the web PKI roots and the CAs of the
+//! PEM file the URL's `sslrootcert` (or `PGSSLROOTCERT`) names; its name must
+//! match the host of the URL.
 
 use std::future::Future;
 use std::io;
@@ -28,20 +29,20 @@ pub(crate) struct RustlsConnect {
 /// A TLS session with the server.
 pub(crate) struct RustlsStream<S>(tokio_rustls::client::TlsStream<S>);
 
-/// The connector: web PKI roots plus `PGSSLROOTCERT`'s CAs.
-pub(crate) fn connector() -> Result<Rustls, String> {
+/// The connector: web PKI roots plus the CAs in `extra` (a PEM file).
+pub(crate) fn connector(extra: Option<&std::path::Path>) -> Result<Rustls, String> {
     let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    if let Some(path) = std::env::var_os("PGSSLROOTCERT") {
-        let pem = std::fs::read(&path).map_err(|e| format!("PGSSLROOTCERT {}: {e}", path.to_string_lossy()))?;
+    if let Some(path) = extra {
+        let name = path.display();
+        let pem = std::fs::read(path).map_err(|e| format!("sslrootcert {name}: {e}"))?;
         let mut added = 0;
         for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-            let cert =
-                cert.map_err(|e| format!("PGSSLROOTCERT {}: not a PEM certificate: {e}", path.to_string_lossy()))?;
-            roots.add(cert).map_err(|e| format!("PGSSLROOTCERT {}: {e}", path.to_string_lossy()))?;
+            let cert = cert.map_err(|e| format!("sslrootcert {name}: not a PEM certificate: {e}"))?;
+            roots.add(cert).map_err(|e| format!("sslrootcert {name}: {e}"))?;
             added += 1;
         }
         if added == 0 {
-            return Err(format!("PGSSLROOTCERT {}: no certificate in it", path.to_string_lossy()));
+            return Err(format!("sslrootcert {name}: no certificate in it"));
         }
     }
     let config = ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
