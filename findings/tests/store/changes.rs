@@ -5,7 +5,7 @@ use std::net::IpAddr;
 
 use haetae_findings::{ChangeEvent, ChangeKind, FailedUnit, Store, Timestamp};
 
-use crate::support::temp_store;
+use crate::support::{Backend, on_both_backends};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -32,16 +32,14 @@ fn baseline(store: &Store) -> u64 {
     s
 }
 
-#[test]
-fn the_first_scan_is_a_baseline_without_events() {
-    let store = temp_store();
+fn the_first_scan_is_a_baseline_without_events(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     assert_eq!(store.changes().unwrap(), vec![]);
 }
 
-#[test]
-fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened() {
-    let store = temp_store();
+fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     // Scan 2: 22 open again, 443 refused.
     let s = begin(&store);
@@ -66,9 +64,8 @@ fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened(
     assert_eq!(store.changes_of_scan(s).unwrap().len(), 2, "{:?}", store.changes_of_scan(s).unwrap());
 }
 
-#[test]
-fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host() {
-    let store = temp_store();
+fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     // Incomplete: 443 refused, 22 silent.
     let s = begin(&store);
@@ -91,9 +88,8 @@ fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host() {
     assert_eq!(kinds(&events), [(ChangeKind::PortClosed, "www.a.test", Some(22))], "443 is kept, so the host stays");
 }
 
-#[test]
-fn a_host_whose_every_open_port_answered_closed_is_gone() {
-    let store = temp_store();
+fn a_host_whose_every_open_port_answered_closed_is_gone(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     let s = begin(&store);
     store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.1")]).unwrap();
@@ -116,9 +112,8 @@ fn a_host_whose_every_open_port_answered_closed_is_gone() {
     assert_eq!(store.changes_of_scan(s).unwrap(), vec![]);
 }
 
-#[test]
-fn another_name_answering_on_the_address_keeps_the_host() {
-    let store = temp_store();
+fn another_name_answering_on_the_address_keeps_the_host(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     let s = begin(&store);
     // www's ports refused under its name, but the address answers for api.
@@ -129,9 +124,8 @@ fn another_name_answering_on_the_address_keeps_the_host() {
     assert!(events.iter().all(|e| e.kind == ChangeKind::PortClosed), "{events:?}");
 }
 
-#[test]
-fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host() {
-    let store = temp_store();
+fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host(backend: &Backend) {
+    let store = backend.store();
     baseline(&store);
     // Incomplete run with NXDOMAIN: nothing.
     let s = begin(&store);
@@ -153,9 +147,8 @@ fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host() {
     assert_eq!((e.kind, e.after.as_str()), (ChangeKind::HostNew, "10.0.0.9"));
 }
 
-#[test]
-fn a_new_host_needs_a_baseline_of_the_same_targets() {
-    let store = temp_store();
+fn a_new_host_needs_a_baseline_of_the_same_targets(backend: &Backend) {
+    let store = backend.store();
     // No complete run before: no event.
     let s = begin(&store);
     assert_eq!(store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.1")]).unwrap(), None);
@@ -172,9 +165,8 @@ fn a_new_host_needs_a_baseline_of_the_same_targets() {
     assert_eq!(moved.kind, ChangeKind::Addresses);
 }
 
-#[test]
-fn a_banner_change_compares_with_the_stored_banner() {
-    let store = temp_store();
+fn a_banner_change_compares_with_the_stored_banner(backend: &Backend) {
+    let store = backend.store();
     let s = begin(&store);
     assert_eq!(store.observe_banner(Some(s), "www.a.test", 22, "OpenSSH_9.2p1 Debian-2").unwrap(), None);
     assert_eq!(store.observe_banner(Some(s), "www.a.test", 22, "OpenSSH_9.2p1 Debian-2").unwrap(), None);
@@ -187,9 +179,8 @@ fn a_banner_change_compares_with_the_stored_banner() {
     assert_eq!(e.summary(), "banner of www.a.test:22: OpenSSH_9.2p1 Debian-2 -> OpenSSH_9.6p1");
 }
 
-#[test]
-fn since_is_a_range_of_time_ordered_keys() {
-    let store = temp_store();
+fn since_is_a_range_of_time_ordered_keys(backend: &Backend) {
+    let store = backend.store();
     let s = begin(&store);
     store.observe_certificate(Some(s), "www.a.test", 443, "aa", None).unwrap();
     store.observe_certificate(Some(s), "www.a.test", 443, "bb", None).unwrap();
@@ -212,9 +203,8 @@ fn since_is_a_range_of_time_ordered_keys() {
     assert!(report.problems.iter().any(|p| p.contains("unreadable")), "{report}");
 }
 
-#[test]
-fn store_check_names_an_asset_record_of_an_event_kind() {
-    let store = temp_store();
+fn store_check_names_an_asset_record_of_an_event_kind(backend: &Backend) {
+    let store = backend.store();
     store.observe_banner(Some(1), "www.a.test", 22, "OpenSSH_9.2").unwrap();
     assert!(store.check().unwrap().is_healthy());
     let good =
@@ -223,3 +213,16 @@ fn store_check_names_an_asset_record_of_an_event_kind() {
     let report = store.check().unwrap();
     assert!(report.problems.iter().any(|p| p.contains("`host-gone` is an event kind")), "{report}");
 }
+
+on_both_backends!(
+    the_first_scan_is_a_baseline_without_events,
+    a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened,
+    an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host,
+    a_host_whose_every_open_port_answered_closed_is_gone,
+    another_name_answering_on_the_address_keeps_the_host,
+    nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host,
+    a_new_host_needs_a_baseline_of_the_same_targets,
+    a_banner_change_compares_with_the_stored_banner,
+    since_is_a_range_of_time_ordered_keys,
+    store_check_names_an_asset_record_of_an_event_kind,
+);
