@@ -151,6 +151,14 @@ impl PgServer {
         cmd
     }
 
+    fn cannot_run(&self, program: &str, e: &std::io::Error) -> String {
+        if self.as_postgres {
+            format!("cannot run {program} as the postgres user through runuser: {e}")
+        } else {
+            format!("cannot run {}: {e}", self.tool(program).display())
+        }
+    }
+
     fn init(&self) -> Result<(), String> {
         if self.as_postgres {
             let (uid, gid) = postgres_ids()?;
@@ -163,7 +171,7 @@ impl PgServer {
             .arg(self.data())
             .args(["-A", "trust", "-U", USER, "--no-sync", "-E", "UTF8", "--locale=C"])
             .output()
-            .map_err(|e| format!("cannot run initdb: {e}"))?;
+            .map_err(|e| self.cannot_run("initdb", &e))?;
         if !out.status.success() {
             return Err(format!("initdb failed ({}): {}", out.status, stderr(&out)));
         }
@@ -195,7 +203,7 @@ impl PgServer {
                 .arg(&log)
                 .args(["-w", "-t", "30", "-s", "-o", &format!("-p {port}")])
                 .output()
-                .map_err(|e| format!("cannot run pg_ctl: {e}"))?;
+                .map_err(|e| self.cannot_run("pg_ctl", &e))?;
             if out.status.success() {
                 return Ok(port);
             }
