@@ -57,3 +57,35 @@ pub(crate) fn pg_database() -> Option<String> {
     assert!(ok, "cannot create database {name}");
     Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
 }
+
+/// A store on a fresh PostgreSQL database, or `None` (said loudly) where
+/// no server is available.
+pub(crate) fn pg_store() -> Option<Store> {
+    pg_database().map(|url| Store::open_postgres(&url, scorer()).unwrap())
+}
+
+/// The scenarios `fn(&Store)` of a module of this test crate as `#[test]`s on both backends:
+/// `sled::name` on a temporary sled store, `postgres::name` on a fresh
+/// PostgreSQL database (skipped, loudly, without a server).
+macro_rules! on_both_backends {
+    ($module:ident: $($name:ident),+ $(,)?) => {
+        mod sled {
+            $(
+                #[test]
+                fn $name() {
+                    $crate::$module::$name(&$crate::support::temp_store());
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(store) = $crate::support::pg_store() else { return };
+                    $crate::$module::$name(&store);
+                }
+            )+
+        }
+    };
+}
+pub(crate) use on_both_backends;
