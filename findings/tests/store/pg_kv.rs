@@ -137,7 +137,7 @@ pub(crate) fn store_check_reads_every_asset_and_event(store: &Store) {
     let report = store.check().unwrap();
     assert!(report.is_healthy(), "{report}");
     assert_eq!((report.assets, report.changes), (1, 1));
-    store.put_raw_for_tests("assets", b"certificate\0www.a.test\0443", b"\x01{").unwrap();
+    store.put_raw_for_tests("assets", &[b"certificate\0www.a.test\0".as_slice(), b"443"].concat(), b"\x01{").unwrap();
     store.put_raw_for_tests("changes", b"short", b"\x01{}").unwrap();
     let report = store.check().unwrap();
     assert!(report.problems.iter().any(|p| p.contains("asset record") && p.contains("unreadable")), "{report}");
