@@ -6,7 +6,9 @@ use std::path::PathBuf;
 
 use super::changes::{asset_problem, event_problem};
 use super::keys::{IndexKeys, decode, show_key};
+use super::outbox::outbox_problem;
 use super::scan::ScanRun;
+use super::spaces::{Space, Spaces};
 use super::write::split_pair;
 use super::{SCHEMA_KEY, SCHEMA_VERSION, SledStore};
 use crate::check::CheckId;
@@ -90,20 +92,7 @@ impl SledStore {
                 report.findings += 1;
             }
             self.check_scans(&mut report)?;
-            for item in self.assets.iter() {
-                let (k, v) = item.map_err(|e| self.engine(e))?;
-                report.assets += 1;
-                if let Some(why) = asset_problem(&k, &v) {
-                    report.problems.push(format!("asset record {} is unreadable: {why}", show_key(&k)));
-                }
-            }
-            for item in self.changes.iter() {
-                let (k, v) = item.map_err(|e| self.engine(e))?;
-                report.changes += 1;
-                if let Some(why) = event_problem(&k, &v) {
-                    report.problems.push(format!("change event {}: {why}", show_key(&k)));
-                }
-            }
+            self.check_spaces(&mut report)?;
             Ok(report)
         })
     }
@@ -207,3 +196,30 @@ impl SledStore {
         })
     }
 }
+
+/// The keyspaces' part of `store check`, on either backend: every asset
+/// record, change event and outbox message reads.
+pub(crate) trait CheckSpaces: Spaces {
+    fn check_spaces(&self, report: &mut CheckReport) -> Result<(), StoreError> {
+        for (k, v) in self.kv_range(Space::Assets, &[], None)? {
+            report.assets += 1;
+            if let Some(why) = asset_problem(&k, &v) {
+                report.problems.push(format!("asset record {} is unreadable: {why}", show_key(&k)));
+            }
+        }
+        for (k, v) in self.kv_range(Space::Changes, &[], None)? {
+            report.changes += 1;
+            if let Some(why) = event_problem(&k, &v) {
+                report.problems.push(format!("change event {}: {why}", show_key(&k)));
+            }
+        }
+        for (k, v) in self.kv_range(Space::Outbox, &[], None)? {
+            if let Some(why) = outbox_problem(&k, &v) {
+                report.problems.push(format!("outbox message {}: {why}", show_key(&k)));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<T: Spaces> CheckSpaces for T {}

@@ -80,6 +80,19 @@ pub struct OutboxCounts {
     pub delivered: u64,
 }
 
+/// What is wrong with an outbox record, if anything (for `Store::check`):
+/// an unreadable message would stop every delivery.
+pub(super) fn outbox_problem(key: &[u8], value: &[u8]) -> Option<String> {
+    let Ok(k) = <[u8; 8]>::try_from(key) else {
+        return Some("its key is not 8 bytes".to_owned());
+    };
+    match decode::<OutboxItem>(value) {
+        Err(why) => Some(format!("it is unreadable: {why}")),
+        Ok(item) if item.id != u64::from_be_bytes(k) => Some(format!("it holds message {}", item.id)),
+        Ok(_) => None,
+    }
+}
+
 /// The outbox, on either backend.
 pub(crate) trait Outbox: Spaces {
     /// Queue a message for `channel`; it is due at once. Returns its id.

@@ -6,6 +6,7 @@ mod changes;
 mod crash;
 mod lifecycle;
 mod pg_concurrency;
+mod pg_kv;
 mod pg_queue;
 mod properties;
 mod store;

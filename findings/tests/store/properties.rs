@@ -74,21 +74,31 @@ fn indexes_stay_consistent(backend: &Backend, ops: Vec<Op>) -> Result<(), TestCa
     Ok(())
 }
 
-mod indexes_stay_consistent {
+/// The property on each backend: `sled::indexes_stay_consistent` and
+/// `postgres::indexes_stay_consistent` (a fresh database per case).
+mod sled {
     use super::*;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn sled(ops in proptest::collection::vec(op(), 1..40)) {
-            indexes_stay_consistent(&Backend::Sled, ops)?;
+        fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+            super::indexes_stay_consistent(&Backend::Sled, ops)?;
         }
+    }
+}
+
+mod postgres {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn postgres(ops in proptest::collection::vec(op(), 1..40)) {
+        fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
             let Some(backend) = Backend::postgres() else { return Ok(()) };
-            indexes_stay_consistent(&backend, ops)?;
+            super::indexes_stay_consistent(&backend, ops)?;
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `store check` on PostgreSQL: every row decodes, every finding's index
 //! columns (state, priority, host) are the ones its record derives (the
 //! indexes themselves are PostgreSQL's), every coverage entry names a known
-//! check and an existing run, every asset and change event reads.
+//! check and an existing run, every asset, change event and outbox message reads.
 
 use std::collections::BTreeSet;
 
@@ -11,10 +11,9 @@ use crate::check::CheckId;
 use crate::error::StoreError;
 use crate::model::Finding;
 use crate::store::CheckReport;
-use crate::store::changes::{asset_problem, event_problem};
+use crate::store::check::CheckSpaces;
 use crate::store::keys::{decode, priority_byte, show_key, state_byte};
 use crate::store::scan::{EVERY_PORT_CHECK, ScanRun};
-use crate::store::spaces::{Space, Spaces};
 use crate::store::write::split_pair;
 
 impl PgStore {
@@ -92,18 +91,7 @@ impl PgStore {
                 None => report.problems.push(format!("coverage entry {} is not check, host and port", show_key(&pair))),
             }
         }
-        for (k, v) in self.kv_range(Space::Assets, &[], None)? {
-            report.assets += 1;
-            if let Some(why) = asset_problem(&k, &v) {
-                report.problems.push(format!("asset record {} is unreadable: {why}", show_key(&k)));
-            }
-        }
-        for (k, v) in self.kv_range(Space::Changes, &[], None)? {
-            report.changes += 1;
-            if let Some(why) = event_problem(&k, &v) {
-                report.problems.push(format!("change event {}: {why}", show_key(&k)));
-            }
-        }
+        self.check_spaces(&mut report)?;
         Ok(report)
     }
 
