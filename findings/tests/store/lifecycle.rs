@@ -1,10 +1,10 @@
 use haetae_findings::lifecycle::apply;
-use haetae_findings::{CheckId, SCANNER, State, Timestamp, Transition, TransitionError};
+use haetae_findings::{CheckId, SCANNER, State, Store, Timestamp, Transition, TransitionError};
 
-use crate::support::{obs, temp_store};
+use crate::support::{Backend, obs, on_both_backends};
 
-fn finding_in(state: State) -> haetae_findings::Finding {
-    let store = temp_store();
+/// The finding of one observation, read back from `store`, put in `state`.
+fn finding_in(store: &Store, state: State) -> haetae_findings::Finding {
     let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let mut f = store.get(&id).unwrap().unwrap();
     f.state = state;
@@ -15,8 +15,8 @@ fn finding_in(state: State) -> haetae_findings::Finding {
 }
 
 /// The full matrix: which (from, to) pairs a person may make, given what each needs.
-#[test]
-fn every_transition_is_allowed_or_refused_as_documented() {
+fn every_transition_is_allowed_or_refused_as_documented(backend: &Backend) {
+    let store = backend.store();
     use State::*;
     let now = Timestamp::now();
     let legal = |from: State, to: State| -> bool {
@@ -27,7 +27,7 @@ fn every_transition_is_allowed_or_refused_as_documented() {
     };
     for &from in State::ALL {
         for &to in State::ALL {
-            let mut f = finding_in(from);
+            let mut f = finding_in(&store, from);
             let before = f.clone();
             let mut t = Transition::new(to, "kim").note("checked by hand");
             if to == AcceptedRisk {
@@ -59,9 +59,9 @@ fn every_transition_is_allowed_or_refused_as_documented() {
     }
 }
 
-#[test]
-fn false_positive_needs_a_note() {
-    let mut f = finding_in(State::Open);
+fn false_positive_needs_a_note(backend: &Backend) {
+    let store = backend.store();
+    let mut f = finding_in(&store, State::Open);
     let r = apply(&mut f, &Transition::new(State::FalsePositive, "kim"), Timestamp::now());
     assert!(matches!(r, Err(TransitionError::NoteRequired { .. })), "{r:?}");
     let r = apply(&mut f, &Transition::new(State::FalsePositive, "kim").note("  "), Timestamp::now());
@@ -69,10 +69,10 @@ fn false_positive_needs_a_note() {
     assert_eq!(f.state, State::Open);
 }
 
-#[test]
-fn accepted_risk_needs_a_future_until() {
+fn accepted_risk_needs_a_future_until(backend: &Backend) {
+    let store = backend.store();
     let now = Timestamp::now();
-    let mut f = finding_in(State::Open);
+    let mut f = finding_in(&store, State::Open);
     for t in [
         Transition::new(State::AcceptedRisk, "kim"),
         Transition::new(State::AcceptedRisk, "kim").until(now.plus_days(-1)),
@@ -90,9 +90,9 @@ fn accepted_risk_needs_a_future_until() {
     assert_eq!(f.accepted_until, None);
 }
 
-#[test]
-fn same_state_without_anything_to_record_is_refused() {
-    let mut f = finding_in(State::Confirmed);
+fn same_state_without_anything_to_record_is_refused(backend: &Backend) {
+    let store = backend.store();
+    let mut f = finding_in(&store, State::Confirmed);
     let r = apply(&mut f, &Transition::new(State::Confirmed, "kim"), Timestamp::now());
     assert!(matches!(r, Err(TransitionError::NoChange { .. })), "{r:?}");
     let mut t = Transition::new(State::Confirmed, "kim");
@@ -102,11 +102,11 @@ fn same_state_without_anything_to_record_is_refused() {
     assert_eq!(f.history.last().unwrap().note.as_deref(), Some("assigned to park"));
 }
 
-#[test]
-fn the_scanner_only_closes_and_reopens() {
+fn the_scanner_only_closes_and_reopens(backend: &Backend) {
+    let store = backend.store();
     let now = Timestamp::now();
     for to in [State::Confirmed, State::FalsePositive, State::AcceptedRisk] {
-        let mut f = finding_in(State::Open);
+        let mut f = finding_in(&store, State::Open);
         let mut t = Transition::new(to, SCANNER).note("n");
         if to == State::AcceptedRisk {
             t = t.until(now.plus_days(1));
@@ -114,9 +114,17 @@ fn the_scanner_only_closes_and_reopens() {
         let r = apply(&mut f, &t, now);
         assert!(matches!(r, Err(TransitionError::ScannerNotAllowed { .. })), "{to}: {r:?}");
     }
-    let mut f = finding_in(State::Open);
+    let mut f = finding_in(&store, State::Open);
     apply(&mut f, &Transition::new(State::Fixed, SCANNER), now).unwrap();
     apply(&mut f, &Transition::new(State::Open, SCANNER), now).unwrap();
     let r = apply(&mut f, &Transition::new(State::Fixed, " "), now);
     assert!(matches!(r, Err(TransitionError::NoActor { .. })), "{r:?}");
 }
+
+on_both_backends!(
+    every_transition_is_allowed_or_refused_as_documented,
+    false_positive_needs_a_note,
+    accepted_risk_needs_a_future_until,
+    same_state_without_anything_to_record_is_refused,
+    the_scanner_only_closes_and_reopens,
+);

@@ -4,7 +4,7 @@
 use haetae_findings::{CheckId, Coverage, Selection, State, Timestamp, Transition};
 use proptest::prelude::*;
 
-use crate::support::{obs, temp_store};
+use crate::support::{Backend, obs};
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -25,49 +25,70 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
-
-    #[test]
-    fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
-        let store = temp_store();
-        let mut scan = store.begin_scan(vec![]).unwrap().id;
-        for op in ops {
-            match op {
-                Op::Upsert { check, host, evidence, in_scan } => {
-                    let port = if check == 1 { None } else { Some(22) };
-                    let mut o = obs(CHECKS[check].clone(), HOSTS[host], port, "");
-                    o.evidence = format!("e{evidence}");
-                    store.upsert_batch(in_scan.then_some(scan), &[o]).unwrap();
+/// The property on one backend.
+fn indexes_stay_consistent(backend: &Backend, ops: Vec<Op>) -> Result<(), TestCaseError> {
+    let store = backend.store();
+    let mut scan = store.begin_scan(vec![]).unwrap().id;
+    for op in ops {
+        match op {
+            Op::Upsert { check, host, evidence, in_scan } => {
+                let port = if check == 1 { None } else { Some(22) };
+                let mut o = obs(CHECKS[check].clone(), HOSTS[host], port, "");
+                o.evidence = format!("e{evidence}");
+                store.upsert_batch(in_scan.then_some(scan), &[o]).unwrap();
+            }
+            Op::Triage { pick, to } => {
+                let all = store.list(&Selection::All).unwrap().findings;
+                if all.is_empty() {
+                    continue;
                 }
-                Op::Triage { pick, to } => {
-                    let all = store.list(&Selection::All).unwrap().findings;
-                    if all.is_empty() { continue; }
-                    let id = all[pick % all.len()].id.clone();
-                    let to = State::ALL[to];
-                    let t = Transition::new(to, "kim").note("prop").until(Timestamp::now().plus_days(3));
-                    let t = if to == State::AcceptedRisk { t } else { Transition { until: None, ..t } };
-                    // Illegal transitions are refused; either way the store stays consistent.
-                    let _ = store.triage(&[id], &t);
-                }
-                Op::Scan { complete, cover_host } => {
-                    let pairs: Vec<Coverage> = CHECKS.iter().map(|c| Coverage {
+                let id = all[pick % all.len()].id.clone();
+                let to = State::ALL[to];
+                let t = Transition::new(to, "kim").note("prop").until(Timestamp::now().plus_days(3));
+                let t = if to == State::AcceptedRisk { t } else { Transition { until: None, ..t } };
+                // Illegal transitions are refused; either way the store stays consistent.
+                let _ = store.triage(&[id], &t);
+            }
+            Op::Scan { complete, cover_host } => {
+                let pairs: Vec<Coverage> = CHECKS
+                    .iter()
+                    .map(|c| Coverage {
                         check: c.clone(),
                         host: HOSTS[cover_host].into(),
                         port: if *c == CheckId::DnsSpfMissing { None } else { Some(22) },
-                    }).collect();
-                    store.cover(scan, &pairs).unwrap();
-                    store.finish_scan(scan, complete).unwrap();
-                    scan = store.begin_scan(vec![]).unwrap().id;
-                }
+                    })
+                    .collect();
+                store.cover(scan, &pairs).unwrap();
+                store.finish_scan(scan, complete).unwrap();
+                scan = store.begin_scan(vec![]).unwrap().id;
             }
-            let problems = store.check_integrity().unwrap();
-            prop_assert!(problems.is_empty(), "{:?}", problems);
         }
-        let all = store.list(&Selection::All).unwrap().findings.len();
-        let by_state: usize = State::ALL.iter()
-            .map(|s| store.list(&Selection::States(vec![*s])).unwrap().findings.len()).sum();
-        prop_assert_eq!(all, by_state);
-        prop_assert!(all <= 9);
+        let problems = store.check_integrity().unwrap();
+        prop_assert!(problems.is_empty(), "{:?}", problems);
+    }
+    let all = store.list(&Selection::All).unwrap().findings.len();
+    let by_state: usize =
+        State::ALL.iter().map(|s| store.list(&Selection::States(vec![*s])).unwrap().findings.len()).sum();
+    prop_assert_eq!(all, by_state);
+    prop_assert!(all <= 9);
+    Ok(())
+}
+
+mod indexes_stay_consistent {
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        #[test]
+        fn sled(ops in proptest::collection::vec(op(), 1..40)) {
+            indexes_stay_consistent(&Backend::Sled, ops)?;
+        }
+
+        #[test]
+        fn postgres(ops in proptest::collection::vec(op(), 1..40)) {
+            let Some(backend) = Backend::postgres() else { return Ok(()) };
+            indexes_stay_consistent(&backend, ops)?;
+        }
     }
 }

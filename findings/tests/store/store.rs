@@ -3,11 +3,10 @@ use haetae_findings::{
     UpsertOutcome,
 };
 
-use crate::support::{obs, scorer, temp_store};
+use crate::support::{Backend, obs, on_both_backends, scorer};
 
-#[test]
-fn same_weakness_is_one_finding() {
-    let store = temp_store();
+fn same_weakness_is_one_finding(backend: &Backend) {
+    let store = backend.store();
     let (a, o1) =
         store.upsert(&obs(CheckId::HttpExposedGit, "WWW.a.test.", Some(443), "https://www.a.test/.git/HEAD")).unwrap();
     let (b, o2) = store
@@ -26,9 +25,8 @@ fn same_weakness_is_one_finding() {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-#[test]
-fn indexes_list_by_state_priority_and_host() {
-    let store = temp_store();
+fn indexes_list_by_state_priority_and_host(backend: &Backend) {
+    let store = backend.store();
     let (ssh, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let (redis, _) = store.upsert(&obs(CheckId::SvcRedisNoauth, "b.test", Some(6379), "")).unwrap();
     store.upsert(&obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")).unwrap();
@@ -46,9 +44,8 @@ fn indexes_list_by_state_priority_and_host() {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-#[test]
-fn triage_is_all_or_nothing_and_names_unknown_ids() {
-    let store = temp_store();
+fn triage_is_all_or_nothing_and_names_unknown_ids(backend: &Backend) {
+    let store = backend.store();
     let (a, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let err = store.triage(&[a.clone(), "ffffffffffffffff".into()], &Transition::new(State::Confirmed, "kim"));
     match err {
@@ -60,9 +57,8 @@ fn triage_is_all_or_nothing_and_names_unknown_ids() {
     assert!(matches!(store.resolve_id("zzzzzz"), Err(StoreError::NotFound { .. })));
 }
 
-#[test]
-fn complete_scan_closes_what_it_covered_but_did_not_see() {
-    let store = temp_store();
+fn complete_scan_closes_what_it_covered_but_did_not_see(backend: &Backend) {
+    let store = backend.store();
     let s1 = store.begin_scan(vec!["a.test".into()]).unwrap().id;
     let (spf, _) =
         store.upsert_batch(Some(s1), &[obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")]).unwrap()[0].clone();
@@ -111,9 +107,8 @@ fn complete_scan_closes_what_it_covered_but_did_not_see() {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-#[test]
-fn fixed_finding_seen_again_is_reopened_as_regression() {
-    let store = temp_store();
+fn fixed_finding_seen_again_is_reopened_as_regression(backend: &Backend) {
+    let store = backend.store();
     let o = obs(CheckId::SvcRedisNoauth, "r.test", Some(6379), "");
     let (id, _) = store.upsert(&o).unwrap();
     store.triage(&[&id], &Transition::new(State::Fixed, "kim")).unwrap();
@@ -129,9 +124,8 @@ fn fixed_finding_seen_again_is_reopened_as_regression() {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-#[test]
-fn false_positive_stays_silent_until_evidence_changes() {
-    let store = temp_store();
+fn false_positive_stays_silent_until_evidence_changes(backend: &Backend) {
+    let store = backend.store();
     let mut o = obs(CheckId::HttpVersionDisclosure, "w.test", Some(80), "http://w.test/");
     o.evidence = "Server: nginx/1.18.0".into();
     let (id, _) = store.upsert(&o).unwrap();
@@ -146,9 +140,8 @@ fn false_positive_stays_silent_until_evidence_changes() {
     assert!(f.history.last().unwrap().note.as_deref().unwrap().contains("evidence changed"));
 }
 
-#[test]
-fn accepted_risk_returns_to_open_when_it_expires() {
-    let store = temp_store();
+fn accepted_risk_returns_to_open_when_it_expires(backend: &Backend) {
+    let store = backend.store();
     let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let until = Timestamp::now().plus_days(2);
     store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
@@ -160,9 +153,8 @@ fn accepted_risk_returns_to_open_when_it_expires() {
     assert_eq!(f.history.last().unwrap().actor, haetae_findings::SCANNER);
 }
 
-#[test]
-fn an_expiry_by_the_daemon_is_its_history_entry() {
-    let store = temp_store();
+fn an_expiry_by_the_daemon_is_its_history_entry(backend: &Backend) {
+    let store = backend.store();
     let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let until = Timestamp::now().plus_days(2);
     store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
@@ -179,15 +171,14 @@ fn an_expiry_by_the_daemon_is_its_history_entry() {
     assert_eq!(store.get(&id).unwrap().unwrap().history.len(), f.history.len());
 }
 
-#[test]
-fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest() {
+fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest(backend: &Backend) {
     struct Fixed(Priority);
     impl haetae_findings::Prioritizer for Fixed {
         fn prioritize(&self, f: &mut haetae_findings::Finding, _now: Timestamp) {
             f.priority = self.0;
         }
     }
-    let store = Store::temporary(std::sync::Arc::new(Fixed(Priority::P4))).unwrap();
+    let store = backend.store_with(std::sync::Arc::new(Fixed(Priority::P4)));
     let (a, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     store.set_prioritizer(std::sync::Arc::new(Fixed(Priority::P1)));
     let (b, _) = store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap();
@@ -199,9 +190,8 @@ fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_re
     assert_eq!(listed.len(), 2, "the index follows the new band");
 }
 
-#[test]
-fn baseline_tracks_change_against_the_previous_scan() {
-    let store = temp_store();
+fn baseline_tracks_change_against_the_previous_scan(backend: &Backend) {
+    let store = backend.store();
     let mut o = obs(CheckId::TlsCertExpiring, "t.test", Some(443), "cert");
     let s1 = store.begin_scan(vec![]).unwrap().id;
     let (id, _) = store.upsert_batch(Some(s1), std::slice::from_ref(&o)).unwrap()[0].clone();
@@ -224,11 +214,10 @@ fn baseline_tracks_change_against_the_previous_scan() {
     assert_eq!(runs[2].counts.updated, 1);
 }
 
-#[test]
-fn corrupt_records_are_reported_and_skipped() {
-    let dir = tempfile::tempdir().unwrap();
+fn corrupt_records_are_reported_and_skipped(backend: &Backend) {
+    let place = backend.place();
     let id = {
-        let store = Store::open(dir.path(), scorer()).unwrap();
+        let store = place.open(scorer()).unwrap();
         store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
         let id = store.upsert(&obs(CheckId::SvcSshExposed, "b.test", Some(22), "")).unwrap().0;
         let v = store.get_raw_for_tests("findings", id.as_bytes()).unwrap().unwrap();
@@ -236,7 +225,7 @@ fn corrupt_records_are_reported_and_skipped() {
         id
     };
     // Reopened (the lock of the store just dropped is waited for, not reported).
-    let store = Store::open(dir.path(), scorer()).unwrap();
+    let store = place.open(scorer()).unwrap();
     for sel in [Selection::All, Selection::States(vec![State::Open]), Selection::Host("b.test".into())] {
         let l = store.list(&sel).unwrap();
         assert_eq!(l.skipped.len(), 1, "{sel:?}");
@@ -254,16 +243,18 @@ fn corrupt_records_are_reported_and_skipped() {
     assert!(store.check_integrity().unwrap().is_empty(), "{:?}", store.check_integrity());
 }
 
-#[test]
-fn newer_schema_is_a_clear_error() {
-    let dir = tempfile::tempdir().unwrap();
-    Store::open(dir.path(), scorer())
-        .unwrap()
-        .put_raw_for_tests("meta", b"schema_version", &99u32.to_be_bytes())
-        .unwrap();
-    let err = Store::open(dir.path(), scorer()).unwrap_err();
-    assert!(matches!(err, StoreError::NewerSchema { found: 99, supported: 1, .. }), "{err:?}");
-    assert!(err.to_string().contains(&dir.path().display().to_string()));
+fn newer_schema_is_a_clear_error(backend: &Backend) {
+    let place = backend.place();
+    let location = place.open(scorer()).unwrap().location().display().to_string();
+    let current = place.schema_version();
+    assert!(current >= 1);
+    place.set_schema_version(99);
+    let err = place.open(scorer()).unwrap_err();
+    match &err {
+        StoreError::NewerSchema { found: 99, supported, .. } => assert_eq!(*supported, current),
+        other => panic!("{other:?}"),
+    }
+    assert!(err.to_string().contains(&location), "{err} does not name {location}");
 }
 
 #[test]
@@ -275,15 +266,14 @@ fn locked_store_names_the_directory() {
     assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
 }
 
-#[test]
-fn scan_ids_count_up_across_restarts() {
-    let dir = tempfile::tempdir().unwrap();
+fn scan_ids_count_up_across_restarts(backend: &Backend) {
+    let place = backend.place();
     {
-        let store = Store::open(dir.path(), scorer()).unwrap();
+        let store = place.open(scorer()).unwrap();
         assert_eq!(store.begin_scan(vec![]).unwrap().id, 1);
         assert_eq!(store.begin_scan(vec![]).unwrap().id, 2);
     }
-    let store = Store::open(dir.path(), scorer()).unwrap();
+    let store = place.open(scorer()).unwrap();
     assert_eq!(store.begin_scan(vec![]).unwrap().id, 3);
     assert_eq!(store.unfinished_scan().unwrap().map(|r| r.id), Some(3), "killed mid-way");
     store.finish_scan(3, false).unwrap();
@@ -292,9 +282,8 @@ fn scan_ids_count_up_across_restarts() {
     assert_eq!(store.unfinished_scan().unwrap(), None, "scan 2 was superseded by scan 3");
 }
 
-#[test]
-fn a_changed_certificate_is_a_change_event() {
-    let store = temp_store();
+fn a_changed_certificate_is_a_change_event(backend: &Backend) {
+    let store = backend.store();
     assert_eq!(store.observe_certificate(Some(1), "www.a.test", 443, "aa", None).unwrap(), None);
     assert_eq!(store.observe_certificate(Some(2), "WWW.a.test.", 443, "aa", None).unwrap(), None, "same certificate");
     let e = store.observe_certificate(Some(3), "www.a.test", 443, "bb", None).unwrap().unwrap();
@@ -303,11 +292,10 @@ fn a_changed_certificate_is_a_change_event() {
     assert_eq!(store.changes().unwrap(), vec![e]);
 }
 
-#[test]
-fn addresses_a_host_left_are_its_earlier_addresses() {
+fn addresses_a_host_left_are_its_earlier_addresses(backend: &Backend) {
     use std::net::IpAddr;
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    let store = temp_store();
+    let store = backend.store();
     assert!(store.observe_addresses(Some(1), "portal.a.test", &[ip("10.0.0.2"), ip("10.0.0.1")]).unwrap().is_none());
     assert!(store.earlier_addresses().unwrap().is_empty(), "nothing moved yet");
     let same = store.observe_addresses(Some(2), "Portal.a.test.", &[ip("10.0.0.1"), ip("10.0.0.2")]).unwrap();
@@ -320,12 +308,11 @@ fn addresses_a_host_left_are_its_earlier_addresses() {
     assert_eq!(earlier["portal.a.test"], vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("172.16.0.9")]);
 }
 
-#[test]
-fn assets_lists_addresses_certificates_and_open_ports() {
+fn assets_lists_addresses_certificates_and_open_ports(backend: &Backend) {
     use haetae_findings::{ChangeKind, Timestamp};
     use std::net::IpAddr;
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
-    let store = temp_store();
+    let store = backend.store();
     let expires: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
     store.observe_addresses(Some(1), "www.a.test", &[ip("10.0.0.1")]).unwrap();
     store.observe_certificate(Some(1), "www.a.test", 443, "aa", Some(expires)).unwrap();
@@ -353,9 +340,8 @@ fn assets_lists_addresses_certificates_and_open_ports() {
 /// A port that refused the connection covers every check its own probes run
 /// there (one entry), and nothing else: not the host's DNS checks, not the
 /// legacy-origin comparison, not another port.
-#[test]
-fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else() {
-    let store = temp_store();
+fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else(backend: &Backend) {
+    let store = backend.store();
     let s1 = store.begin_scan(vec![]).unwrap().id;
     let mut ids = Vec::new();
     for o in [
@@ -383,3 +369,23 @@ fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else() {
     let report = store.check().unwrap();
     assert!(report.is_healthy(), "{report}");
 }
+
+on_both_backends!(
+    same_weakness_is_one_finding,
+    indexes_list_by_state_priority_and_host,
+    triage_is_all_or_nothing_and_names_unknown_ids,
+    complete_scan_closes_what_it_covered_but_did_not_see,
+    fixed_finding_seen_again_is_reopened_as_regression,
+    false_positive_stays_silent_until_evidence_changes,
+    accepted_risk_returns_to_open_when_it_expires,
+    an_expiry_by_the_daemon_is_its_history_entry,
+    a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest,
+    baseline_tracks_change_against_the_previous_scan,
+    corrupt_records_are_reported_and_skipped,
+    newer_schema_is_a_clear_error,
+    scan_ids_count_up_across_restarts,
+    a_changed_certificate_is_a_change_event,
+    addresses_a_host_left_are_its_earlier_addresses,
+    assets_lists_addresses_certificates_and_open_ports,
+    a_closed_port_closes_what_its_probes_found_there_and_nothing_else,
+);

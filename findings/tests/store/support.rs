@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use haetae_findings::{
-    Asset, CheckId, Confidence, Finding, Observation, Prioritizer, Priority, Severity, Store, Timestamp,
+    Asset, CheckId, Confidence, Finding, Observation, Prioritizer, Priority, Severity, Store, StoreError, Timestamp,
 };
 
 /// Severity decides the band; enough for store tests without the rules crate.
@@ -23,10 +23,6 @@ pub(crate) fn scorer() -> Arc<dyn Prioritizer> {
     Arc::new(BySeverity)
 }
 
-pub(crate) fn temp_store() -> Store {
-    Store::temporary(scorer()).unwrap()
-}
-
 pub(crate) fn obs(check: CheckId, host: &str, port: Option<u16>, location: &str) -> Observation {
     let mut o = Observation::new(check, Asset { host: host.into(), ip: None, port }, location, "KR-TEST");
     o.confidence = Confidence::Certain;
@@ -34,58 +30,128 @@ pub(crate) fn obs(check: CheckId, host: &str, port: Option<u16>, location: &str)
     o
 }
 
-/// A fresh PostgreSQL database for one test, or `None` (said loudly) where
-/// no server is available.
-#[allow(clippy::print_stderr)]
+/// A fresh PostgreSQL database for one test on this test binary's server
+/// (`haetae_pgtest`), or `None`, said loudly, where PostgreSQL is not
+/// installed (a failure in CI).
 pub(crate) fn pg_database() -> Option<String> {
-    let Ok(base) = std::env::var("HAETAE_TEST_PG_URL") else {
-        eprintln!("HAETAE_TEST_PG_URL is not set: this PostgreSQL test did NOT run");
-        return None;
-    };
-    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let name = format!(
-        "t{}_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() % 1_000_000
-    );
-    let ok = std::process::Command::new("psql")
-        .args([base.as_str(), "-qc", &format!("CREATE DATABASE {name}")])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "cannot create database {name}");
-    Some(format!("{}/{name}", base.rsplit_once('/').unwrap().0))
+    let server = haetae_pgtest::require()?;
+    Some(server.fresh_database().unwrap())
 }
 
-/// A store on a fresh PostgreSQL database, or `None` (said loudly) where
-/// no server is available.
-pub(crate) fn pg_store() -> Option<Store> {
-    pg_database().map(|url| Store::open_postgres(&url, scorer()).unwrap())
+/// A store backend the conformance tests run on.
+pub(crate) enum Backend {
+    Sled,
+    Postgres(&'static haetae_pgtest::PgServer),
 }
 
-/// The scenarios `fn(&Store)` of a module of this test crate as `#[test]`s on both backends:
-/// `sled::name` on a temporary sled store, `postgres::name` on a fresh
-/// PostgreSQL database (skipped, loudly, without a server).
+impl Backend {
+    /// The PostgreSQL backend, or `None` where PostgreSQL is not installed.
+    pub(crate) fn postgres() -> Option<Backend> {
+        haetae_pgtest::require().map(Backend::Postgres)
+    }
+
+    /// A new, empty store.
+    pub(crate) fn store(&self) -> Store {
+        self.store_with(scorer())
+    }
+
+    /// A new, empty store scored by `prioritizer`.
+    pub(crate) fn store_with(&self, prioritizer: Arc<dyn Prioritizer>) -> Store {
+        let store = match self {
+            Backend::Sled => Store::temporary(prioritizer).unwrap(),
+            Backend::Postgres(_) => self.place().open(prioritizer).unwrap(),
+        };
+        assert_eq!(store.backend_name(), self.name());
+        store
+    }
+
+    /// `sled` or `postgres`, as [`Store::backend_name`] says.
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Backend::Sled => "sled",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+
+    /// A new, empty place for a store that a test opens more than once.
+    pub(crate) fn place(&self) -> Place {
+        match self {
+            Backend::Sled => Place::Sled(tempfile::tempdir().unwrap()),
+            Backend::Postgres(server) => Place::Postgres(server, server.fresh_database().unwrap()),
+        }
+    }
+}
+
+/// Where a store lives: a directory, or a database.
+pub(crate) enum Place {
+    Sled(tempfile::TempDir),
+    Postgres(&'static haetae_pgtest::PgServer, String),
+}
+
+impl Place {
+    /// Opens (again) the store that lives here.
+    pub(crate) fn open(&self, prioritizer: Arc<dyn Prioritizer>) -> Result<Store, StoreError> {
+        match self {
+            Place::Sled(dir) => Store::open(dir.path(), prioritizer),
+            Place::Postgres(_, url) => Store::open_postgres(url, prioritizer),
+        }
+    }
+
+    /// The schema version the store records.
+    pub(crate) fn schema_version(&self) -> u32 {
+        match self {
+            Place::Sled(dir) => {
+                let v =
+                    Store::open(dir.path(), scorer()).unwrap().get_raw_for_tests("meta", b"schema_version").unwrap();
+                u32::from_be_bytes(v.unwrap().try_into().unwrap())
+            }
+            Place::Postgres(..) => {
+                self.psql("SELECT value FROM haetae_meta WHERE key = 'schema_version'").parse().unwrap()
+            }
+        }
+    }
+
+    /// Records `version` as the store's schema version, as a newer haetae would.
+    pub(crate) fn set_schema_version(&self, version: u32) {
+        match self {
+            Place::Sled(dir) => Store::open(dir.path(), scorer())
+                .unwrap()
+                .put_raw_for_tests("meta", b"schema_version", &version.to_be_bytes())
+                .unwrap(),
+            Place::Postgres(..) => {
+                self.psql(&format!("UPDATE haetae_meta SET value = '{version}' WHERE key = 'schema_version'"));
+            }
+        }
+    }
+
+    fn psql(&self, sql: &str) -> String {
+        let Place::Postgres(server, url) = self else { unreachable!("psql on a sled store") };
+        let out = std::process::Command::new(server.tool("psql"))
+            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "psql {sql:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+}
+
+/// Two tests for each test body `fn name(backend: &Backend)` listed:
+/// `name::sled` and `name::postgres` (which skips, said loudly, where
+/// PostgreSQL is not installed, and fails in CI).
 macro_rules! on_both_backends {
-    ($module:ident: $($name:ident),+ $(,)?) => {
-        mod sled {
-            $(
-                #[test]
-                fn $name() {
-                    $crate::$module::$name(&$crate::support::temp_store());
-                }
-            )+
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sled() {
+                super::$name(&$crate::support::Backend::Sled);
+            }
+
+            #[test]
+            fn postgres() {
+                let Some(backend) = $crate::support::Backend::postgres() else { return };
+                super::$name(&backend);
+            }
         }
-        mod postgres {
-            $(
-                #[test]
-                fn $name() {
-                    let Some(store) = $crate::support::pg_store() else { return };
-                    $crate::$module::$name(&store);
-                }
-            )+
-        }
-    };
+    )*};
 }
 pub(crate) use on_both_backends;
