@@ -99,6 +99,29 @@ fn finished(v: &serde_json::Value) -> bool {
     message(v).starts_with("scan ") && v["fields"]["complete"].is_boolean()
 }
 
+/// Run haetae to its end, killed (and the test failed) after `limit`.
+fn within(limit: Duration, dir: &Path, args: &[&str]) -> std::process::Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_haetae"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+            panic!("haetae {args:?} did not end within {limit:?}");
+        }
+    }
+}
+
 const SCHEDULE: &str = "\n[[schedule]]\nname = \"lab\"\nevery = \"6h\"\n";
 
 #[test]
@@ -194,7 +217,7 @@ fn a_worker_holding_another_scope_refuses_the_engagements_units() {
     store.enqueue_units(run.id, &["agency.test".into()], &[], &[], "standard", &hash).unwrap();
     // This worker's scope differs by one port.
     std::fs::write(dir.join("scope.toml"), scope.replacen("ports = [", "ports = [1, ", 1)).unwrap();
-    let o = haetae(dir, &["worker", "--id", "stray"]);
+    let o = within(Duration::from_secs(60), dir, &["worker", "--id", "stray"]);
     assert_eq!(code(&o), 3, "{}\n{}", stdout(&o), stderr(&o));
     assert!(stderr(&o).contains("refusing"), "{}", stderr(&o));
     let counts = store.unit_counts(run.id).unwrap();
