@@ -20,3 +20,4 @@ mod store;
 mod support;
 mod triage;
 mod tui;
+mod workers;

@@ -5,6 +5,8 @@ use std::net::IpAddr;
 
 use haetae_findings::{ChangeEvent, ChangeKind, FailedUnit, Store, Timestamp};
 
+use crate::support::{Backend, on_both_backends};
+
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
@@ -30,15 +32,17 @@ fn baseline(store: &Store) -> u64 {
     s
 }
 
-pub(crate) fn the_first_scan_is_a_baseline_without_events(store: &Store) {
-    baseline(store);
+fn the_first_scan_is_a_baseline_without_events(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
     assert_eq!(store.changes().unwrap(), vec![]);
 }
 
-pub(crate) fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened(store: &Store) {
-    baseline(store);
+fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
     // Scan 2: 22 open again, 443 refused.
-    let s = begin(store);
+    let s = begin(&store);
     assert_eq!(store.observe_open_port(Some(s), "www.a.test", ip("10.0.0.1"), 22).unwrap(), None, "unchanged");
     store.cover_closed_ports(s, &[("www.a.test".into(), 443), ("www.a.test".into(), 8080)]).unwrap();
     store.finish_scan(s, true).unwrap();
@@ -47,7 +51,7 @@ pub(crate) fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_ag
     assert_eq!((events[0].addr, events[0].scan), (Some(ip("10.0.0.1")), Some(s)));
     assert!(!store.assets().unwrap().iter().any(|a| a.kind == ChangeKind::Port && a.port == Some(443)));
     // Scan 3: 443 answers again, and 8080 (refused in scans 1 and 2) opens.
-    let s = begin(store);
+    let s = begin(&store);
     let e = store.observe_open_port(Some(s), "WWW.a.test.", ip("10.0.0.1"), 443).unwrap().unwrap();
     assert_eq!(
         (e.kind, e.port, e.before.as_str(), e.after.as_str()),
@@ -60,15 +64,16 @@ pub(crate) fn a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_ag
     assert_eq!(store.changes_of_scan(s).unwrap().len(), 2, "{:?}", store.changes_of_scan(s).unwrap());
 }
 
-pub(crate) fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host(store: &Store) {
-    baseline(store);
+fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
     // Incomplete: 443 refused, 22 silent.
-    let s = begin(store);
+    let s = begin(&store);
     store.cover_closed_ports(s, &[("www.a.test".into(), 443), ("www.a.test".into(), 22)]).unwrap();
     store.finish_scan(s, false).unwrap();
     assert_eq!(store.changes().unwrap(), vec![], "an incomplete run decides nothing");
     // Complete, but a unit on the host failed: its ports and the host stay.
-    let s = begin(store);
+    let s = begin(&store);
     store.cover_closed_ports(s, &[("www.a.test".into(), 443), ("www.a.test".into(), 22)]).unwrap();
     let unit =
         FailedUnit { checks: "port".into(), host: "www.a.test".into(), port: Some(22), reason: "timeout".into() };
@@ -76,16 +81,17 @@ pub(crate) fn an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_hos
     store.finish_scan(s, true).unwrap();
     assert_eq!(store.changes().unwrap(), vec![]);
     // Complete, 443 never answered at all (a timeout is no coverage): nothing closes.
-    let s = begin(store);
+    let s = begin(&store);
     store.cover_closed_ports(s, &[("www.a.test".into(), 22)]).unwrap();
     store.finish_scan(s, true).unwrap();
     let events = store.changes_of_scan(s).unwrap();
     assert_eq!(kinds(&events), [(ChangeKind::PortClosed, "www.a.test", Some(22))], "443 is kept, so the host stays");
 }
 
-pub(crate) fn a_host_whose_every_open_port_answered_closed_is_gone(store: &Store) {
-    baseline(store);
-    let s = begin(store);
+fn a_host_whose_every_open_port_answered_closed_is_gone(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
+    let s = begin(&store);
     store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.1")]).unwrap();
     store.cover_closed_ports(s, &[("www.a.test".into(), 22), ("www.a.test".into(), 443)]).unwrap();
     store.finish_scan(s, true).unwrap();
@@ -100,15 +106,16 @@ pub(crate) fn a_host_whose_every_open_port_answered_closed_is_gone(store: &Store
     );
     assert_eq!(events[2].before, "open: 22, 443");
     // The next run says it again only if something changes.
-    let s = begin(store);
+    let s = begin(&store);
     store.cover_closed_ports(s, &[("www.a.test".into(), 22), ("www.a.test".into(), 443)]).unwrap();
     store.finish_scan(s, true).unwrap();
     assert_eq!(store.changes_of_scan(s).unwrap(), vec![]);
 }
 
-pub(crate) fn another_name_answering_on_the_address_keeps_the_host(store: &Store) {
-    baseline(store);
-    let s = begin(store);
+fn another_name_answering_on_the_address_keeps_the_host(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
+    let s = begin(&store);
     // www's ports refused under its name, but the address answers for api.
     store.observe_open_port(Some(s), "api.a.test", ip("10.0.0.1"), 8443).unwrap();
     store.cover_closed_ports(s, &[("www.a.test".into(), 22), ("www.a.test".into(), 443)]).unwrap();
@@ -117,15 +124,16 @@ pub(crate) fn another_name_answering_on_the_address_keeps_the_host(store: &Store
     assert!(events.iter().all(|e| e.kind == ChangeKind::PortClosed), "{events:?}");
 }
 
-pub(crate) fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host(store: &Store) {
-    baseline(store);
+fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host(backend: &Backend) {
+    let store = backend.store();
+    baseline(&store);
     // Incomplete run with NXDOMAIN: nothing.
-    let s = begin(store);
+    let s = begin(&store);
     assert_eq!(store.observe_addresses(Some(s), "www.a.test", &[]).unwrap(), None);
     store.finish_scan(s, false).unwrap();
     assert_eq!(store.changes().unwrap(), vec![]);
     // Complete: gone.
-    let s = begin(store);
+    let s = begin(&store);
     store.observe_addresses(Some(s), "www.a.test", &[]).unwrap();
     // A name never seen that has no address is nothing.
     store.observe_addresses(Some(s), "never.a.test", &[]).unwrap();
@@ -134,21 +142,22 @@ pub(crate) fn nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host(
     assert_eq!(kinds(&events), [(ChangeKind::HostGone, "www.a.test", None)]);
     assert_eq!(events[0].before, "10.0.0.1");
     // It comes back: a new host.
-    let s = begin(store);
+    let s = begin(&store);
     let e = store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.9")]).unwrap().unwrap();
     assert_eq!((e.kind, e.after.as_str()), (ChangeKind::HostNew, "10.0.0.9"));
 }
 
-pub(crate) fn a_new_host_needs_a_baseline_of_the_same_targets(store: &Store) {
+fn a_new_host_needs_a_baseline_of_the_same_targets(backend: &Backend) {
+    let store = backend.store();
     // No complete run before: no event.
-    let s = begin(store);
+    let s = begin(&store);
     assert_eq!(store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.1")]).unwrap(), None);
     store.finish_scan(s, true).unwrap();
     // Another engagement's first scan is its own baseline.
     let other = store.begin_scan(vec!["b.test".into()]).unwrap().id;
     assert_eq!(store.observe_addresses(Some(other), "www.b.test", &[ip("10.0.1.1")]).unwrap(), None);
     store.finish_scan(other, true).unwrap();
-    let s = begin(store);
+    let s = begin(&store);
     let e = store.observe_addresses(Some(s), "mail.a.test", &[ip("10.0.0.2")]).unwrap().unwrap();
     assert_eq!((e.kind, e.host.as_str(), e.before.as_str()), (ChangeKind::HostNew, "mail.a.test", ""));
     assert_eq!(store.observe_addresses(Some(s), "www.a.test", &[ip("10.0.0.1")]).unwrap(), None, "known, unchanged");
@@ -156,8 +165,9 @@ pub(crate) fn a_new_host_needs_a_baseline_of_the_same_targets(store: &Store) {
     assert_eq!(moved.kind, ChangeKind::Addresses);
 }
 
-pub(crate) fn a_banner_change_compares_with_the_stored_banner(store: &Store) {
-    let s = begin(store);
+fn a_banner_change_compares_with_the_stored_banner(backend: &Backend) {
+    let store = backend.store();
+    let s = begin(&store);
     assert_eq!(store.observe_banner(Some(s), "www.a.test", 22, "OpenSSH_9.2p1 Debian-2").unwrap(), None);
     assert_eq!(store.observe_banner(Some(s), "www.a.test", 22, "OpenSSH_9.2p1 Debian-2").unwrap(), None);
     let e = store.observe_banner(Some(s), "www.a.test", 22, "OpenSSH_9.6p1").unwrap().unwrap();
@@ -169,8 +179,9 @@ pub(crate) fn a_banner_change_compares_with_the_stored_banner(store: &Store) {
     assert_eq!(e.summary(), "banner of www.a.test:22: OpenSSH_9.2p1 Debian-2 -> OpenSSH_9.6p1");
 }
 
-pub(crate) fn since_is_a_range_of_time_ordered_keys(store: &Store) {
-    let s = begin(store);
+fn since_is_a_range_of_time_ordered_keys(backend: &Backend) {
+    let store = backend.store();
+    let s = begin(&store);
     store.observe_certificate(Some(s), "www.a.test", 443, "aa", None).unwrap();
     store.observe_certificate(Some(s), "www.a.test", 443, "bb", None).unwrap();
     store.observe_certificate(Some(s), "www.a.test", 443, "cc", None).unwrap();
@@ -192,7 +203,8 @@ pub(crate) fn since_is_a_range_of_time_ordered_keys(store: &Store) {
     assert!(report.problems.iter().any(|p| p.contains("unreadable")), "{report}");
 }
 
-pub(crate) fn store_check_names_an_asset_record_of_an_event_kind(store: &Store) {
+fn store_check_names_an_asset_record_of_an_event_kind(backend: &Backend) {
+    let store = backend.store();
     store.observe_banner(Some(1), "www.a.test", 22, "OpenSSH_9.2").unwrap();
     assert!(store.check().unwrap().is_healthy());
     let good =
@@ -202,4 +214,15 @@ pub(crate) fn store_check_names_an_asset_record_of_an_event_kind(store: &Store) 
     assert!(report.problems.iter().any(|p| p.contains("`host-gone` is an event kind")), "{report}");
 }
 
-crate::support::on_both_backends!(changes: the_first_scan_is_a_baseline_without_events, a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened, an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host, a_host_whose_every_open_port_answered_closed_is_gone, another_name_answering_on_the_address_keeps_the_host, nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host, a_new_host_needs_a_baseline_of_the_same_targets, a_banner_change_compares_with_the_stored_banner, since_is_a_range_of_time_ordered_keys, store_check_names_an_asset_record_of_an_event_kind);
+on_both_backends!(
+    the_first_scan_is_a_baseline_without_events,
+    a_port_refused_by_a_complete_run_is_closed_and_one_that_answers_again_opened,
+    an_incomplete_run_or_a_failed_unit_closes_no_port_and_loses_no_host,
+    a_host_whose_every_open_port_answered_closed_is_gone,
+    another_name_answering_on_the_address_keeps_the_host,
+    nxdomain_in_a_complete_run_is_host_gone_and_its_return_a_new_host,
+    a_new_host_needs_a_baseline_of_the_same_targets,
+    a_banner_change_compares_with_the_stored_banner,
+    since_is_a_range_of_time_ordered_keys,
+    store_check_names_an_asset_record_of_an_event_kind,
+);

@@ -1,7 +1,7 @@
 use haetae_findings::lifecycle::apply;
 use haetae_findings::{CheckId, SCANNER, State, Store, Timestamp, Transition, TransitionError};
 
-use crate::support::obs;
+use crate::support::{Backend, obs, on_both_backends};
 
 /// The finding of one observation, read back from `store`, put in `state`.
 fn finding_in(store: &Store, state: State) -> haetae_findings::Finding {
@@ -15,7 +15,8 @@ fn finding_in(store: &Store, state: State) -> haetae_findings::Finding {
 }
 
 /// The full matrix: which (from, to) pairs a person may make, given what each needs.
-pub(crate) fn every_transition_is_allowed_or_refused_as_documented(store: &Store) {
+fn every_transition_is_allowed_or_refused_as_documented(backend: &Backend) {
+    let store = backend.store();
     use State::*;
     let now = Timestamp::now();
     let legal = |from: State, to: State| -> bool {
@@ -26,7 +27,7 @@ pub(crate) fn every_transition_is_allowed_or_refused_as_documented(store: &Store
     };
     for &from in State::ALL {
         for &to in State::ALL {
-            let mut f = finding_in(store, from);
+            let mut f = finding_in(&store, from);
             let before = f.clone();
             let mut t = Transition::new(to, "kim").note("checked by hand");
             if to == AcceptedRisk {
@@ -58,8 +59,9 @@ pub(crate) fn every_transition_is_allowed_or_refused_as_documented(store: &Store
     }
 }
 
-pub(crate) fn false_positive_needs_a_note(store: &Store) {
-    let mut f = finding_in(store, State::Open);
+fn false_positive_needs_a_note(backend: &Backend) {
+    let store = backend.store();
+    let mut f = finding_in(&store, State::Open);
     let r = apply(&mut f, &Transition::new(State::FalsePositive, "kim"), Timestamp::now());
     assert!(matches!(r, Err(TransitionError::NoteRequired { .. })), "{r:?}");
     let r = apply(&mut f, &Transition::new(State::FalsePositive, "kim").note("  "), Timestamp::now());
@@ -67,9 +69,10 @@ pub(crate) fn false_positive_needs_a_note(store: &Store) {
     assert_eq!(f.state, State::Open);
 }
 
-pub(crate) fn accepted_risk_needs_a_future_until(store: &Store) {
+fn accepted_risk_needs_a_future_until(backend: &Backend) {
+    let store = backend.store();
     let now = Timestamp::now();
-    let mut f = finding_in(store, State::Open);
+    let mut f = finding_in(&store, State::Open);
     for t in [
         Transition::new(State::AcceptedRisk, "kim"),
         Transition::new(State::AcceptedRisk, "kim").until(now.plus_days(-1)),
@@ -87,8 +90,9 @@ pub(crate) fn accepted_risk_needs_a_future_until(store: &Store) {
     assert_eq!(f.accepted_until, None);
 }
 
-pub(crate) fn same_state_without_anything_to_record_is_refused(store: &Store) {
-    let mut f = finding_in(store, State::Confirmed);
+fn same_state_without_anything_to_record_is_refused(backend: &Backend) {
+    let store = backend.store();
+    let mut f = finding_in(&store, State::Confirmed);
     let r = apply(&mut f, &Transition::new(State::Confirmed, "kim"), Timestamp::now());
     assert!(matches!(r, Err(TransitionError::NoChange { .. })), "{r:?}");
     let mut t = Transition::new(State::Confirmed, "kim");
@@ -98,10 +102,11 @@ pub(crate) fn same_state_without_anything_to_record_is_refused(store: &Store) {
     assert_eq!(f.history.last().unwrap().note.as_deref(), Some("assigned to park"));
 }
 
-pub(crate) fn the_scanner_only_closes_and_reopens(store: &Store) {
+fn the_scanner_only_closes_and_reopens(backend: &Backend) {
+    let store = backend.store();
     let now = Timestamp::now();
     for to in [State::Confirmed, State::FalsePositive, State::AcceptedRisk] {
-        let mut f = finding_in(store, State::Open);
+        let mut f = finding_in(&store, State::Open);
         let mut t = Transition::new(to, SCANNER).note("n");
         if to == State::AcceptedRisk {
             t = t.until(now.plus_days(1));
@@ -109,14 +114,14 @@ pub(crate) fn the_scanner_only_closes_and_reopens(store: &Store) {
         let r = apply(&mut f, &t, now);
         assert!(matches!(r, Err(TransitionError::ScannerNotAllowed { .. })), "{to}: {r:?}");
     }
-    let mut f = finding_in(store, State::Open);
+    let mut f = finding_in(&store, State::Open);
     apply(&mut f, &Transition::new(State::Fixed, SCANNER), now).unwrap();
     apply(&mut f, &Transition::new(State::Open, SCANNER), now).unwrap();
     let r = apply(&mut f, &Transition::new(State::Fixed, " "), now);
     assert!(matches!(r, Err(TransitionError::NoActor { .. })), "{r:?}");
 }
 
-crate::support::on_both_backends!(lifecycle:
+on_both_backends!(
     every_transition_is_allowed_or_refused_as_documented,
     false_positive_needs_a_note,
     accepted_risk_needs_a_future_until,

@@ -10,7 +10,7 @@ use std::sync::{Arc, Barrier};
 
 use haetae_findings::{ChangeKind, CheckId, OutboxCounts, OutboxState, State, Store, Timestamp, Transition};
 
-use super::support::{obs, pg_database, scorer};
+use super::support::{Backend, obs, on_both_backends, pg_database, scorer};
 
 fn open(url: &str) -> Store {
     Store::open_postgres(url, scorer()).unwrap()
@@ -42,7 +42,8 @@ fn race<T: Send + 'static>(
     handles.into_iter().map(|h| h.join().unwrap()).collect()
 }
 
-pub(crate) fn outbox_queued_failed_delivered_and_counted(store: &Store) {
+fn outbox_queued_failed_delivered_and_counted(backend: &Backend) {
+    let store = &backend.store();
     let a = store.outbox_enqueue("webhook", "http://127.0.0.1:9/hook", "{\"a\":1}").unwrap();
     let b = store.outbox_enqueue("slack", "http://127.0.0.1:9/s", "{}").unwrap();
     assert!(a < b, "ids grow: {a} then {b}");
@@ -76,7 +77,8 @@ pub(crate) fn outbox_queued_failed_delivered_and_counted(store: &Store) {
     assert_eq!(store.outbox_next_due().unwrap(), Some(late));
 }
 
-pub(crate) fn notify_once_is_true_only_the_first_time(store: &Store) {
+fn notify_once_is_true_only_the_first_time(backend: &Backend) {
+    let store = &backend.store();
     assert!(!store.was_notified("sla:abc").unwrap());
     assert!(store.notify_once("sla:abc").unwrap());
     assert!(store.was_notified("sla:abc").unwrap());
@@ -85,7 +87,8 @@ pub(crate) fn notify_once_is_true_only_the_first_time(store: &Store) {
     assert!(!store.was_notified("sla:ab").unwrap(), "a prefix is another key");
 }
 
-pub(crate) fn an_unreadable_outbox_record_is_an_error_not_a_lost_message(store: &Store) {
+fn an_unreadable_outbox_record_is_an_error_not_a_lost_message(backend: &Backend) {
+    let store = &backend.store();
     let id = store.outbox_enqueue("webhook", "e", "p").unwrap();
     assert!(store.check().unwrap().is_healthy(), "{}", store.check().unwrap());
     // A message filed under another message's key is named as well.
@@ -102,7 +105,8 @@ pub(crate) fn an_unreadable_outbox_record_is_an_error_not_a_lost_message(store: 
     assert!(report.problems.iter().any(|p| p.starts_with("outbox message") && p.contains("unreadable")), "{report}");
 }
 
-pub(crate) fn assets_and_earlier_addresses(store: &Store) {
+fn assets_and_earlier_addresses(backend: &Backend) {
+    let store = &backend.store();
     let s = store.begin_scan(vec!["a.test".into()]).unwrap().id;
     store.observe_addresses(Some(s), "WWW.a.test.", &[ip("10.0.0.2"), ip("10.0.0.1"), ip("10.0.0.1")]).unwrap();
     store.observe_certificate(Some(s), "www.a.test", 443, "aa", Some(Timestamp::from_unix(2_000_000_000))).unwrap();
@@ -131,7 +135,8 @@ pub(crate) fn assets_and_earlier_addresses(store: &Store) {
     assert_eq!(store.changes_of_scan(s).unwrap(), vec![moved]);
 }
 
-pub(crate) fn store_check_reads_every_asset_and_event(store: &Store) {
+fn store_check_reads_every_asset_and_event(backend: &Backend) {
+    let store = &backend.store();
     store.observe_certificate(Some(1), "www.a.test", 443, "aa", None).unwrap();
     store.observe_certificate(Some(1), "www.a.test", 443, "bb", None).unwrap();
     let report = store.check().unwrap();
@@ -147,7 +152,7 @@ pub(crate) fn store_check_reads_every_asset_and_event(store: &Store) {
     assert!(store.assets().unwrap().is_empty());
 }
 
-crate::support::on_both_backends!(pg_kv:
+on_both_backends!(
     outbox_queued_failed_delivered_and_counted,
     notify_once_is_true_only_the_first_time,
     an_unreadable_outbox_record_is_an_error_not_a_lost_message,

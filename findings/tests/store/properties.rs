@@ -74,31 +74,21 @@ fn indexes_stay_consistent(backend: &Backend, ops: Vec<Op>) -> Result<(), TestCa
     Ok(())
 }
 
-/// The property on each backend: `sled::indexes_stay_consistent` and
-/// `postgres::indexes_stay_consistent` (a fresh database per case).
-mod sled {
+mod indexes_stay_consistent {
     use super::*;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
-            super::indexes_stay_consistent(&Backend::Sled, ops)?;
+        fn sled(ops in proptest::collection::vec(op(), 1..40)) {
+            indexes_stay_consistent(&Backend::Sled, ops)?;
         }
-    }
-}
-
-mod postgres {
-    use super::*;
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
         #[test]
-        fn indexes_stay_consistent(ops in proptest::collection::vec(op(), 1..40)) {
+        fn postgres(ops in proptest::collection::vec(op(), 1..40)) {
             let Some(backend) = Backend::postgres() else { return Ok(()) };
-            super::indexes_stay_consistent(&backend, ops)?;
+            indexes_stay_consistent(&backend, ops)?;
         }
     }
 }

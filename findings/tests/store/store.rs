@@ -3,9 +3,10 @@ use haetae_findings::{
     UpsertOutcome,
 };
 
-use crate::support::{Backend, obs, scorer};
+use crate::support::{Backend, obs, on_both_backends, scorer};
 
-pub(crate) fn same_weakness_is_one_finding(store: &Store) {
+fn same_weakness_is_one_finding(backend: &Backend) {
+    let store = backend.store();
     let (a, o1) =
         store.upsert(&obs(CheckId::HttpExposedGit, "WWW.a.test.", Some(443), "https://www.a.test/.git/HEAD")).unwrap();
     let (b, o2) = store
@@ -24,7 +25,8 @@ pub(crate) fn same_weakness_is_one_finding(store: &Store) {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-pub(crate) fn indexes_list_by_state_priority_and_host(store: &Store) {
+fn indexes_list_by_state_priority_and_host(backend: &Backend) {
+    let store = backend.store();
     let (ssh, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let (redis, _) = store.upsert(&obs(CheckId::SvcRedisNoauth, "b.test", Some(6379), "")).unwrap();
     store.upsert(&obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")).unwrap();
@@ -42,7 +44,8 @@ pub(crate) fn indexes_list_by_state_priority_and_host(store: &Store) {
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-pub(crate) fn triage_is_all_or_nothing_and_names_unknown_ids(store: &Store) {
+fn triage_is_all_or_nothing_and_names_unknown_ids(backend: &Backend) {
+    let store = backend.store();
     let (a, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let err = store.triage(&[a.clone(), "ffffffffffffffff".into()], &Transition::new(State::Confirmed, "kim"));
     match err {
@@ -54,7 +57,8 @@ pub(crate) fn triage_is_all_or_nothing_and_names_unknown_ids(store: &Store) {
     assert!(matches!(store.resolve_id("zzzzzz"), Err(StoreError::NotFound { .. })));
 }
 
-pub(crate) fn complete_scan_closes_what_it_covered_but_did_not_see(store: &Store) {
+fn complete_scan_closes_what_it_covered_but_did_not_see(backend: &Backend) {
+    let store = backend.store();
     let s1 = store.begin_scan(vec!["a.test".into()]).unwrap().id;
     let (spf, _) =
         store.upsert_batch(Some(s1), &[obs(CheckId::DnsSpfMissing, "a.test", None, "TXT")]).unwrap()[0].clone();
@@ -103,7 +107,8 @@ pub(crate) fn complete_scan_closes_what_it_covered_but_did_not_see(store: &Store
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-pub(crate) fn fixed_finding_seen_again_is_reopened_as_regression(store: &Store) {
+fn fixed_finding_seen_again_is_reopened_as_regression(backend: &Backend) {
+    let store = backend.store();
     let o = obs(CheckId::SvcRedisNoauth, "r.test", Some(6379), "");
     let (id, _) = store.upsert(&o).unwrap();
     store.triage(&[&id], &Transition::new(State::Fixed, "kim")).unwrap();
@@ -119,7 +124,8 @@ pub(crate) fn fixed_finding_seen_again_is_reopened_as_regression(store: &Store) 
     assert!(store.check_integrity().unwrap().is_empty());
 }
 
-pub(crate) fn false_positive_stays_silent_until_evidence_changes(store: &Store) {
+fn false_positive_stays_silent_until_evidence_changes(backend: &Backend) {
+    let store = backend.store();
     let mut o = obs(CheckId::HttpVersionDisclosure, "w.test", Some(80), "http://w.test/");
     o.evidence = "Server: nginx/1.18.0".into();
     let (id, _) = store.upsert(&o).unwrap();
@@ -134,7 +140,8 @@ pub(crate) fn false_positive_stays_silent_until_evidence_changes(store: &Store) 
     assert!(f.history.last().unwrap().note.as_deref().unwrap().contains("evidence changed"));
 }
 
-pub(crate) fn accepted_risk_returns_to_open_when_it_expires(store: &Store) {
+fn accepted_risk_returns_to_open_when_it_expires(backend: &Backend) {
+    let store = backend.store();
     let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let until = Timestamp::now().plus_days(2);
     store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
@@ -146,7 +153,8 @@ pub(crate) fn accepted_risk_returns_to_open_when_it_expires(store: &Store) {
     assert_eq!(f.history.last().unwrap().actor, haetae_findings::SCANNER);
 }
 
-pub(crate) fn an_expiry_by_the_daemon_is_its_history_entry(store: &Store) {
+fn an_expiry_by_the_daemon_is_its_history_entry(backend: &Backend) {
+    let store = backend.store();
     let (id, _) = store.upsert(&obs(CheckId::SvcSshExposed, "a.test", Some(22), "")).unwrap();
     let until = Timestamp::now().plus_days(2);
     store.triage(&[&id], &Transition::new(State::AcceptedRisk, "kim").until(until)).unwrap();
@@ -163,7 +171,7 @@ pub(crate) fn an_expiry_by_the_daemon_is_its_history_entry(store: &Store) {
     assert_eq!(store.get(&id).unwrap().unwrap().history.len(), f.history.len());
 }
 
-pub(crate) fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest(backend: &Backend) {
+fn a_new_prioritizer_scores_what_is_written_from_then_on_and_reprioritize_the_rest(backend: &Backend) {
     struct Fixed(Priority);
     impl haetae_findings::Prioritizer for Fixed {
         fn prioritize(&self, f: &mut haetae_findings::Finding, _now: Timestamp) {
@@ -182,7 +190,8 @@ pub(crate) fn a_new_prioritizer_scores_what_is_written_from_then_on_and_repriori
     assert_eq!(listed.len(), 2, "the index follows the new band");
 }
 
-pub(crate) fn baseline_tracks_change_against_the_previous_scan(store: &Store) {
+fn baseline_tracks_change_against_the_previous_scan(backend: &Backend) {
+    let store = backend.store();
     let mut o = obs(CheckId::TlsCertExpiring, "t.test", Some(443), "cert");
     let s1 = store.begin_scan(vec![]).unwrap().id;
     let (id, _) = store.upsert_batch(Some(s1), std::slice::from_ref(&o)).unwrap()[0].clone();
@@ -205,7 +214,7 @@ pub(crate) fn baseline_tracks_change_against_the_previous_scan(store: &Store) {
     assert_eq!(runs[2].counts.updated, 1);
 }
 
-pub(crate) fn corrupt_records_are_reported_and_skipped(backend: &Backend) {
+fn corrupt_records_are_reported_and_skipped(backend: &Backend) {
     let place = backend.place();
     let id = {
         let store = place.open(scorer()).unwrap();
@@ -234,7 +243,7 @@ pub(crate) fn corrupt_records_are_reported_and_skipped(backend: &Backend) {
     assert!(store.check_integrity().unwrap().is_empty(), "{:?}", store.check_integrity());
 }
 
-pub(crate) fn newer_schema_is_a_clear_error(backend: &Backend) {
+fn newer_schema_is_a_clear_error(backend: &Backend) {
     let place = backend.place();
     let location = place.open(scorer()).unwrap().location().display().to_string();
     let current = place.schema_version();
@@ -257,7 +266,7 @@ fn locked_store_names_the_directory() {
     assert!(err.to_string().contains(&dir.path().display().to_string()), "{err}");
 }
 
-pub(crate) fn scan_ids_count_up_across_restarts(backend: &Backend) {
+fn scan_ids_count_up_across_restarts(backend: &Backend) {
     let place = backend.place();
     {
         let store = place.open(scorer()).unwrap();
@@ -273,7 +282,8 @@ pub(crate) fn scan_ids_count_up_across_restarts(backend: &Backend) {
     assert_eq!(store.unfinished_scan().unwrap(), None, "scan 2 was superseded by scan 3");
 }
 
-pub(crate) fn a_changed_certificate_is_a_change_event(store: &Store) {
+fn a_changed_certificate_is_a_change_event(backend: &Backend) {
+    let store = backend.store();
     assert_eq!(store.observe_certificate(Some(1), "www.a.test", 443, "aa", None).unwrap(), None);
     assert_eq!(store.observe_certificate(Some(2), "WWW.a.test.", 443, "aa", None).unwrap(), None, "same certificate");
     let e = store.observe_certificate(Some(3), "www.a.test", 443, "bb", None).unwrap().unwrap();
@@ -282,9 +292,10 @@ pub(crate) fn a_changed_certificate_is_a_change_event(store: &Store) {
     assert_eq!(store.changes().unwrap(), vec![e]);
 }
 
-pub(crate) fn addresses_a_host_left_are_its_earlier_addresses(store: &Store) {
+fn addresses_a_host_left_are_its_earlier_addresses(backend: &Backend) {
     use std::net::IpAddr;
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let store = backend.store();
     assert!(store.observe_addresses(Some(1), "portal.a.test", &[ip("10.0.0.2"), ip("10.0.0.1")]).unwrap().is_none());
     assert!(store.earlier_addresses().unwrap().is_empty(), "nothing moved yet");
     let same = store.observe_addresses(Some(2), "Portal.a.test.", &[ip("10.0.0.1"), ip("10.0.0.2")]).unwrap();
@@ -297,10 +308,11 @@ pub(crate) fn addresses_a_host_left_are_its_earlier_addresses(store: &Store) {
     assert_eq!(earlier["portal.a.test"], vec![ip("10.0.0.1"), ip("10.0.0.2"), ip("172.16.0.9")]);
 }
 
-pub(crate) fn assets_lists_addresses_certificates_and_open_ports(store: &Store) {
+fn assets_lists_addresses_certificates_and_open_ports(backend: &Backend) {
     use haetae_findings::{ChangeKind, Timestamp};
     use std::net::IpAddr;
     let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let store = backend.store();
     let expires: Timestamp = "2027-01-01T00:00:00Z".parse().unwrap();
     store.observe_addresses(Some(1), "www.a.test", &[ip("10.0.0.1")]).unwrap();
     store.observe_certificate(Some(1), "www.a.test", 443, "aa", Some(expires)).unwrap();
@@ -328,7 +340,8 @@ pub(crate) fn assets_lists_addresses_certificates_and_open_ports(store: &Store) 
 /// A port that refused the connection covers every check its own probes run
 /// there (one entry), and nothing else: not the host's DNS checks, not the
 /// legacy-origin comparison, not another port.
-pub(crate) fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else(store: &Store) {
+fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else(backend: &Backend) {
+    let store = backend.store();
     let s1 = store.begin_scan(vec![]).unwrap().id;
     let mut ids = Vec::new();
     for o in [
@@ -357,7 +370,7 @@ pub(crate) fn a_closed_port_closes_what_its_probes_found_there_and_nothing_else(
     assert!(report.is_healthy(), "{report}");
 }
 
-crate::support::on_both_backends!(store:
+on_both_backends!(
     same_weakness_is_one_finding,
     indexes_list_by_state_priority_and_host,
     triage_is_all_or_nothing_and_names_unknown_ids,

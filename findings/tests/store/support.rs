@@ -39,7 +39,6 @@ pub(crate) fn pg_database() -> Option<String> {
 }
 
 /// A store backend the conformance tests run on.
-#[derive(Clone, Copy)]
 pub(crate) enum Backend {
     Sled,
     Postgres(&'static haetae_pgtest::PgServer),
@@ -136,48 +135,23 @@ impl Place {
     }
 }
 
-/// What a scenario is given: a fresh store of the backend, or the backend
-/// itself (to open a store twice, or with its own prioritizer).
-pub(crate) trait Given {
-    fn given(backend: &Backend) -> Self;
-}
-
-impl Given for Store {
-    fn given(backend: &Backend) -> Store {
-        backend.store()
-    }
-}
-
-impl Given for Backend {
-    fn given(backend: &Backend) -> Backend {
-        *backend
-    }
-}
-
-/// The scenarios `fn(&Store)` (or `fn(&Backend)`) of a module of this test
-/// crate as `#[test]`s on both backends: `sled::name` on sled,
-/// `postgres::name` on a fresh database of this test binary's PostgreSQL
-/// (skipped, said loudly, where PostgreSQL is not installed; failed in CI).
+/// Two tests for each test body `fn name(backend: &Backend)` listed:
+/// `name::sled` and `name::postgres` (which skips, said loudly, where
+/// PostgreSQL is not installed, and fails in CI).
 macro_rules! on_both_backends {
-    ($module:ident: $($name:ident),+ $(,)?) => {
-        mod sled {
-            $(
-                #[test]
-                fn $name() {
-                    let backend = $crate::support::Backend::Sled;
-                    $crate::$module::$name(&$crate::support::Given::given(&backend));
-                }
-            )+
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sled() {
+                super::$name(&$crate::support::Backend::Sled);
+            }
+
+            #[test]
+            fn postgres() {
+                let Some(backend) = $crate::support::Backend::postgres() else { return };
+                super::$name(&backend);
+            }
         }
-        mod postgres {
-            $(
-                #[test]
-                fn $name() {
-                    let Some(backend) = $crate::support::Backend::postgres() else { return };
-                    $crate::$module::$name(&$crate::support::Given::given(&backend));
-                }
-            )+
-        }
-    };
+    )*};
 }
 pub(crate) use on_both_backends;
