@@ -8,37 +8,20 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use haetae_findings::{
-    Asset, CheckId, Confidence, Finding, Observation, Prioritizer, Priority, Selection, State, Store, Timestamp,
-    Transition,
-};
+use haetae_findings::{Observation, Selection, State, Store, Transition};
 
 /// The same allocator as the `haetae` binary: sled allocates heavily, and
 /// mimalloc measured 10-40% faster upserts here than glibc malloc.
+mod common;
+
+use common::{Flat, observation};
+
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-struct Flat;
-impl Prioritizer for Flat {
-    fn prioritize(&self, f: &mut Finding, _now: Timestamp) {
-        f.priority = if f.severity >= haetae_findings::Severity::High { Priority::P2 } else { Priority::P4 };
-        f.score = 1.0;
-    }
-}
 
 const TOTAL: usize = 100_000;
 const BATCH: usize = 1_000;
 const OPEN: usize = 1_000;
-
-fn observation(i: usize) -> Observation {
-    let check = CheckId::BUILTIN[i % CheckId::BUILTIN.len()].clone();
-    let host = format!("h{}.bench.agency.test", i / 40);
-    let mut o =
-        Observation::new(check, Asset { host, ip: None, port: Some(443) }, format!("https://x/{i}"), "KR-BENCH");
-    o.confidence = Confidence::Firm;
-    o.evidence = format!("synthetic evidence number {i} with a little text to be realistic");
-    o
-}
 
 /// One machine-readable line per measured row, collected by `scripts/bench.sh`:
 /// no peer here, so the "peer" is the absolute target and the ratio is against it.

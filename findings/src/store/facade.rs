@@ -222,7 +222,11 @@ impl Store {
 
     /// Record one observation outside any scan run; durable when it returns.
     pub fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
-        both!(self, s => s.upsert(obs))
+        let mut out = self.upsert_batch(None, std::slice::from_ref(obs))?;
+        out.pop().ok_or_else(|| StoreError::Engine {
+            dir: self.location().to_owned(),
+            message: "empty upsert result".into(),
+        })
     }
 
     /// Merge a batch of observations, atomically and durably: when this
@@ -251,7 +255,7 @@ impl Store {
 
     /// Start a scan run of every check.
     pub fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
-        both!(self, s => s.begin_scan(targets))
+        self.begin_scan_scheduled(targets, &[], &[], None)
     }
 
     /// Start a scan run of the checks `checks` selects (globs; empty: every
@@ -262,7 +266,7 @@ impl Store {
         checks: &[String],
         skip_checks: &[String],
     ) -> Result<ScanRun, StoreError> {
-        both!(self, s => s.begin_scan_selected(targets, checks, skip_checks))
+        self.begin_scan_scheduled(targets, checks, skip_checks, None)
     }
 
     /// [`Store::begin_scan_selected`] for a run started by the `[[schedule]]` named `schedule`.

@@ -93,6 +93,34 @@ fn unwrap_tx<T>(store: &SledStore, r: Result<T, TransactionError<StoreError>>) -
     }
 }
 
+/// The fingerprint of each observation of a batch with its index, in
+/// fingerprint order (both backends visit the records in key order).
+pub(super) fn upsert_order(batch: &[Observation]) -> Vec<(String, usize)> {
+    let mut order: Vec<(String, usize)> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, obs)| (fingerprint_normalized(&obs.check, &normalize(&obs.asset, &obs.location)), i))
+        .collect();
+    order.sort();
+    order
+}
+
+/// Count one upsert's outcome into a run's counts.
+pub(super) fn count_outcome(counts: &mut ScanCounts, outcome: UpsertOutcome) {
+    match outcome {
+        UpsertOutcome::New => counts.new += 1,
+        UpsertOutcome::Unchanged => counts.seen += 1,
+        UpsertOutcome::Updated => {
+            counts.seen += 1;
+            counts.updated += 1;
+        }
+        UpsertOutcome::Reopened => {
+            counts.seen += 1;
+            counts.reopened += 1;
+        }
+    }
+}
+
 /// A state change by the scanner (both backends).
 pub(super) fn scanner_move(f: &mut Finding, to: State, note: String, now: Timestamp) -> Result<(), StoreError> {
     let t = Transition::new(to, SCANNER).note(note);
@@ -112,12 +140,6 @@ impl SledStore {
         })
     }
 
-    /// Record one observation outside any scan run; durable when it returns.
-    pub(crate) fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
-        let mut out = self.upsert_batch(None, std::slice::from_ref(obs))?;
-        out.pop().ok_or_else(|| StoreError::Engine { dir: self.dir.clone(), message: "empty upsert result".into() })
-    }
-
     /// Merge a batch of observations, atomically and durably: when this returns
     /// `Ok`, every observation is on disk; on error none is.
     ///
@@ -135,12 +157,7 @@ impl SledStore {
         // Fingerprint outside the transaction (it may be retried) and visit the
         // records in key order: neighbouring keys share tree nodes, which made
         // batched upserts of new findings about a third faster.
-        let mut order: Vec<(String, usize)> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, obs)| (fingerprint_normalized(&obs.check, &normalize(&obs.asset, &obs.location)), i))
-            .collect();
-        order.sort();
+        let order = upsert_order(batch);
         let out = self.transact(|tx, scans| {
             let mut results = vec![(String::new(), UpsertOutcome::New); batch.len()];
             let mut counts = ScanCounts::default();
@@ -156,18 +173,7 @@ impl SledStore {
                 };
                 prioritizer.prioritize(&mut new, now);
                 tx.put_keyed(old_keys, &new)?;
-                match outcome {
-                    UpsertOutcome::New => counts.new += 1,
-                    UpsertOutcome::Unchanged => counts.seen += 1,
-                    UpsertOutcome::Updated => {
-                        counts.seen += 1;
-                        counts.updated += 1;
-                    }
-                    UpsertOutcome::Reopened => {
-                        counts.seen += 1;
-                        counts.reopened += 1;
-                    }
-                }
+                count_outcome(&mut counts, outcome);
                 results[*i] = (id, outcome);
             }
             if let Some(scan) = scan {
@@ -394,22 +400,6 @@ impl SledStore {
         }
         self.flush()?;
         Ok(ready.len())
-    }
-
-    /// Start a scan run of every check.
-    pub(crate) fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
-        self.begin_scan_selected(targets, &[], &[])
-    }
-
-    /// Start a scan run of the checks `checks` selects (globs; empty: every
-    /// check) less those `skip_checks` names; kept on the run for `--resume`.
-    pub(crate) fn begin_scan_selected(
-        &self,
-        targets: Vec<String>,
-        checks: &[String],
-        skip_checks: &[String],
-    ) -> Result<ScanRun, StoreError> {
-        self.begin_scan_scheduled(targets, checks, skip_checks, None)
     }
 
     /// [`Store::begin_scan_selected`] for a run started by the `[[schedule]]`
@@ -657,7 +647,7 @@ pub(super) fn split_pair(key: &[u8]) -> Option<(String, String, Option<u16>)> {
     Some((check, host, port))
 }
 
-fn add_counts(total: &mut ScanCounts, c: &ScanCounts) {
+pub(super) fn add_counts(total: &mut ScanCounts, c: &ScanCounts) {
     total.new += c.new;
     total.seen += c.seen;
     total.updated += c.updated;

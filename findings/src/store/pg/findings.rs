@@ -12,12 +12,12 @@ use serde::de::DeserializeOwned;
 
 use super::{Fail, PgStore};
 use crate::error::StoreError;
-use crate::fingerprint::{fingerprint_normalized, normalize, normalize_host};
+use crate::fingerprint::{normalize, normalize_host};
 use crate::lifecycle::{self, SCANNER, Transition};
 use crate::model::{Finding, Observation, Priority, State};
 use crate::store::keys::{decode, encode, priority_byte, show_key, state_byte};
 use crate::store::scan::{ScanCounts, ScanRun};
-use crate::store::write::{UpsertOutcome, create, merge};
+use crate::store::write::{UpsertOutcome, add_counts, count_outcome, create, merge, upsert_order};
 use crate::store::{CorruptRecord, Listing, Selection};
 use crate::time::Timestamp;
 
@@ -208,11 +208,6 @@ impl PgStore {
         Ok(decode_rows(rows))
     }
 
-    pub(crate) fn upsert(&self, obs: &Observation) -> Result<(String, UpsertOutcome), StoreError> {
-        let mut out = self.upsert_batch(None, std::slice::from_ref(obs))?;
-        out.pop().ok_or_else(|| StoreError::Engine { dir: self.label.clone(), message: "empty upsert result".into() })
-    }
-
     pub(crate) fn upsert_batch(
         &self,
         scan: Option<u64>,
@@ -223,12 +218,7 @@ impl PgStore {
         }
         let now = Timestamp::now();
         let prioritizer = self.prioritizer();
-        let mut order: Vec<(String, usize)> = batch
-            .iter()
-            .enumerate()
-            .map(|(i, obs)| (fingerprint_normalized(&obs.check, &normalize(&obs.asset, &obs.location)), i))
-            .collect();
-        order.sort();
+        let order = upsert_order(batch);
         let batch = batch.to_vec();
         let label = self.label.clone();
         self.pool.transact(move |tx| {
@@ -245,7 +235,7 @@ impl PgStore {
                     Some(f) => merge(f, norm, obs, scan, now)?,
                 };
                 prioritizer.prioritize(&mut new, now);
-                count(&mut counts, outcome);
+                count_outcome(&mut counts, outcome);
                 if touched.last() != Some(id) {
                     touched.push(id.clone());
                 }
@@ -472,27 +462,4 @@ fn decode_rows<T: DeserializeOwned + Send>(rows: Rows) -> (Vec<T>, Vec<CorruptRe
         bad.extend(b);
     }
     (ok, bad)
-}
-
-fn count(counts: &mut ScanCounts, outcome: UpsertOutcome) {
-    match outcome {
-        UpsertOutcome::New => counts.new += 1,
-        UpsertOutcome::Unchanged => counts.seen += 1,
-        UpsertOutcome::Updated => {
-            counts.seen += 1;
-            counts.updated += 1;
-        }
-        UpsertOutcome::Reopened => {
-            counts.seen += 1;
-            counts.reopened += 1;
-        }
-    }
-}
-
-pub(super) fn add_counts(total: &mut ScanCounts, c: &ScanCounts) {
-    total.new += c.new;
-    total.seen += c.seen;
-    total.updated += c.updated;
-    total.fixed += c.fixed;
-    total.reopened += c.reopened;
 }

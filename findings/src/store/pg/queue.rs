@@ -100,6 +100,22 @@ pub fn scope_hash(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Write the audit segment `worker` made while it ran unit `id` (if any);
+/// `recorded`: whether the unit's result was taken.
+fn segment_of_unit(
+    tx: &mut postgres::Transaction<'_>,
+    worker: &str,
+    id: u64,
+    audit: Option<&AuditSegment>,
+    recorded: bool,
+) -> Result<(), postgres::Error> {
+    let Some(segment) = audit else { return Ok(()) };
+    let scan: Option<i64> =
+        tx.query_opt("SELECT scan FROM units WHERE id = $1", &[&id64(id)])?.map(|r| r.try_get(0)).transpose()?;
+    let scan = scan.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
+    super::audit::put_segment(tx, worker, id, scan, segment, recorded)
+}
+
 fn secs(d: Duration) -> f64 {
     d.as_secs_f64().max(1.0)
 }
@@ -271,10 +287,6 @@ impl PgStore {
             Err(why) => ("failed", None, Some(why.clone())),
         };
         self.pool.transact(move |tx| {
-            let scan: Option<i64> = tx
-                .query_opt("SELECT scan FROM units WHERE id = $1", &[&id64(id)])?
-                .map(|r| r.try_get(0))
-                .transpose()?;
             let held = tx.execute(
                 "UPDATE units SET state = $3, complete = $4, error = $5, finished = $6, lease_until = NULL \
                  WHERE id = $1 AND worker = $2 AND state = 'running'",
@@ -282,10 +294,7 @@ impl PgStore {
             )? == 1;
             // The traffic happened whether or not the result is taken: its
             // records go in either way.
-            if let Some(segment) = &audit {
-                let scan = scan.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                super::audit::put_segment(tx, &worker, id, scan, segment, held)?;
-            }
+            segment_of_unit(tx, &worker, id, audit.as_ref(), held)?;
             Ok(held)
         })
     }
@@ -297,19 +306,12 @@ impl PgStore {
     pub(crate) fn release_unit(&self, id: u64, worker: &str, audit: Option<AuditSegment>) -> Result<bool, StoreError> {
         let worker = worker.to_owned();
         self.pool.transact(move |tx| {
-            let scan: Option<i64> = tx
-                .query_opt("SELECT scan FROM units WHERE id = $1", &[&id64(id)])?
-                .map(|r| r.try_get(0))
-                .transpose()?;
             let held = tx.execute(
                 "UPDATE units SET state = 'queued', worker = NULL, lease_until = NULL, attempts = greatest(attempts - 1, 0) \
                  WHERE id = $1 AND worker = $2 AND state = 'running'",
                 &[&id64(id), &worker],
             )? == 1;
-            if let Some(segment) = &audit {
-                let scan = scan.and_then(|s| u64::try_from(s).ok()).unwrap_or(0);
-                super::audit::put_segment(tx, &worker, id, scan, segment, false)?;
-            }
+            segment_of_unit(tx, &worker, id, audit.as_ref(), false)?;
             Ok(held)
         })
     }

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::findings::{add_counts, lock_scan, put_findings, put_scan};
+use super::findings::{lock_scan, put_findings, put_scan};
 use super::{Fail, PgStore};
 use crate::error::StoreError;
 use crate::fingerprint::normalize_host;
@@ -12,6 +12,7 @@ use crate::model::{Baseline, Finding, State};
 use crate::store::closing::Closing;
 use crate::store::keys::{asset_prefix, decode, encode};
 use crate::store::scan::{Coverage, EVERY_PORT_CHECK, FailedUnit, MAX_FAILED_KEPT, ScanCounts, ScanRun, port_owned};
+use crate::store::write::add_counts;
 use crate::store::write::{scanner_move, split_pair};
 use crate::time::Timestamp;
 
@@ -25,19 +26,6 @@ fn pair_key(c: &Coverage) -> Vec<u8> {
 }
 
 impl PgStore {
-    pub(crate) fn begin_scan(&self, targets: Vec<String>) -> Result<ScanRun, StoreError> {
-        self.begin_scan_selected(targets, &[], &[])
-    }
-
-    pub(crate) fn begin_scan_selected(
-        &self,
-        targets: Vec<String>,
-        checks: &[String],
-        skip_checks: &[String],
-    ) -> Result<ScanRun, StoreError> {
-        self.begin_scan_scheduled(targets, checks, skip_checks, None)
-    }
-
     pub(crate) fn begin_scan_scheduled(
         &self,
         targets: Vec<String>,
