@@ -8,6 +8,7 @@ mod lifecycle;
 mod pg_concurrency;
 mod pg_kv;
 mod pg_queue;
+mod pg_tls;
 mod properties;
 mod store;
 mod support;
