@@ -130,9 +130,15 @@ fn main() {
     );
     line(&format!("store upsert {total} seen, PostgreSQL vs sled (rate)"), n / pg.seen, n / sled.seen, "upserts/s");
     line(
-        &format!("store list {OPEN} open of {total}, PostgreSQL vs sled (median time)"),
+        &format!("store list {OPEN} open of {total} right after a bulk triage, PostgreSQL vs sled (median time)"),
         pg.list_open_ms,
         sled.list_open_ms,
+        "ms",
+    );
+    line(
+        &format!("store list {OPEN} open of {total}, vacuumed, PostgreSQL vs sled (median time)"),
+        pg.list_open_vacuumed_ms,
+        sled.list_open_vacuumed_ms,
         "ms",
     );
     line(&format!("store load all {total}, PostgreSQL vs sled (time)"), pg.load_all, sled.load_all, "s");
