@@ -374,6 +374,28 @@ mod tests {
     }
 
     #[test]
+    fn a_postgres_store_keeps_local_files_in_dot_haetae_and_reads_its_password_file() {
+        let d = tempfile::tempdir().unwrap();
+        let toml = "store = \"postgres://haetae@db.test:5432/h\"\nstore_password_file = \"pg.pass\"\nworkers = 3\n";
+        std::fs::write(d.path().join("haetae.toml"), toml).unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml") && e.contains("pg.pass") && e.contains("cannot read"), "{e}");
+        std::fs::write(d.path().join("pg.pass"), "s3cret\n").unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        let db = w.database.unwrap();
+        assert_eq!((db.url.as_str(), db.password.as_deref()), ("postgres://haetae@db.test:5432/h", Some("s3cret")));
+        assert_eq!((w.store, w.workers), (d.path().join(".haetae"), 3));
+
+        std::fs::write(d.path().join("haetae.toml"), "workers = 0\n").unwrap();
+        let e = Workspace::load(&global(d.path())).unwrap_err().to_string();
+        assert!(e.contains("haetae.toml:1:11:") && e.contains("from 1 to 1000"), "{e}");
+        std::fs::write(d.path().join("haetae.toml"), "").unwrap();
+        let w = Workspace::load(&global(d.path())).unwrap();
+        assert!(w.database.is_none());
+        assert_eq!(w.workers, 1);
+    }
+
+    #[test]
     fn defaults_and_overrides() {
         let d = tempfile::tempdir().unwrap();
         let w = Workspace::load(&global(d.path())).unwrap();

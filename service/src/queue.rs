@@ -13,7 +13,7 @@ use haetae_scanner::engine::{self, Outcome, Stop};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::scan::{BadRequest, Refused, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize};
+use crate::scan::{BadRequest, ScanOptions, ScanOutcome, ScanSetup, Sink, Update, authorize};
 
 /// A unit claimed this many times without an answer fails instead.
 pub(crate) const MAX_ATTEMPTS: u32 = 3;
@@ -44,10 +44,7 @@ pub(crate) async fn run_distributed(
                     setup.workers, limits.per_host_rps, limits.max_rps
                 ))));
             }
-            let stored = store.set_engagement(&setup.scope_text, setup.workers)?;
-            if stored != hash {
-                return Err(anyhow!(Refused("the engagement's scope changed while the run was planned".into())));
-            }
+            store.set_engagement(&setup.scope_text, setup.workers)?;
             let run = store.begin_scan_scheduled(
                 targets.clone(),
                 &opts.checks,
