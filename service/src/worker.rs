@@ -168,9 +168,18 @@ async fn run_unit(
                     () = tokio::time::sleep(lease / 3) => {}
                     () = cancel.cancelled() => return,
                 }
-                // The slot is held as long as the unit.
-                if let Err(e) = store.hold_slot(&worker, lease) {
-                    warn!(worker = %worker, error = %e, "cannot renew the worker slot");
+                // The slot is held as long as the unit; a worker whose slot
+                // went to another (its lease ran out) stops: its share of the
+                // budget is that worker's now.
+                match store.hold_slot(&worker, lease) {
+                    Ok(Some(_)) => {}
+                    Ok(None) => {
+                        warn!(worker = %worker, unit = id, "worker slot lost to another worker; stopping the unit");
+                        lost.cancel();
+                        cancel.cancel();
+                        return;
+                    }
+                    Err(e) => warn!(worker = %worker, error = %e, "cannot renew the worker slot"),
                 }
                 match store.renew_unit(id, &worker, lease) {
                     Ok(true) => {}
