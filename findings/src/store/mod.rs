@@ -1,9 +1,12 @@
-//! [`Store`]: the embedded findings database.
+//! [`Store`]: the findings database, a facade (`facade.rs`) over two
+//! backends: sled 0.34 (`SledStore`, this file and its siblings) and
+//! PostgreSQL (`pg/`). No sled or postgres type appears in the public
+//! interface. The logic both share is written once: the merge
+//! (`write::create`/`merge`), change tracking (`changes.rs`), closing events
+//! (`closing.rs`) and the outbox (`outbox.rs`), the last three over
+//! `spaces.rs`.
 //!
-//! Today it is sled 0.34; no sled type appears in this module's public
-//! interface, so the engine can be swapped without touching callers.
-//!
-//! Keyspaces (one sled tree each):
+//! sled keyspaces (one tree each; PostgreSQL's tables are in `pg/schema.rs`):
 //! - `findings`: id → finding record
 //! - `by_status`: state byte ‖ priority byte ‖ id → () (lists by state and by priority)
 //! - `by_host`: host ‖ NUL ‖ id → () (lists by host; closes what a scan covered)
